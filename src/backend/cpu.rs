@@ -1,0 +1,1 @@
+//! The rayon CPU backend: the reference every other backend is judged against.

@@ -1,0 +1,61 @@
+//! Backends execute `RenderTask`s on a `FlatScene`. They are discovered at run
+//! time: a build without a GPU, CUDA or Vulkan still succeeds, and `auto` picks
+//! CUDA, then wgpu, then the CPU, saying why it skipped the others.
+
+pub mod cpu;
+
+use crate::render::task::{RenderTask, TileResult};
+use crate::scene::flat::FlatScene;
+
+/// Errors a backend reports; messages are for the person running the render.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("backend {backend} is not available: {reason}")]
+    Unavailable { backend: &'static str, reason: String },
+    #[error("no scene uploaded to backend {0}")]
+    NoScene(&'static str),
+    #[error("tile {x},{y} {w}x{h} lies outside the {width}x{height} image")]
+    TileOutOfBounds { x: u32, y: u32, w: u32, h: u32, width: u32, height: u32 },
+    #[error("the scene needs {needed} bytes for {what}, but {device} allows at most {limit}")]
+    SceneTooLarge { what: &'static str, needed: u64, limit: u64, device: String },
+    #[error("render cancelled")]
+    Cancelled,
+    #[error("{backend} device error: {message}")]
+    Device { backend: &'static str, message: String },
+}
+
+/// What a backend is and runs on, for logs, `tessera info --devices` and bench output.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackendInfo {
+    /// "cpu", "wgpu" or "cuda".
+    pub name: String,
+    /// Device description, e.g. "NVIDIA H100 80GB HBM3" or "AMD EPYC (16 threads)".
+    pub device: String,
+}
+
+/// Called by backends as work completes with the number of newly finished
+/// pixel-samples; returning `false` asks the backend to stop (it then returns
+/// [`BackendError::Cancelled`]). Called from several threads at once.
+pub type Progress<'a> = &'a (dyn Fn(u64) -> bool + Sync);
+
+/// A render backend. `upload` once per scene (or frame), then `render` any number
+/// of tasks. Results must not depend on how a frame is split into tasks.
+pub trait Backend: Send {
+    fn info(&self) -> BackendInfo;
+    fn upload(&mut self, scene: &FlatScene) -> Result<(), BackendError>;
+    fn render(&mut self, task: &RenderTask, progress: Progress) -> Result<TileResult, BackendError>;
+}
+
+/// Checks that a task's tile lies inside the scene's image.
+pub fn check_tile(scene: &FlatScene, task: &RenderTask) -> Result<(), BackendError> {
+    let (width, height) = (scene.header.camera.width, scene.header.camera.height);
+    let t = task.tile;
+    if t.width == 0
+        || t.height == 0
+        || t.x.checked_add(t.width).is_none_or(|r| r > width)
+        || t.y.checked_add(t.height).is_none_or(|b| b > height)
+    {
+        return Err(BackendError::TileOutOfBounds { x: t.x, y: t.y, w: t.width, h: t.height, width, height });
+    }
+    Ok(())
+}

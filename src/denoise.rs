@@ -1,0 +1,1 @@
+//! Denoising with Intel Open Image Denoise (feature `oidn`).

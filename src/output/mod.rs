@@ -1,0 +1,1 @@
+//! Image output: EXR (linear, multi-layer) and PNG (tone-mapped sRGB).

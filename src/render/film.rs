@@ -1,0 +1,1 @@
+//! The film: accumulates `TileResult`s into a full frame.

@@ -1,0 +1,77 @@
+//! Render settings shared by `tessera render` and farm jobs: the same settings
+//! produce the same `FlatScene` and the same tasks wherever they run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scene::{CameraSelect, EnvironmentSpec};
+
+/// Everything besides the scene file that determines a rendered frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RenderSettings {
+    pub width: u32,
+    pub height: u32,
+    pub spp: u32,
+    pub max_depth: u32,
+    pub seed: u32,
+    pub camera: Option<CameraSelect>,
+    pub environment: Option<EnvironmentSpec>,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        Self { width: 960, height: 540, spp: 64, max_depth: 8, seed: 0, camera: None, environment: None }
+    }
+}
+
+/// Largest image side accepted (a 16K frame); beyond this a typo is more likely than intent.
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest sample count per pixel accepted.
+pub const MAX_SPP: u32 = 1 << 20;
+/// Largest path depth accepted.
+pub const MAX_DEPTH: u32 = 1024;
+
+/// A setting outside what Tessera can render.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    #[error("image size {width}x{height} is invalid: width and height must be between 1 and {MAX_IMAGE_SIDE}")]
+    Resolution { width: u32, height: u32 },
+    #[error("samples per pixel {0} is invalid: must be between 1 and {MAX_SPP}")]
+    Spp(u32),
+    #[error("max depth {0} is invalid: must be between 1 and {MAX_DEPTH}")]
+    MaxDepth(u32),
+}
+
+impl RenderSettings {
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let side_ok = |s: u32| (1..=MAX_IMAGE_SIDE).contains(&s);
+        if !side_ok(self.width) || !side_ok(self.height) {
+            return Err(SettingsError::Resolution { width: self.width, height: self.height });
+        }
+        if !(1..=MAX_SPP).contains(&self.spp) {
+            return Err(SettingsError::Spp(self.spp));
+        }
+        if !(1..=MAX_DEPTH).contains(&self.max_depth) {
+            return Err(SettingsError::MaxDepth(self.max_depth));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_impossible_settings() {
+        let ok = RenderSettings::default();
+        assert_eq!(ok.validate(), Ok(()));
+        let zero = RenderSettings { width: 0, ..ok.clone() };
+        assert_eq!(
+            zero.validate().unwrap_err().to_string(),
+            "image size 0x540 is invalid: width and height must be between 1 and 16384"
+        );
+        assert!(RenderSettings { height: 100_000, ..ok.clone() }.validate().is_err());
+        assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
+        assert_eq!(RenderSettings { max_depth: 0, ..ok }.validate(), Err(SettingsError::MaxDepth(0)));
+    }
+}

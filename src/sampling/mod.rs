@@ -1,0 +1,8 @@
+//! The reference spelling of Tessera's sampling math: RNG, warps, microfacet
+//! distribution, the glTF BSDF, piecewise-constant distributions and light
+//! sampling. `shaders/` and `kernels/` spell the same functions with the same names.
+
+pub mod bsdf;
+pub mod distribution;
+pub mod rng;
+pub mod warp;
