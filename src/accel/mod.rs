@@ -3,7 +3,7 @@
 
 use glam::Vec3;
 
-use crate::scene::flat::{BvhNode, Triangle};
+use crate::scene::flat::{BvhNode, Triangle, TRI_ALPHA_TESTED};
 
 /// A built BVH: nodes (root at 0) and, for each triangle slot in leaf order, the
 /// index of the input triangle that goes there.
@@ -14,8 +14,39 @@ pub struct Bvh {
 }
 
 /// Builds a BVH over triangles given by their three vertices.
-pub fn build(_triangles: &[[Vec3; 3]]) -> Bvh {
-    Bvh::default()
+/// (Placeholder: one leaf holding every triangle in input order.)
+pub fn build(triangles: &[[Vec3; 3]]) -> Bvh {
+    let (mut lo, mut hi) = (Vec3::INFINITY, Vec3::NEG_INFINITY);
+    for v in triangles.iter().flatten() {
+        lo = lo.min(*v);
+        hi = hi.max(*v);
+    }
+    let node = BvhNode { bmin: lo.to_array(), index: 0, bmax: hi.to_array(), count: triangles.len() as u32 };
+    Bvh { nodes: vec![node], order: (0..triangles.len() as u32).collect() }
+}
+
+/// Möller–Trumbore ray/triangle test: `(t, u, v)` when the ray hits in (0, t_max).
+#[inline]
+pub fn intersect_triangle(tri: &Triangle, ray: &Ray, t_max: f32) -> Option<(f32, f32, f32)> {
+    let (v0, e1, e2) = (Vec3::from(tri.v0), Vec3::from(tri.e1), Vec3::from(tri.e2));
+    let p = ray.dir.cross(e2);
+    let det = e1.dot(p);
+    if det == 0.0 {
+        return None;
+    }
+    let inv_det = 1.0 / det;
+    let s = ray.origin - v0;
+    let u = s.dot(p) * inv_det;
+    if !(0.0..=1.0).contains(&u) {
+        return None;
+    }
+    let q = s.cross(e1);
+    let v = ray.dir.dot(q) * inv_det;
+    if v < 0.0 || u + v > 1.0 {
+        return None;
+    }
+    let t = e2.dot(q) * inv_det;
+    (t > 0.0 && t < t_max).then_some((t, u, v))
 }
 
 /// A ray; `dir` need not be normalised (hit distances are in units of `dir`).

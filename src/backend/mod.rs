@@ -46,6 +46,51 @@ pub trait Backend: Send {
     fn render(&mut self, task: &RenderTask, progress: Progress) -> Result<TileResult, BackendError>;
 }
 
+/// Which backend to use: `--backend`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// CUDA if available, else wgpu, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Wgpu,
+    Cuda,
+}
+
+/// Options that choose and configure a backend.
+#[derive(Clone, Debug, Default)]
+pub struct BackendOptions {
+    /// GPU index (`--device N`) among the backend's devices.
+    pub device: Option<usize>,
+    /// CPU worker threads (`--threads`); all cores when `None`.
+    pub threads: Option<usize>,
+}
+
+/// Result of probing one backend: its devices, or why it cannot run here.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Probe {
+    pub kind: BackendKind,
+    pub devices: Vec<String>,
+    /// Empty when available; otherwise why not (for `info --devices` and `auto`'s log).
+    pub unavailable: String,
+}
+
+/// Probes every backend compiled into this binary. Never panics.
+pub fn probe_all() -> Vec<Probe> {
+    vec![cpu::probe()]
+}
+
+/// Creates the backend `kind` (resolving `Auto` in the order CUDA, wgpu, CPU).
+/// Also returns one line per backend `Auto` skipped, saying why.
+pub fn create(kind: BackendKind, opts: &BackendOptions) -> Result<(Box<dyn Backend>, Vec<String>), BackendError> {
+    match kind {
+        BackendKind::Cpu | BackendKind::Auto => Ok((Box::new(cpu::CpuBackend::new(opts.threads)?), Vec::new())),
+        BackendKind::Wgpu => Err(BackendError::Unavailable { backend: "wgpu", reason: "not built yet".into() }),
+        BackendKind::Cuda => Err(BackendError::Unavailable { backend: "cuda", reason: "not built yet".into() }),
+    }
+}
+
 /// Checks that a task's tile lies inside the scene's image.
 pub fn check_tile(scene: &FlatScene, task: &RenderTask) -> Result<(), BackendError> {
     let (width, height) = (scene.header.camera.width, scene.header.camera.height);

@@ -233,9 +233,9 @@ pub struct SceneHeader {
 /// uploaded unchanged to every backend.
 ///
 /// Environment importance sampling uses a piecewise-constant 2D distribution over
-/// the map (weighted by sin θ): `env_marginal_cdf` has `env_height + 1` entries
-/// (row CDF, from 0 to 1), `env_conditional_cdf` has `env_height * (env_width + 1)`
-/// (a CDF per row). Both are empty without a map.
+/// the map (weighted by sin θ, see `sampling::distribution`): `env_marginal_cdf`
+/// has `env_height` inclusive CDF entries (rows), `env_conditional_cdf` has
+/// `env_height * env_width` (an inclusive CDF per row). Both are empty without a map.
 #[derive(Clone, Debug, Default)]
 pub struct FlatScene {
     pub header: SceneHeader,
