@@ -67,23 +67,33 @@ pub struct Hit {
 
 /// Closest hit with `t` in (0, t_max). For triangles flagged `TRI_ALPHA_TESTED`,
 /// `accept(tri, u, v)` decides whether the hit counts (alpha cutout).
+/// (Placeholder: tests every triangle.)
 pub fn intersect(
     _nodes: &[BvhNode],
-    _tris: &[Triangle],
-    _ray: &Ray,
-    _t_max: f32,
-    _accept: impl FnMut(u32, f32, f32) -> bool,
+    tris: &[Triangle],
+    ray: &Ray,
+    t_max: f32,
+    mut accept: impl FnMut(u32, f32, f32) -> bool,
 ) -> Option<Hit> {
-    None
+    let mut best: Option<Hit> = None;
+    for (i, tri) in tris.iter().enumerate() {
+        let limit = best.map_or(t_max, |h| h.t);
+        if let Some((t, u, v)) = intersect_triangle(tri, ray, limit) {
+            if tri.flags & TRI_ALPHA_TESTED == 0 || accept(i as u32, u, v) {
+                best = Some(Hit { t, u, v, tri: i as u32 });
+            }
+        }
+    }
+    best
 }
 
 /// Whether anything (accepted as in [`intersect`]) lies along the ray in (0, t_max).
 pub fn occluded(
-    _nodes: &[BvhNode],
-    _tris: &[Triangle],
-    _ray: &Ray,
-    _t_max: f32,
-    _accept: impl FnMut(u32, f32, f32) -> bool,
+    nodes: &[BvhNode],
+    tris: &[Triangle],
+    ray: &Ray,
+    t_max: f32,
+    accept: impl FnMut(u32, f32, f32) -> bool,
 ) -> bool {
-    false
+    intersect(nodes, tris, ray, t_max, accept).is_some()
 }
