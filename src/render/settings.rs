@@ -55,6 +55,25 @@ impl RenderSettings {
         }
         Ok(())
     }
+
+    /// The tasks of one frame: tiles of at most `tile_size` pixels square, each over
+    /// sample ranges of at most `samples_per_task` samples.
+    pub fn tasks(&self, frame: u32, tile_size: u32, samples_per_task: u32) -> Vec<super::task::RenderTask> {
+        use super::task::{RenderTask, SampleRange, Tile};
+        let ranges = SampleRange::split(self.spp, samples_per_task);
+        Tile::grid(self.width, self.height, tile_size)
+            .into_iter()
+            .flat_map(|tile| {
+                ranges.iter().map(move |&samples| RenderTask {
+                    frame,
+                    tile,
+                    samples,
+                    seed: self.seed,
+                    max_depth: self.max_depth,
+                })
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -74,4 +93,24 @@ mod tests {
         assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
         assert_eq!(RenderSettings { max_depth: 0, ..ok }.validate(), Err(SettingsError::MaxDepth(0)));
     }
+}
+
+/// Frames per second used to turn a frame number into an animation time.
+pub const FRAME_RATE: f32 = 24.0;
+
+/// Prepares `scene` for frame `frame` under `settings`: the one place where the
+/// local renderer and farm workers turn settings into a `FlatScene`.
+pub fn prepare_frame(
+    scene: &crate::scene::Scene,
+    env: Option<&crate::scene::Environment>,
+    settings: &RenderSettings,
+    frame: u32,
+) -> Result<crate::scene::flat::FlatScene, crate::scene::SceneError> {
+    let opts = crate::scene::PrepareOptions {
+        width: settings.width,
+        height: settings.height,
+        camera: settings.camera.clone(),
+        time: frame as f32 / FRAME_RATE,
+    };
+    crate::scene::prepare(scene, env, &opts)
 }
