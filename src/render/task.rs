@@ -87,6 +87,8 @@ pub struct TileResult {
     pub tile: Tile,
     pub samples: SampleRange,
     pub pixels: Vec<PixelSums>,
+    /// Rays traced for this task (camera, bounce and shadow rays), for rays/s figures.
+    pub rays: u64,
 }
 
 impl TileResult {
@@ -96,6 +98,7 @@ impl TileResult {
             tile: task.tile,
             samples: task.samples,
             pixels: vec![PixelSums::default(); task.tile.pixel_count()],
+            rays: 0,
         }
     }
 }
