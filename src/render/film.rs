@@ -110,6 +110,7 @@ pub struct Film {
     pub height: u32,
     pixels: Vec<PixelAccum>,
     added: HashSet<(Tile, SampleRange)>,
+    rays: u64,
 }
 
 impl fmt::Debug for Film {
@@ -118,6 +119,7 @@ impl fmt::Debug for Film {
             .field("width", &self.width)
             .field("height", &self.height)
             .field("results_added", &self.added.len())
+            .field("rays", &self.rays)
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +127,7 @@ impl fmt::Debug for Film {
 impl Film {
     pub fn new(width: u32, height: u32) -> Self {
         let pixels = vec![PixelAccum::default(); width as usize * height as usize];
-        Self { width, height, pixels, added: HashSet::new() }
+        Self { width, height, pixels, added: HashSet::new(), rays: 0 }
     }
 
     /// Adds a tile's sums. Fails, leaving the film unchanged, when the tile lies
@@ -157,6 +159,7 @@ impl Film {
             return Err(FilmError::Duplicate { x: t.x, y: t.y, w: t.width, h: t.height, start: s.start, end: s.end });
         }
 
+        self.rays += result.rays;
         if t.width == 0 {
             return Ok(());
         }
@@ -167,6 +170,11 @@ impl Film {
             }
         }
         Ok(())
+    }
+
+    /// Rays traced for all results added so far.
+    pub fn rays(&self) -> u64 {
+        self.rays
     }
 
     /// Whether every pixel has at least one sample.
@@ -255,7 +263,13 @@ mod tests {
     fn result(tile: Tile, range: SampleRange) -> TileResult {
         let pixels =
             (0..tile.height).flat_map(|y| (0..tile.width).map(move |x| sums(tile.x + x, tile.y + y, range))).collect();
-        TileResult { frame: 0, tile, samples: range, pixels }
+        TileResult {
+            frame: 0,
+            tile,
+            samples: range,
+            pixels,
+            rays: tile.pixel_count() as u64 * u64::from(range.count()),
+        }
     }
 
     fn bits(image: &FrameImage) -> Vec<u32> {
@@ -289,6 +303,7 @@ mod tests {
         odd.into_iter().chain(even).try_for_each(|(_, r)| shuffled.add(r)).unwrap();
 
         assert!(forward.is_complete());
+        assert_eq!((forward.rays(), shuffled.rays()), (37 * 23 * 13, 37 * 23 * 13));
         assert_eq!(bits(&forward.image()), bits(&shuffled.image()));
 
         // Split another way the image is the same up to f32 rounding of the sums.
@@ -324,6 +339,7 @@ mod tests {
             tile: Tile { x: 1, y: 0, width: 1, height: 1 },
             samples: SampleRange { start: 0, end: 3 },
             pixels: vec![s],
+            rays: 0,
         })
         .unwrap();
         assert!(!film.is_complete(), "pixel 0 has no samples yet");
