@@ -155,7 +155,9 @@ fn png_decodes_with_the_image_crate() {
     let rgba = decoded.to_rgba8();
     for (i, px) in rgba.pixels().enumerate() {
         let [r, g, b, a] = image.color[i];
-        let expected = display_encode([r, g, b], -1.5, ViewTransform::Aces).map(|v| (v * 255.0).round() as u8);
+        // PNG alpha is straight: colour is divided by (non-zero) alpha.
+        let straight = if a > 0.0 { [r / a, g / a, b / a] } else { [r, g, b] };
+        let expected = display_encode(straight, -1.5, ViewTransform::Aces).map(|v| (v * 255.0).round() as u8);
         assert_eq!(&px.0[..3], &expected, "pixel {i}");
         assert_eq!(px.0[3], (a * 255.0).round() as u8, "alpha of pixel {i}");
     }

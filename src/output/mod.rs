@@ -19,7 +19,10 @@
 //! # PNG
 //!
 //! 8-bit RGBA: the beauty times 2^exposure, through the view transform
-//! ([`ViewTransform`]) and the sRGB transfer function; alpha is stored straight.
+//! ([`ViewTransform`]) and the sRGB transfer function. The beauty's alpha is
+//! associated (premultiplied), as EXR expects; PNG's is straight, so colour is
+//! divided by alpha first. A background that should show in the PNG therefore
+//! needs alpha 1, which is the renderer's choice (an opaque or transparent film).
 //!
 //! Files are written to a temporary file beside the target and renamed into
 //! place, so a crash never leaves a half-written image under the final name.
