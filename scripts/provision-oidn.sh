@@ -55,9 +55,11 @@ if python3 -m pip --version >/dev/null 2>&1; then
     fail "pip could not download pyoidn==$VERSION.0: $(tail -n 3 "$tmp/pip.log")"
 elif command -v curl >/dev/null 2>&1; then
   [[ -n "${PYPI_URL:-}" ]] || fail "pip is not installed; install it (python3 -m ensurepip) or set PYPI_URL to the PyPI base URL for curl"
-  meta="$(curl -fsSL "${PYPI_URL%/}/pypi/pyoidn/$VERSION.0/json")" || fail "could not query ${PYPI_URL%/}/pypi/pyoidn/$VERSION.0/json"
-  url="$(grep -o "\"url\": *\"[^\"]*/$WHEEL\"" <<<"$meta" | head -n 1 | sed 's/.*"\(http[^"]*\)"$/\1/')"
+  meta="$(curl -fsSL "${PYPI_URL%/}/pypi/pyoidn/json")" || fail "could not query ${PYPI_URL%/}/pypi/pyoidn/json"
+  url="$(grep -o "\"url\": *\"[^\"]*/$WHEEL\"" <<<"$meta" | head -n 1 | sed 's/^"url": *"\(.*\)"$/\1/')"
   [[ -n "$url" ]] || fail "the PyPI JSON API lists no $WHEEL"
+  # Mirrors may answer with URLs relative to the JSON document (curl resolves the ../).
+  [[ "$url" == http*://* ]] || url="${PYPI_URL%/}/pypi/pyoidn/$url"
   curl -fsSL -o "$tmp/$WHEEL" "$url" || fail "could not download $url"
 else
   fail "neither pip nor curl is available to download $WHEEL"
