@@ -69,11 +69,7 @@ pub fn denoise_exr(
     let image = output::read_exr(input)?;
     check_input(&image, true).map_err(|e| match e {
         DenoiseError::Input { layer, problem } => {
-            let (layer, problem) = match layer {
-                "beauty" => ("beauty (R, G, B)".to_string(), problem),
-                _ => (layer.to_string(), problem),
-            };
-            DenoiseError::InputFile { path: input.display().to_string(), layer, problem }
+            DenoiseError::InputFile { path: input.display().to_string(), layer: layer.to_string(), problem }
         }
         other => other,
     })?;
@@ -87,44 +83,40 @@ pub fn denoise_exr(
 /// Checks that the beauty (and, with `aux`, albedo and normal) has one finite
 /// value per pixel.
 fn check_input(image: &FrameImage, aux: bool) -> Result<(), DenoiseError> {
-    let n = image.pixel_count();
-    if n == 0 {
-        return Err(DenoiseError::Input {
-            layer: "beauty",
-            problem: format!("is empty ({}x{} pixels)", image.width, image.height),
-        });
+    if image.pixel_count() == 0 {
+        let problem = format!("is empty ({}x{} pixels)", image.width, image.height);
+        return Err(DenoiseError::Input { layer: "beauty", problem });
     }
-    let rgb: Vec<&[f32]> = image.color.iter().map(|p| &p[..3]).collect();
-    check_layer("beauty", &rgb, image)?;
+    check_layer("beauty", &image.color, image)?;
     if aux {
-        let missing = |layer: &'static str, channels: &str| DenoiseError::Input {
-            layer,
-            problem: format!("is missing (channels {channels}); Tessera writes it into every EXR it renders"),
-        };
-        if image.albedo.is_empty() {
-            return Err(missing("albedo", "albedo.R, albedo.G, albedo.B"));
-        }
-        if image.normal.is_empty() {
-            return Err(missing("normal", "normal.X, normal.Y, normal.Z"));
-        }
-        check_layer("albedo", &image.albedo.iter().map(|p| &p[..]).collect::<Vec<_>>(), image)?;
-        check_layer("normal", &image.normal.iter().map(|p| &p[..]).collect::<Vec<_>>(), image)?;
+        check_layer("albedo", &image.albedo, image)?;
+        check_layer("normal", &image.normal, image)?;
     }
     Ok(())
 }
 
-fn check_layer(layer: &'static str, pixels: &[&[f32]], image: &FrameImage) -> Result<(), DenoiseError> {
+fn check_layer<const N: usize>(
+    layer: &'static str,
+    pixels: &[[f32; N]],
+    image: &FrameImage,
+) -> Result<(), DenoiseError> {
     let n = image.pixel_count();
-    if pixels.len() != n {
-        let problem = format!("has {} pixels but the image is {}x{} = {n}", pixels.len(), image.width, image.height);
-        return Err(DenoiseError::Input { layer, problem });
-    }
-    if let Some(i) = pixels.iter().position(|p| p.iter().any(|v| !v.is_finite())) {
+    let problem = if pixels.is_empty() {
+        let channels = match layer {
+            "albedo" => "albedo.R, albedo.G, albedo.B",
+            "normal" => "normal.X, normal.Y, normal.Z",
+            _ => "R, G, B",
+        };
+        format!("is missing (channels {channels}); Tessera writes it into every EXR it renders")
+    } else if pixels.len() != n {
+        format!("has {} pixels but the image is {}x{} = {n}", pixels.len(), image.width, image.height)
+    } else if let Some(i) = pixels.iter().position(|p| p.iter().any(|v| !v.is_finite())) {
         let (x, y) = (i % image.width as usize, i / image.width as usize);
-        let problem = format!("has a non-finite value {:?} at pixel {x},{y}", pixels[i]);
-        return Err(DenoiseError::Input { layer, problem });
-    }
-    Ok(())
+        format!("has a non-finite value {:?} at pixel {x},{y}", pixels[i])
+    } else {
+        return Ok(());
+    };
+    Err(DenoiseError::Input { layer, problem })
 }
 
 #[cfg(feature = "oidn")]
@@ -164,7 +156,7 @@ mod oidn_filter {
         if device == DenoiseDevice::Cuda {
             match oidn::Device::cuda() {
                 Ok(d) => return Ok((d, "CUDA")),
-                Err(e) => tracing::info!("no Open Image Denoise CUDA device ({e}); denoising on the CPU"),
+                Err(e) => tracing::warn!("no Open Image Denoise CUDA device ({e}); denoising on the CPU"),
             }
         }
         oidn::Device::cpu().map(|d| (d, "CPU")).map_err(|e| DenoiseError::Oidn {

@@ -1,11 +1,12 @@
 //! The film: accumulates `TileResult`s into a full frame and turns the sums into
 //! per-pixel means (beauty and AOVs).
 //!
-//! Sums are kept in f64. Every contribution is an f32, and an f64 holds the exact
-//! sum of f32 values whose magnitudes lie within a factor of about 2^26 of each
-//! other, so the order in which tiles and sample ranges arrive does not change the
-//! image; only a pixel mixing wildly different magnitudes (a firefly next to
-//! near-black) can differ in the last bit of the f64 sum.
+//! Sums are kept in f64. Every contribution is an f32 (24-bit mantissa), so the
+//! f64 sum of k contributions to a pixel is exact, and therefore independent of
+//! the order tiles and sample ranges arrive in, while the contributions lie
+//! within a factor of 2^(28 - log2 k) of each other (2^24 for 16 sample ranges).
+//! Only a pixel mixing wildly different magnitudes (a firefly next to
+//! near-black) can differ in the last bit of its f64 sum.
 
 use std::collections::HashSet;
 use std::fmt;
