@@ -236,6 +236,26 @@ fn missing_and_undecodable_textures() {
 }
 
 #[test]
+fn cameras_and_images_without_their_data() {
+    let mut doc = quad();
+    doc.json["cameras"] =
+        json!([{ "type": "perspective", "orthographic": { "xmag": 1.0, "ymag": 1.0, "znear": 0.1, "zfar": 10.0 } }]);
+    let (path, message, _dir) = embedded_error(&doc);
+    assert_eq!(
+        message,
+        format!("{}: cameras[0].perspective: missing for a camera of type perspective", path.display())
+    );
+
+    let mut doc = quad();
+    doc.json["meshes"][0]["primitives"][0]["material"] = json!(0);
+    doc.json["materials"] = json!([{ "emissiveTexture": { "index": 0 } }]);
+    doc.json["textures"] = json!([{ "source": 0 }]);
+    doc.json["images"] = json!([{ "name": "nothing" }]);
+    let (path, message, _dir) = embedded_error(&doc);
+    assert_eq!(message, format!("{}: images[0]: has neither a uri nor a bufferView", path.display()));
+}
+
+#[test]
 fn node_cycles_are_reported() {
     let mut doc = quad();
     doc.json["nodes"][0]["children"] = json!([0]);
@@ -315,4 +335,44 @@ fn unreadable_environment_maps_name_the_file() {
         )
     );
     assert!(matches!(load(&wrong), SceneError::EnvironmentMap { .. }));
+}
+
+/// Every truncation and every single-byte corruption of a small GLB is either
+/// loaded or rejected with an error; none panics.
+#[test]
+fn damaged_glb_files_never_panic() {
+    let mut doc = Doc::new();
+    let uv = doc.floats(&[0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0], "VEC2");
+    let pos = doc.floats(&QUAD.concat(), "VEC3");
+    let idx = doc.indices(&QUAD_INDICES);
+    doc.mesh(json!({ "attributes": { "POSITION": pos, "TEXCOORD_0": uv }, "indices": idx }));
+    let bytes = doc.glb();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.glb");
+    let (mut loaded, mut rejected) = (0, 0);
+    let mut attempt = |data: &[u8]| {
+        std::fs::write(&path, data).unwrap();
+        match Scene::load(&path) {
+            Ok(scene) => {
+                loaded += 1;
+                // Whatever loads also prepares (or is rejected cleanly).
+                let _ = prepare(&scene, None, &options());
+            }
+            Err(e) => {
+                rejected += 1;
+                assert!(e.to_string().contains("damaged.glb"), "{e}");
+            }
+        }
+    };
+    for cut in 0..bytes.len() {
+        attempt(&bytes[..cut]);
+    }
+    for at in 0..bytes.len() {
+        for value in [0x00, 0x39, 0xff] {
+            let mut damaged = bytes.clone();
+            damaged[at] = value;
+            attempt(&damaged);
+        }
+    }
+    assert!(loaded > 0 && rejected > bytes.len(), "{loaded} loaded, {rejected} rejected");
 }

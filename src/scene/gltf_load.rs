@@ -129,11 +129,12 @@ fn split_glb<'a>(path: &Path, bytes: &'a [u8]) -> Result<(&'a [u8], Option<Vec<u
     Ok((json.ok_or_else(|| error("GLB without a JSON chunk".into()))?, bin))
 }
 
-/// Runs the gltf crate's validation, relaxed where Tessera does better than fail:
+/// Runs the gltf crate's validation (after checks that keep it and the crate's
+/// accessors from panicking), relaxed where Tessera does better than fail:
 /// required extensions it does not know (warned about instead) and POSITION
 /// accessors without `min`/`max` (bounds are computed from the data).
 fn validate(root: &gltf::json::Root, path: &Path) -> Result<(), SceneError> {
-    // The validator indexes POSITION accessors without a bounds check; check first.
+    // The validator indexes POSITION accessors without a bounds check.
     for (m, mesh) in root.meshes.iter().enumerate() {
         for (p, prim) in mesh.primitives.iter().enumerate() {
             let position = prim.attributes.get(&Checked::Valid(gltf::json::mesh::Semantic::Positions));
@@ -144,6 +145,22 @@ fn validate(root: &gltf::json::Root, path: &Path) -> Result<(), SceneError> {
                     format!("accessor index {} is out of range ({} accessors)", i.value(), root.accessors.len()),
                 ));
             }
+        }
+    }
+    // The gltf crate unwraps the projection named by `type` without checking it exists.
+    for (i, camera) in root.cameras.iter().enumerate() {
+        use gltf::json::camera::Type;
+        let missing = match camera.type_ {
+            Checked::Valid(Type::Perspective) => camera.perspective.is_none().then_some("perspective"),
+            Checked::Valid(Type::Orthographic) => camera.orthographic.is_none().then_some("orthographic"),
+            Checked::Invalid => None,
+        };
+        if let Some(kind) = missing {
+            return Err(SceneError::field(
+                path,
+                format!("cameras[{i}].{kind}"),
+                format!("missing for a camera of type {kind}"),
+            ));
         }
     }
     let mut errors = Vec::new();

@@ -7,13 +7,20 @@ use super::buffers::{read_uri, short_uri, BufferData};
 use super::error::SceneError;
 
 /// A decoded image: `width * height` RGBA8 texels (R in the low byte), rows top to bottom.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Image {
     /// The URI or name the file gives, for messages and `tessera info`.
     pub name: String,
     pub width: u32,
     pub height: u32,
     pub texels: Vec<u32>,
+}
+
+impl std::fmt::Debug for Image {
+    /// Size only: texels would flood any log.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "Image({:?}, {}x{})", self.name, self.width, self.height)
+    }
 }
 
 /// Decodes the given glTF images, in that order.
@@ -23,17 +30,32 @@ pub(crate) fn decode_images(data: &BufferData, images: &[gltf::Image]) -> Result
         .iter()
         .map(|image| {
             let i = image.index();
-            let (name, bytes) = match image.source() {
-                gltf::image::Source::Uri { uri, .. } => {
+            // Read the JSON directly: the gltf crate's `source()` panics on images
+            // without a MIME type or a URI.
+            let json = &data.doc.as_json().images[i];
+            let (name, bytes) = match (&json.uri, json.buffer_view) {
+                (_, Some(view)) => {
+                    let name = image.name().map_or_else(|| format!("bufferViews[{}]", view.value()), str::to_string);
+                    let field = format!("images[{i}] \"{name}\"");
+                    let view = data
+                        .doc
+                        .views()
+                        .nth(view.value())
+                        .ok_or_else(|| SceneError::field(data.file, &field, "bufferView index is out of range"))?;
+                    (name, data.view_bytes(&view, &field)?.to_vec())
+                }
+                (Some(uri), None) => {
                     let name = short_uri(uri);
                     let field = format!("images[{i}] \"{name}\"");
                     let bytes = read_uri(data.file, uri).map_err(|m| SceneError::field(data.file, field, m))?;
                     (name, bytes)
                 }
-                gltf::image::Source::View { view, .. } => {
-                    let name = image.name().map_or_else(|| format!("bufferViews[{}]", view.index()), str::to_string);
-                    let field = format!("images[{i}] \"{name}\"");
-                    (name, data.view_bytes(&view, &field)?.to_vec())
+                (None, None) => {
+                    return Err(SceneError::field(
+                        data.file,
+                        format!("images[{i}]"),
+                        "has neither a uri nor a bufferView",
+                    ))
                 }
             };
             Ok((i, name, bytes))

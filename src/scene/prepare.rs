@@ -3,6 +3,7 @@
 //! table, the environment and the camera.
 
 use glam::{Mat3, Vec3};
+use rayon::prelude::*;
 
 use super::camera::{flat_camera, framing_camera, select};
 use super::environment::Environment;
@@ -38,14 +39,14 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
         materials.push(flat::Material::default());
     }
     let bvh = crate::accel::build(&gathered.corners);
-    let mut triangles: Vec<Triangle> = bvh.order.iter().map(|&i| gathered.triangles[i as usize]).collect();
+    let mut triangles: Vec<Triangle> = bvh.order.par_iter().map(|&i| gathered.triangles[i as usize]).collect();
     let triangle_vertices: Vec<TriangleVertices> =
-        bvh.order.iter().map(|&i| gathered.triangle_vertices[i as usize]).collect();
+        bvh.order.par_iter().map(|&i| gathered.triangle_vertices[i as usize]).collect();
     let (bounds_min, bounds_max) = gathered
         .corners
-        .iter()
-        .flatten()
-        .fold((Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+        .par_iter()
+        .map(|c| (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2])))
+        .reduce(|| (Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
     let radius = (bounds_max - bounds_min).length() * 0.5;
 
     let emissive: Vec<EmissiveTriangle> = triangles
