@@ -38,9 +38,8 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
 pub(crate) fn load(path: &Path) -> Result<Scene, SceneError> {
     let bytes = std::fs::read(path).map_err(|e| SceneError::Read { path: path.into(), message: e.to_string() })?;
     let (json, blob) = split_glb(path, &bytes)?;
-    let format = |message: String| SceneError::Format { path: path.into(), message };
-    let root: gltf::json::Root =
-        gltf::json::deserialize::from_slice(json).map_err(|e| format(format!("invalid glTF JSON: {e}")))?;
+    let root: gltf::json::Root = gltf::json::deserialize::from_slice(json)
+        .map_err(|e| SceneError::Format { path: path.into(), message: format!("invalid glTF JSON: {e}") })?;
     validate(&root, path)?;
     let doc = Document::from_json_without_validation(root);
 
@@ -75,8 +74,11 @@ pub(crate) fn load(path: &Path) -> Result<Scene, SceneError> {
     };
     if scene.instanced_triangles() == 0 {
         let mut reasons = Vec::new();
-        if meshes.degenerate > 0 {
-            reasons.push(format!("all {} triangles are degenerate (zero area)", meshes.degenerate));
+        let any_left = scene.meshes.iter().any(|m| !m.primitives.is_empty());
+        match meshes.degenerate {
+            0 => {}
+            n if !any_left => reasons.push(format!("all {n} triangles are degenerate (zero area)")),
+            n => reasons.push(format!("{n} degenerate (zero-area) triangles were skipped")),
         }
         if !meshes.skipped.is_empty() {
             reasons.push(format!("{} are not triangles", meshes.skipped.join(", ")));

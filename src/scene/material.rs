@@ -154,11 +154,15 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 emission: m.emissive_factor().map(|e| e * m.emissive_strength().unwrap_or(1.0)),
                 ior: m.ior().unwrap_or(1.5),
                 alpha_cutoff: m.alpha_cutoff().unwrap_or(0.5),
-                base_color_tex: b.info_slot(pbr.base_color_texture(), true, field("baseColorTexture")),
+                base_color_tex: b.info_slot(
+                    pbr.base_color_texture(),
+                    true,
+                    field("pbrMetallicRoughness.baseColorTexture"),
+                ),
                 metallic_roughness_tex: b.info_slot(
                     pbr.metallic_roughness_texture(),
                     false,
-                    field("metallicRoughnessTexture"),
+                    field("pbrMetallicRoughness.metallicRoughnessTexture"),
                 ),
                 emissive_tex: b.info_slot(m.emissive_texture(), true, field("emissiveTexture")),
                 ..flat::Material::default()
@@ -179,8 +183,11 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
             }
             if let Some(t) = m.transmission() {
                 out.transmission = t.transmission_factor();
-                out.transmission_tex =
-                    b.info_slot(t.transmission_texture(), false, field("KHR_materials_transmission"));
+                out.transmission_tex = b.info_slot(
+                    t.transmission_texture(),
+                    false,
+                    field("extensions.KHR_materials_transmission.transmissionTexture"),
+                );
                 // glTF: without a volume (or with zero thickness) the surface is thin-walled.
                 if m.volume().is_none_or(|v| v.thickness_factor() <= 0.0) {
                     out.flags |= flat::MAT_THIN_WALLED;
