@@ -3,6 +3,9 @@
 //! sampling. `shaders/` and `kernels/` spell the same functions with the same names.
 
 pub mod bsdf;
+#[cfg(test)]
+mod chi2;
 pub mod distribution;
+pub mod microfacet;
 pub mod rng;
 pub mod warp;

@@ -1,15 +1,39 @@
 //! Scenes: glTF loading into a host-side `Scene`, and `prepare`, which flattens a
 //! scene for one frame into the `FlatScene` layout every backend renders.
 
+pub mod cornell;
 pub mod flat;
 pub mod texture;
 
+mod buffers;
+mod camera;
+mod environment;
+mod error;
+mod geometry;
+mod gltf_load;
+mod image;
+mod lights;
+mod material;
+mod prepare;
+mod summary;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
+use glam::Mat4;
 use serde::{Deserialize, Serialize};
 
-use flat::FlatScene;
+pub use camera::{Projection, SceneCamera};
+pub use environment::{Environment, EnvironmentMap};
+pub use error::SceneError;
+pub use geometry::{generate_tangents, Geometry};
+pub use gltf_load::SUPPORTED_EXTENSIONS;
+pub use image::Image;
+pub use lights::{luminance, LightKind, SceneLight};
+pub use material::Texture;
+pub use prepare::prepare;
+pub use summary::{CameraSummary, SceneSummary};
 
 /// Which glTF camera to render through: `--camera NAME|INDEX`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,30 +60,65 @@ pub enum EnvironmentSpec {
     Map(PathBuf),
 }
 
-/// Errors in scene files and scene options; each names the file or field at fault.
-#[derive(Debug, thiserror::Error)]
-pub enum SceneError {
-    #[error("{0}")]
-    Todo(String),
+/// A loaded glTF scene (host side), in its rest pose: mesh data in mesh space,
+/// placed by instances with world transforms, plus materials, textures, cameras
+/// and lights in world space.
+#[derive(Debug)]
+pub struct Scene {
+    /// The file it was loaded from.
+    pub path: PathBuf,
+    /// glTF meshes, by index.
+    pub meshes: Vec<Mesh>,
+    /// Every placement of a mesh by a node (and by EXT_mesh_gpu_instancing).
+    pub instances: Vec<MeshInstance>,
+    /// glTF materials, by index, in the flat layout; slots index [`Scene::textures`].
+    pub materials: Vec<flat::Material>,
+    pub textures: Vec<Texture>,
+    /// Decoded images that textures use.
+    pub images: Vec<Image>,
+    /// Cameras in node-traversal order (the first is the default).
+    pub cameras: Vec<SceneCamera>,
+    /// KHR_lights_punctual lights placed by nodes.
+    pub lights: Vec<SceneLight>,
+    /// Extensions the file uses (`extensionsUsed` and `extensionsRequired`).
+    pub extensions_used: Vec<String>,
+    /// The subset that Tessera ignores.
+    pub extensions_unsupported: Vec<String>,
+    /// Everything skipped or ignored while loading, for people.
+    pub warnings: Vec<String>,
 }
 
-/// A loaded glTF scene (host side).
-#[derive(Debug)]
-pub struct Scene {}
+/// A glTF mesh: its triangle primitives (points and lines are not kept).
+#[derive(Clone, Debug)]
+pub struct Mesh {
+    pub name: Option<String>,
+    pub primitives: Vec<Primitive>,
+}
+
+/// A triangle primitive; geometry is shared between primitives that use the same accessors.
+#[derive(Clone, Debug)]
+pub struct Primitive {
+    pub geometry: Arc<Geometry>,
+    /// Index into [`Scene::materials`]; `None` means glTF's default material.
+    pub material: Option<usize>,
+}
+
+/// A mesh placed in the world.
+#[derive(Clone, Debug)]
+pub struct MeshInstance {
+    pub mesh: usize,
+    pub world: Mat4,
+}
 
 impl Scene {
+    /// Loads a `.gltf` (with external or embedded buffers) or `.glb` file.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
-        Err(SceneError::Todo(format!("cannot load {} yet", path.display())))
+        gltf_load::load(path)
     }
-}
 
-/// A loaded environment light.
-#[derive(Debug)]
-pub struct Environment {}
-
-impl Environment {
-    pub fn load(_spec: &EnvironmentSpec) -> Result<Environment, SceneError> {
-        Err(SceneError::Todo("environment".into()))
+    /// Triangles rendered, counting every instance.
+    pub fn instanced_triangles(&self) -> usize {
+        self.instances.iter().flat_map(|i| &self.meshes[i.mesh].primitives).map(|p| p.geometry.triangles.len()).sum()
     }
 }
 
@@ -69,12 +128,6 @@ pub struct PrepareOptions {
     pub width: u32,
     pub height: u32,
     pub camera: Option<CameraSelect>,
-    /// Animation time in seconds.
+    /// Animation time in seconds (reserved: scenes render in their rest pose).
     pub time: f32,
-}
-
-/// Flattens `scene` for one frame (node transforms at `time`, BVH, light table,
-/// camera for the image size, environment) into a [`FlatScene`].
-pub fn prepare(_scene: &Scene, _env: Option<&Environment>, _opts: &PrepareOptions) -> Result<FlatScene, SceneError> {
-    Err(SceneError::Todo("prepare".into()))
 }

@@ -1,0 +1,443 @@
+//! `Scene::load`: a glTF 2.0 file (`.gltf` or `.glb`) into a [`Scene`].
+//!
+//! Policy: non-triangle primitives (points, lines) are skipped with one warning,
+//! and so are zero-area triangles; the load fails only when nothing renderable is
+//! left. Unsupported extensions, even required ones, are warnings. Animation and
+//! skins are ignored: nodes keep their authored transforms and skinned meshes
+//! render their bind-pose vertices.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use glam::{Mat4, Quat, Vec3};
+use gltf::json::validation::{Checked, Validate};
+use gltf::mesh::Mode;
+use gltf::Document;
+
+use super::buffers::{load_buffers, BufferData};
+use super::camera::{Projection, SceneCamera};
+use super::error::SceneError;
+use super::geometry::{is_triangle_mode, load_primitive, Geometry};
+use super::image::decode_images;
+use super::lights::SceneLight;
+use super::material::load_materials;
+use super::{Mesh, MeshInstance, Primitive, Scene};
+
+/// Extensions whose effect Tessera renders.
+pub const SUPPORTED_EXTENSIONS: &[&str] = &[
+    "KHR_lights_punctual",
+    "KHR_materials_emissive_strength",
+    "KHR_materials_ior",
+    "KHR_materials_transmission",
+    "KHR_materials_volume",
+    "KHR_texture_transform",
+    "EXT_mesh_gpu_instancing",
+];
+
+pub(crate) fn load(path: &Path) -> Result<Scene, SceneError> {
+    let bytes = std::fs::read(path).map_err(|e| SceneError::Read { path: path.into(), message: e.to_string() })?;
+    let (json, blob) = split_glb(path, &bytes)?;
+    let root: gltf::json::Root = gltf::json::deserialize::from_slice(json)
+        .map_err(|e| SceneError::Format { path: path.into(), message: format!("invalid glTF JSON: {e}") })?;
+    validate(&root, path)?;
+    let doc = Document::from_json_without_validation(root);
+
+    let mut warnings = Vec::new();
+    let (extensions_used, extensions_unsupported) = extensions(&doc, &mut warnings);
+    let buffers = load_buffers(&doc, blob, path)?;
+    let data = BufferData::new(&doc, &buffers, path);
+    let materials = load_materials(&doc);
+    warnings.extend(materials.warnings);
+    let images = decode_images(&data, &materials.images)?;
+    let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
+    let nodes = walk_nodes(&data)?;
+    if doc.animations().len() > 0 {
+        warnings.push(format!("{} animation(s) ignored: rendering the rest pose", doc.animations().len()));
+    }
+    if doc.skins().len() > 0 {
+        warnings.push(format!("{} skin(s) ignored: skinned meshes render in their bind pose", doc.skins().len()));
+    }
+
+    let scene = Scene {
+        path: path.to_path_buf(),
+        meshes: meshes.meshes,
+        instances: nodes.instances,
+        materials: materials.materials,
+        textures: materials.textures,
+        images,
+        cameras: nodes.cameras,
+        lights: nodes.lights,
+        extensions_used,
+        extensions_unsupported,
+        warnings,
+    };
+    if scene.instanced_triangles() == 0 {
+        let mut reasons = Vec::new();
+        let any_left = scene.meshes.iter().any(|m| !m.primitives.is_empty());
+        match meshes.degenerate {
+            0 => {}
+            n if !any_left => reasons.push(format!("all {n} triangles are degenerate (zero area)")),
+            n => reasons.push(format!("{n} degenerate (zero-area) triangles were skipped")),
+        }
+        if !meshes.skipped.is_empty() {
+            reasons.push(format!("{} are not triangles", meshes.skipped.join(", ")));
+        }
+        if reasons.is_empty() {
+            reasons.push("the scene has no mesh nodes with triangles".into());
+        }
+        return Err(SceneError::NoTriangles { path: path.into(), reason: reasons.join("; ") });
+    }
+    for warning in &scene.warnings {
+        tracing::warn!("{}: {warning}", path.display());
+    }
+    Ok(scene)
+}
+
+/// The JSON and the `BIN` chunk of a GLB container; plain JSON is returned as is.
+fn split_glb<'a>(path: &Path, bytes: &'a [u8]) -> Result<(&'a [u8], Option<Vec<u8>>), SceneError> {
+    if !bytes.starts_with(b"glTF") {
+        return Ok((bytes, None));
+    }
+    let error = |message: String| SceneError::Format { path: path.into(), message };
+    let word = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+    if bytes.len() < 12 {
+        return Err(error(format!("truncated GLB: {} bytes, shorter than the 12-byte header", bytes.len())));
+    }
+    if word(4) != 2 {
+        return Err(error(format!("GLB version {} is not supported (expected 2)", word(4))));
+    }
+    let length = word(8);
+    if length > bytes.len() || length < 12 {
+        return Err(error(format!("truncated GLB: the header declares {length} bytes, the file has {}", bytes.len())));
+    }
+    let (mut json, mut bin, mut at) = (None, None, 12);
+    while at < length {
+        if length - at < 8 {
+            return Err(error(format!("truncated GLB: chunk header at byte {at} is cut off")));
+        }
+        let (size, kind) = (word(at), &bytes[at + 4..at + 8]);
+        let data = bytes.get(at + 8..at + 8 + size).filter(|_| at + 8 + size <= length).ok_or_else(|| {
+            error(format!("truncated GLB: chunk at byte {at} declares {size} bytes, only {} remain", length - at - 8))
+        })?;
+        match kind {
+            b"JSON" if json.is_none() => json = Some(data),
+            b"BIN\0" if bin.is_none() => bin = Some(data.to_vec()),
+            _ if json.is_none() => return Err(error("the first GLB chunk is not JSON".into())),
+            _ => {} // Unknown chunks are skipped, as the spec asks.
+        }
+        at += 8 + size;
+    }
+    Ok((json.ok_or_else(|| error("GLB without a JSON chunk".into()))?, bin))
+}
+
+/// Runs the gltf crate's validation (after checks that keep it and the crate's
+/// accessors from panicking), relaxed where Tessera does better than fail:
+/// required extensions it does not know (warned about instead) and POSITION
+/// accessors without `min`/`max` (bounds are computed from the data).
+fn validate(root: &gltf::json::Root, path: &Path) -> Result<(), SceneError> {
+    // The validator indexes POSITION accessors without a bounds check.
+    for (m, mesh) in root.meshes.iter().enumerate() {
+        for (p, prim) in mesh.primitives.iter().enumerate() {
+            let position = prim.attributes.get(&Checked::Valid(gltf::json::mesh::Semantic::Positions));
+            if let Some(i) = position.filter(|i| i.value() >= root.accessors.len()) {
+                return Err(SceneError::field(
+                    path,
+                    format!("meshes[{m}].primitives[{p}].attributes.POSITION"),
+                    format!("accessor index {} is out of range ({} accessors)", i.value(), root.accessors.len()),
+                ));
+            }
+        }
+    }
+    // The gltf crate unwraps the projection named by `type` without checking it exists.
+    for (i, camera) in root.cameras.iter().enumerate() {
+        use gltf::json::camera::Type;
+        let missing = match camera.type_ {
+            Checked::Valid(Type::Perspective) => camera.perspective.is_none().then_some("perspective"),
+            Checked::Valid(Type::Orthographic) => camera.orthographic.is_none().then_some("orthographic"),
+            Checked::Invalid => None,
+        };
+        if let Some(kind) = missing {
+            return Err(SceneError::field(
+                path,
+                format!("cameras[{i}].{kind}"),
+                format!("missing for a camera of type {kind}"),
+            ));
+        }
+    }
+    let mut errors = Vec::new();
+    root.validate(root, gltf::json::Path::new, &mut |p, e| errors.push((p(), e)));
+    errors.retain(|(p, _)| {
+        let p = p.as_str();
+        !(p.starts_with("extensionsRequired") || p.ends_with("[\"POSITION\"].min") || p.ends_with("[\"POSITION\"].max"))
+    });
+    match errors.split_first() {
+        None => Ok(()),
+        Some(((field, error), rest)) => {
+            let more = match rest.len() {
+                0 => String::new(),
+                n => format!(" (and {n} more problem(s), first: {})", rest[0].0),
+            };
+            Err(SceneError::field(path, field.as_str(), format!("{}{more}", error.to_string().to_lowercase())))
+        }
+    }
+}
+
+/// Extensions the file uses (used ∪ required), and those Tessera ignores (one warning each).
+fn extensions(doc: &Document, warnings: &mut Vec<String>) -> (Vec<String>, Vec<String>) {
+    let required: Vec<&str> = doc.extensions_required().collect();
+    let mut used: Vec<String> = doc.extensions_used().map(str::to_string).collect();
+    for r in &required {
+        if !used.iter().any(|u| u == r) {
+            used.push(r.to_string());
+        }
+    }
+    let unsupported: Vec<String> =
+        used.iter().filter(|e| !SUPPORTED_EXTENSIONS.contains(&e.as_str())).cloned().collect();
+    for e in &unsupported {
+        let note = if required.contains(&e.as_str()) { " (the file lists it as required)" } else { "" };
+        warnings.push(format!("extension {e} is not supported and is ignored{note}"));
+    }
+    let attenuated = doc.materials().any(|m| m.volume().is_some_and(|v| v.attenuation_distance().is_finite()));
+    if attenuated {
+        warnings.push("KHR_materials_volume attenuation is not rendered (volumes are clear)".into());
+    }
+    (used, unsupported)
+}
+
+struct Meshes {
+    meshes: Vec<Mesh>,
+    /// Zero-area triangles dropped (counted once per distinct primitive data).
+    degenerate: usize,
+    /// Non-triangle primitives skipped, as `meshes[i].primitives[j] (MODE)`.
+    skipped: Vec<String>,
+}
+
+/// Primitives with the same accessors, mode and tangent needs share one geometry.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GeometryKey {
+    attributes: Vec<(String, usize)>,
+    indices: Option<usize>,
+    mode: u32,
+    tangent_uv: Option<u32>,
+}
+
+fn load_meshes(data: &BufferData, normal_uv: &[Option<u32>], warnings: &mut Vec<String>) -> Result<Meshes, SceneError> {
+    let mut cache: HashMap<GeometryKey, Arc<Geometry>> = HashMap::new();
+    let (mut degenerate, mut skipped) = (0, Vec::new());
+    let mut meshes = Vec::new();
+    for mesh in data.doc.meshes() {
+        let mut primitives = Vec::new();
+        for prim in mesh.primitives() {
+            let field = format!("meshes[{}].primitives[{}]", mesh.index(), prim.index());
+            if !is_triangle_mode(prim.mode()) {
+                skipped.push(format!("{field} ({})", mode_name(prim.mode())));
+                continue;
+            }
+            let material = prim.material().index();
+            let tangent_uv = material.and_then(|m| normal_uv[m]);
+            let key = GeometryKey {
+                attributes: prim.attributes().map(|(s, a)| (s.to_string(), a.index())).collect(),
+                indices: prim.indices().map(|a| a.index()),
+                mode: prim.mode().as_gl_enum(),
+                tangent_uv,
+            };
+            let geometry = match cache.get(&key) {
+                Some(g) => g.clone(),
+                None => {
+                    let (g, dropped) = load_primitive(data, &prim, &field, tangent_uv)?;
+                    degenerate += dropped;
+                    let g = Arc::new(g);
+                    cache.insert(key, g.clone());
+                    g
+                }
+            };
+            if !geometry.triangles.is_empty() {
+                primitives.push(Primitive { geometry, material });
+            }
+        }
+        meshes.push(Mesh { name: mesh.name().map(str::to_string), primitives });
+    }
+    if degenerate > 0 {
+        warnings.push(format!("skipped {degenerate} degenerate (zero-area) triangle(s)"));
+    }
+    if !skipped.is_empty() {
+        let listed: Vec<&str> = skipped.iter().take(3).map(String::as_str).collect();
+        let more = if skipped.len() > 3 { format!(" and {} more", skipped.len() - 3) } else { String::new() };
+        warnings.push(format!(
+            "skipped {} non-triangle primitive(s) (points and lines are not rendered): {}{more}",
+            skipped.len(),
+            listed.join(", ")
+        ));
+    }
+    Ok(Meshes { meshes, degenerate, skipped })
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Points => "POINTS",
+        Mode::Lines => "LINES",
+        Mode::LineLoop => "LINE_LOOP",
+        Mode::LineStrip => "LINE_STRIP",
+        Mode::Triangles => "TRIANGLES",
+        Mode::TriangleStrip => "TRIANGLE_STRIP",
+        Mode::TriangleFan => "TRIANGLE_FAN",
+    }
+}
+
+struct Nodes {
+    instances: Vec<MeshInstance>,
+    cameras: Vec<SceneCamera>,
+    lights: Vec<SceneLight>,
+}
+
+/// Walks the node tree of the default scene (else the first; else every root
+/// node), resolving world transforms.
+fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
+    let (doc, file) = (data.doc, data.file);
+    let roots: Vec<gltf::Node> = match doc.default_scene().or_else(|| doc.scenes().next()) {
+        Some(scene) => scene.nodes().collect(),
+        None => {
+            let children: Vec<usize> = doc.nodes().flat_map(|n| n.children().map(|c| c.index())).collect();
+            doc.nodes().filter(|n| !children.contains(&n.index())).collect()
+        }
+    };
+    let mut out = Nodes { instances: Vec::new(), cameras: Vec::new(), lights: Vec::new() };
+    let mut stack: Vec<(gltf::Node, Mat4, usize)> = roots.into_iter().rev().map(|n| (n, Mat4::IDENTITY, 0)).collect();
+    while let Some((node, parent, depth)) = stack.pop() {
+        let field = format!("nodes[{}]", node.index());
+        if depth > doc.nodes().len() {
+            return Err(SceneError::field(file, field, "the node hierarchy contains a cycle"));
+        }
+        let local = Mat4::from_cols_array_2d(&node.transform().matrix());
+        if !local.is_finite() {
+            return Err(SceneError::field(file, field, "transform has non-finite values"));
+        }
+        let world = parent * local;
+        if let Some(mesh) = node.mesh() {
+            // glTF: a skinned mesh ignores its node's transform; its joints place it.
+            let base = if node.skin().is_some() { Mat4::IDENTITY } else { world };
+            match gpu_instances(data, &node, &field)? {
+                Some(instances) => out
+                    .instances
+                    .extend(instances.into_iter().map(|t| MeshInstance { mesh: mesh.index(), world: base * t })),
+                None => out.instances.push(MeshInstance { mesh: mesh.index(), world: base }),
+            }
+        }
+        if let Some(camera) = node.camera() {
+            out.cameras.push(scene_camera(&camera, &node, world, file)?);
+        }
+        if let Some(light) = node.light() {
+            out.lights.push(SceneLight::from_gltf(&light, &world));
+        }
+        stack.extend(node.children().collect::<Vec<_>>().into_iter().rev().map(|c| (c, world, depth + 1)));
+    }
+    Ok(out)
+}
+
+fn scene_camera(camera: &gltf::Camera, node: &gltf::Node, world: Mat4, file: &Path) -> Result<SceneCamera, SceneError> {
+    let field = |name: &str| format!("cameras[{}].{name}", camera.index());
+    let projection = match camera.projection() {
+        gltf::camera::Projection::Perspective(p) => {
+            let yfov = p.yfov();
+            if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
+                return Err(SceneError::field(file, field("perspective.yfov"), format!("{yfov} is not in (0, π)")));
+            }
+            Projection::Perspective { yfov }
+        }
+        gltf::camera::Projection::Orthographic(o) => {
+            let ymag = o.ymag().abs();
+            if !(ymag > 0.0 && ymag.is_finite()) {
+                let message = format!("{} must be finite and non-zero", o.ymag());
+                return Err(SceneError::field(file, field("orthographic.ymag"), message));
+            }
+            Projection::Orthographic { ymag }
+        }
+    };
+    Ok(SceneCamera {
+        index: camera.index(),
+        name: camera.name().map(str::to_string),
+        node_name: node.name().map(str::to_string),
+        projection,
+        world,
+    })
+}
+
+/// EXT_mesh_gpu_instancing: the per-instance TRS transforms of a node, if it has any.
+fn gpu_instances(data: &BufferData, node: &gltf::Node, field: &str) -> Result<Option<Vec<Mat4>>, SceneError> {
+    use gltf::accessor::Dimensions;
+    let Some(ext) = node.extension_value("EXT_mesh_gpu_instancing") else { return Ok(None) };
+    let field = format!("{field}.extensions.EXT_mesh_gpu_instancing.attributes");
+    let attributes = ext.get("attributes").and_then(|a| a.as_object());
+    let attributes = attributes.ok_or_else(|| SceneError::field(data.file, &field, "missing"))?;
+    let read = |name: &str, dims: Dimensions| -> Result<Option<Arc<Vec<f32>>>, SceneError> {
+        let Some(value) = attributes.get(name) else { return Ok(None) };
+        let field = format!("{field}.{name}");
+        let index = value.as_u64().ok_or_else(|| SceneError::field(data.file, &field, "not an accessor index"))?;
+        let accessor = data.accessor(index as usize, &field)?;
+        data.floats(&accessor, &[dims], &field).map(Some)
+    };
+    let translation = read("TRANSLATION", Dimensions::Vec3)?;
+    let rotation = read("ROTATION", Dimensions::Vec4)?;
+    let scale = read("SCALE", Dimensions::Vec3)?;
+    let counts = [
+        translation.as_ref().map(|t| t.len() / 3),
+        rotation.as_ref().map(|r| r.len() / 4),
+        scale.as_ref().map(|s| s.len() / 3),
+    ];
+    let count = counts.iter().flatten().copied().max().unwrap_or(0);
+    if counts.iter().flatten().any(|&c| c != count) {
+        return Err(SceneError::field(data.file, field, format!("attribute counts differ: {counts:?}")));
+    }
+    let transforms = (0..count)
+        .map(|i| {
+            let t = translation.as_ref().map_or(Vec3::ZERO, |t| Vec3::from_slice(&t[3 * i..]));
+            let r = rotation.as_ref().map_or(Quat::IDENTITY, |r| Quat::from_slice(&r[4 * i..]));
+            let s = scale.as_ref().map_or(Vec3::ONE, |s| Vec3::from_slice(&s[3 * i..]));
+            let r = if r.length_squared() > 0.0 { r.normalize() } else { Quat::IDENTITY };
+            Mat4::from_scale_rotation_translation(s, r, t)
+        })
+        .collect();
+    Ok(Some(transforms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glb(json: &[u8], bin: Option<&[u8]>) -> Vec<u8> {
+        let mut chunks = Vec::new();
+        for (data, kind) in [(Some(json), b"JSON"), (bin, b"BIN\0")] {
+            if let Some(data) = data {
+                chunks.extend((data.len() as u32).to_le_bytes());
+                chunks.extend(kind);
+                chunks.extend(data);
+            }
+        }
+        let mut out = b"glTF".to_vec();
+        out.extend(2u32.to_le_bytes());
+        out.extend((12 + chunks.len() as u32).to_le_bytes());
+        out.extend(chunks);
+        out
+    }
+
+    #[test]
+    fn glb_container_is_split_and_checked() {
+        let file = Path::new("x.glb");
+        let bytes = glb(b"{}  ", Some(&[1, 2, 3, 4]));
+        let (json, bin) = split_glb(file, &bytes).unwrap();
+        assert_eq!(json, b"{}  ");
+        assert_eq!(bin.unwrap(), vec![1, 2, 3, 4]);
+        for cut in [4, 11, 20, bytes.len() - 1] {
+            let err = split_glb(file, &bytes[..cut]);
+            let message = err.map(|_| ()).unwrap_err().to_string();
+            assert!(message.starts_with("x.glb: not a valid glTF file: truncated GLB"), "{cut}: {message}");
+        }
+        let mut bad_chunk = bytes.clone();
+        bad_chunk[12] = 200; // The JSON chunk claims more bytes than the file holds.
+        let message = split_glb(file, &bad_chunk).map(|_| ()).unwrap_err().to_string();
+        assert!(message.contains("chunk at byte 12 declares 200 bytes"), "{message}");
+        let plain = br#"{"asset":{"version":"2.0"}}"#;
+        assert_eq!(split_glb(file, plain).unwrap().0, plain);
+    }
+}

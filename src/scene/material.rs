@@ -1,0 +1,224 @@
+//! glTF materials as flat materials: metallic-roughness factors and textures, normal
+//! and emissive maps, alpha modes, and the KHR extensions Tessera renders. Textures
+//! are deduplicated by (image, sampler, colour space).
+
+use std::collections::HashMap;
+
+use gltf::texture::{MagFilter, MinFilter, WrappingMode};
+use gltf::Document;
+use serde::Deserialize;
+
+use super::flat::{self, TextureSlot};
+
+/// A texture as materials use it: a decoded image plus sampling flags
+/// (`TEX_SRGB`, `TEX_NEAREST`, wrap modes; see [`flat::Texture`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Texture {
+    /// Index into [`super::Scene::images`].
+    pub image: usize,
+    pub flags: u32,
+}
+
+/// Materials of a document, with the textures and images they use (images in
+/// first-use order, to be decoded by the caller).
+pub(crate) struct Materials<'a> {
+    pub materials: Vec<flat::Material>,
+    /// Per material: the UV set of its normal map, when it has one (tangents needed).
+    pub normal_uv: Vec<Option<u32>>,
+    pub textures: Vec<Texture>,
+    pub images: Vec<gltf::Image<'a>>,
+    pub warnings: Vec<String>,
+}
+
+/// KHR_texture_transform, as found in a texture reference.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct TextureTransform {
+    offset: [f32; 2],
+    rotation: f32,
+    scale: [f32; 2],
+    tex_coord: Option<u32>,
+}
+
+impl Default for TextureTransform {
+    fn default() -> Self {
+        Self { offset: [0.0; 2], rotation: 0.0, scale: [1.0; 2], tex_coord: None }
+    }
+}
+
+impl TextureTransform {
+    fn of_info(info: &gltf::texture::Info) -> Self {
+        info.texture_transform().map_or_else(Self::default, |t| Self {
+            offset: t.offset(),
+            rotation: t.rotation(),
+            scale: t.scale(),
+            tex_coord: t.tex_coord(),
+        })
+    }
+
+    /// The extension on references the gltf crate does not parse it for (normal maps).
+    fn of_value(value: Option<&serde_json::Value>) -> Self {
+        value.and_then(|v| Self::deserialize(v).ok()).unwrap_or_default()
+    }
+
+    /// Rows of `translation * rotation * scale` as the extension defines them.
+    fn rows(&self) -> ([f32; 4], [f32; 4]) {
+        let (s, c) = self.rotation.sin_cos();
+        let [sx, sy] = self.scale;
+        let [ox, oy] = self.offset;
+        ([c * sx, s * sy, ox, 0.0], [-s * sx, c * sy, oy, 0.0])
+    }
+}
+
+struct Builder<'a> {
+    textures: Vec<Texture>,
+    texture_index: HashMap<Texture, u32>,
+    images: Vec<gltf::Image<'a>>,
+    image_index: HashMap<usize, usize>,
+    warnings: Vec<String>,
+}
+
+impl<'a> Builder<'a> {
+    fn slot(
+        &mut self,
+        texture: gltf::Texture<'a>,
+        tex_coord: u32,
+        transform: TextureTransform,
+        srgb: bool,
+        field: String,
+    ) -> TextureSlot {
+        let source = texture.source();
+        let next = self.images.len();
+        let image = *self.image_index.entry(source.index()).or_insert(next);
+        if image == next {
+            self.images.push(source);
+        }
+        let flags = sampler_flags(&texture.sampler()) | if srgb { flat::TEX_SRGB } else { 0 };
+        let key = Texture { image, flags };
+        let next = self.textures.len() as u32;
+        let index = *self.texture_index.entry(key).or_insert(next);
+        if index == next {
+            self.textures.push(key);
+        }
+        let mut texcoord = transform.tex_coord.unwrap_or(tex_coord);
+        if texcoord > 1 {
+            self.warnings.push(format!("{field} uses TEXCOORD_{texcoord}; only sets 0 and 1 are read, using 0"));
+            texcoord = 0;
+        }
+        let (row_u, row_v) = transform.rows();
+        TextureSlot { texture: index, texcoord, row_u, row_v, ..TextureSlot::EMPTY }
+    }
+
+    fn info_slot(&mut self, info: Option<gltf::texture::Info<'a>>, srgb: bool, field: String) -> TextureSlot {
+        info.map_or(TextureSlot::EMPTY, |info| {
+            self.slot(info.texture(), info.tex_coord(), TextureTransform::of_info(&info), srgb, field)
+        })
+    }
+}
+
+fn sampler_flags(sampler: &gltf::texture::Sampler) -> u32 {
+    let wrap = |mode| match mode {
+        WrappingMode::ClampToEdge => flat::WRAP_CLAMP,
+        WrappingMode::MirroredRepeat => flat::WRAP_MIRROR,
+        WrappingMode::Repeat => flat::WRAP_REPEAT,
+    };
+    let nearest = match sampler.mag_filter() {
+        Some(filter) => filter == MagFilter::Nearest,
+        None => matches!(sampler.min_filter(), Some(MinFilter::Nearest | MinFilter::NearestMipmapNearest)),
+    };
+    (wrap(sampler.wrap_s()) << flat::WRAP_S_SHIFT)
+        | (wrap(sampler.wrap_t()) << flat::WRAP_T_SHIFT)
+        | if nearest { flat::TEX_NEAREST } else { 0 }
+}
+
+/// Converts every material of `doc`.
+pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
+    let mut b = Builder {
+        textures: Vec::new(),
+        texture_index: HashMap::new(),
+        images: Vec::new(),
+        image_index: HashMap::new(),
+        warnings: Vec::new(),
+    };
+    let mut normal_uv = Vec::new();
+    let materials = doc
+        .materials()
+        .map(|m| {
+            let i = m.index().unwrap_or(0);
+            let field = |name: &str| format!("materials[{i}].{name}");
+            let pbr = m.pbr_metallic_roughness();
+            let mut out = flat::Material {
+                base_color: pbr.base_color_factor(),
+                metallic: pbr.metallic_factor(),
+                roughness: pbr.roughness_factor(),
+                emission: m.emissive_factor().map(|e| e * m.emissive_strength().unwrap_or(1.0)),
+                ior: m.ior().unwrap_or(1.5),
+                alpha_cutoff: m.alpha_cutoff().unwrap_or(0.5),
+                base_color_tex: b.info_slot(
+                    pbr.base_color_texture(),
+                    true,
+                    field("pbrMetallicRoughness.baseColorTexture"),
+                ),
+                metallic_roughness_tex: b.info_slot(
+                    pbr.metallic_roughness_texture(),
+                    false,
+                    field("pbrMetallicRoughness.metallicRoughnessTexture"),
+                ),
+                emissive_tex: b.info_slot(m.emissive_texture(), true, field("emissiveTexture")),
+                ..flat::Material::default()
+            };
+            if let Some(normal) = m.normal_texture() {
+                let transform = TextureTransform::of_value(normal.extension_value("KHR_texture_transform"));
+                out.normal_tex = b.slot(normal.texture(), normal.tex_coord(), transform, false, field("normalTexture"));
+                out.normal_scale = normal.scale();
+            }
+            normal_uv.push((out.normal_tex.texture != flat::NONE).then_some(out.normal_tex.texcoord));
+            out.flags |= match m.alpha_mode() {
+                gltf::material::AlphaMode::Mask => flat::MAT_ALPHA_MASK,
+                gltf::material::AlphaMode::Blend => flat::MAT_ALPHA_BLEND,
+                gltf::material::AlphaMode::Opaque => 0,
+            };
+            if m.double_sided() {
+                out.flags |= flat::MAT_DOUBLE_SIDED;
+            }
+            if let Some(t) = m.transmission() {
+                out.transmission = t.transmission_factor();
+                out.transmission_tex = b.info_slot(
+                    t.transmission_texture(),
+                    false,
+                    field("extensions.KHR_materials_transmission.transmissionTexture"),
+                );
+                // glTF: without a volume (or with zero thickness) the surface is thin-walled.
+                if m.volume().is_none_or(|v| v.thickness_factor() <= 0.0) {
+                    out.flags |= flat::MAT_THIN_WALLED;
+                }
+            }
+            out
+        })
+        .collect();
+    Materials { materials, normal_uv, textures: b.textures, images: b.images, warnings: b.warnings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texture_transform_rows_match_the_extension() {
+        let t = TextureTransform {
+            offset: [0.5, 0.25],
+            rotation: std::f32::consts::FRAC_PI_2,
+            scale: [2.0, 3.0],
+            tex_coord: None,
+        };
+        let (ru, rv) = t.rows();
+        // The extension's matrix maps (1, 0) to offset + R * (sx, 0), R = [c s; -s c].
+        let apply = |u: f32, v: f32| (ru[0] * u + ru[1] * v + ru[2], rv[0] * u + rv[1] * v + rv[2]);
+        let (u, v) = apply(1.0, 0.0);
+        assert!((u - 0.5).abs() < 1e-6 && (v - (0.25 - 2.0)).abs() < 1e-6, "{u} {v}");
+        let (u, v) = apply(0.0, 1.0);
+        assert!((u - 3.5).abs() < 1e-6 && (v - 0.25).abs() < 1e-6, "{u} {v}");
+        let (ru, rv) = TextureTransform::default().rows();
+        assert_eq!((ru, rv), (TextureSlot::EMPTY.row_u, TextureSlot::EMPTY.row_v));
+    }
+}

@@ -1,0 +1,137 @@
+//! Small glTF documents for tests, kept as JSON so that a test can break any field,
+//! and written as `.gltf` (external or embedded buffer) or `.glb`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+pub struct Doc {
+    pub json: Value,
+    pub bin: Vec<u8>,
+}
+
+impl Doc {
+    pub fn new() -> Self {
+        let json = json!({
+            "asset": { "version": "2.0" },
+            "scene": 0,
+            "scenes": [{ "nodes": [] }],
+            "nodes": [], "meshes": [], "accessors": [], "bufferViews": [],
+            "buffers": [{ "byteLength": 0 }],
+        });
+        Doc { json, bin: Vec::new() }
+    }
+
+    fn push_view(&mut self, bytes: &[u8]) -> usize {
+        while self.bin.len() % 4 != 0 {
+            self.bin.push(0);
+        }
+        let view = json!({ "buffer": 0, "byteOffset": self.bin.len(), "byteLength": bytes.len() });
+        self.bin.extend_from_slice(bytes);
+        self.json["buffers"][0]["byteLength"] = json!(self.bin.len());
+        push(&mut self.json["bufferViews"], view)
+    }
+
+    /// An f32 accessor of type `ty` ("VEC2", "VEC3", ...); VEC3 gets min/max.
+    pub fn floats(&mut self, values: &[f32], ty: &str) -> usize {
+        let dims = match ty {
+            "SCALAR" => 1,
+            "VEC2" => 2,
+            "VEC3" => 3,
+            _ => 4,
+        };
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = self.push_view(&bytes);
+        let mut accessor =
+            json!({ "bufferView": view, "componentType": 5126, "count": values.len() / dims, "type": ty });
+        if dims == 3 {
+            let axis = |a: usize| values.iter().skip(a).step_by(3).copied();
+            let lo: Vec<f32> = (0..3).map(|a| axis(a).fold(f32::INFINITY, f32::min)).collect();
+            let hi: Vec<f32> = (0..3).map(|a| axis(a).fold(f32::NEG_INFINITY, f32::max)).collect();
+            // JSON has no NaN: bounds of broken data are written as 0.
+            let clean = |v: Vec<f32>| v.into_iter().map(|x| if x.is_finite() { x } else { 0.0 }).collect::<Vec<_>>();
+            accessor["min"] = json!(clean(lo));
+            accessor["max"] = json!(clean(hi));
+        }
+        push(&mut self.json["accessors"], accessor)
+    }
+
+    pub fn indices(&mut self, values: &[u16]) -> usize {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = self.push_view(&bytes);
+        let accessor = json!({ "bufferView": view, "componentType": 5123, "count": values.len(), "type": "SCALAR" });
+        push(&mut self.json["accessors"], accessor)
+    }
+
+    /// A mesh with one primitive, placed by a new root node; returns the mesh index.
+    pub fn mesh(&mut self, primitive: Value) -> usize {
+        let mesh = push(&mut self.json["meshes"], json!({ "primitives": [primitive] }));
+        let node = push(&mut self.json["nodes"], json!({ "mesh": mesh }));
+        push(&mut self.json["scenes"][0]["nodes"], json!(node));
+        mesh
+    }
+
+    /// A triangle list mesh from positions and indices.
+    pub fn triangles(&mut self, positions: &[[f32; 3]], indices: &[u16]) -> usize {
+        let flat: Vec<f32> = positions.iter().flatten().copied().collect();
+        let pos = self.floats(&flat, "VEC3");
+        let idx = self.indices(indices);
+        self.mesh(json!({ "attributes": { "POSITION": pos }, "indices": idx }))
+    }
+
+    /// Writes `name` in `dir` with the buffer embedded as a data URI.
+    pub fn write_embedded(&self, dir: &Path, name: &str) -> PathBuf {
+        let mut json = self.json.clone();
+        let data = base64::engine::general_purpose::STANDARD.encode(&self.bin);
+        json["buffers"][0]["uri"] = json!(format!("data:application/octet-stream;base64,{data}"));
+        write(dir.join(name), serde_json::to_vec(&json).unwrap())
+    }
+
+    /// Writes `name` in `dir`, and the buffer to `bin_file` referenced as `bin_uri`.
+    pub fn write_external(&self, dir: &Path, name: &str, bin_file: &str, bin_uri: &str) -> PathBuf {
+        let mut json = self.json.clone();
+        json["buffers"][0]["uri"] = json!(bin_uri);
+        std::fs::write(dir.join(bin_file), &self.bin).unwrap();
+        write(dir.join(name), serde_json::to_vec(&json).unwrap())
+    }
+
+    /// The document as GLB bytes (buffer 0 in the BIN chunk).
+    pub fn glb(&self) -> Vec<u8> {
+        let mut json = serde_json::to_vec(&self.json).unwrap();
+        while json.len() % 4 != 0 {
+            json.push(b' ');
+        }
+        let mut bin = self.bin.clone();
+        while bin.len() % 4 != 0 {
+            bin.push(0);
+        }
+        let mut out = b"glTF".to_vec();
+        out.extend(2u32.to_le_bytes());
+        out.extend((28 + json.len() as u32 + bin.len() as u32).to_le_bytes());
+        out.extend((json.len() as u32).to_le_bytes());
+        out.extend(b"JSON");
+        out.extend(json);
+        out.extend((bin.len() as u32).to_le_bytes());
+        out.extend(b"BIN\0");
+        out.extend(bin);
+        out
+    }
+}
+
+fn push(array: &mut Value, value: Value) -> usize {
+    let array = array.as_array_mut().unwrap();
+    array.push(value);
+    array.len() - 1
+}
+
+fn write(path: PathBuf, bytes: Vec<u8>) -> PathBuf {
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A unit quad in the XY plane facing +Z.
+pub const QUAD: [[f32; 3]; 4] = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]];
+pub const QUAD_INDICES: [u16; 6] = [0, 1, 2, 0, 2, 3];
