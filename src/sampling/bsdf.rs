@@ -15,7 +15,9 @@
 //! - transmission (weight transmission), tinted by base_color, (1 − F(wo·h, η))
 //!   times either the rough dielectric BTDF of Walter et al. 2007 (refracting)
 //!   or, for thin-walled materials, the specular lobe mirrored through the
-//!   surface plane (no bending).
+//!   surface plane (no bending). glTF materials without `KHR_materials_volume`
+//!   are thin-walled; volume attenuation inside refracting ones is the
+//!   integrator's business, not the BSDF's.
 //!
 //! Conventions: directions are in the local shading frame (z = shading normal),
 //! unit length, pointing away from the surface; `wo` points towards the camera
