@@ -15,7 +15,9 @@
 //! - transmission (weight transmission), tinted by base_color, (1 − F(wo·h, η))
 //!   times either the rough dielectric BTDF of Walter et al. 2007 (refracting)
 //!   or, for thin-walled materials, the specular lobe mirrored through the
-//!   surface plane (no bending).
+//!   surface plane (no bending). glTF materials without `KHR_materials_volume`
+//!   are thin-walled; volume attenuation inside refracting ones is the
+//!   integrator's business, not the BSDF's.
 //!
 //! Conventions: directions are in the local shading frame (z = shading normal),
 //! unit length, pointing away from the surface; `wo` points towards the camera
@@ -39,6 +41,9 @@
 //! mixture Σ p_lobe pdf_lobe(wi) and `weight` = eval / pdf of the whole BSDF.
 //! Reflection and transmission sample visible GGX normals, diffuse samples the
 //! cosine hemisphere.
+
+// `!(x > 0.0)` is the NaN-rejecting test: true for NaN, unlike `x <= 0.0`.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 use std::f32::consts::FRAC_1_PI;
 
@@ -100,8 +105,8 @@ impl Bsdf {
     /// transmission to [0, 1], ior to [1, MAX_IOR] — [MIN_REFRACTING_IOR,
     /// MAX_IOR] for a refracting material.
     pub fn new(base_color: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool) -> Bsdf {
-        // `max` maps NaN to its argument.
-        let unit = |x: f32| x.max(0.0).min(1.0);
+        // Written so that NaN maps to the lower bound.
+        let unit = |x: f32| if x > 0.0 { x.min(1.0) } else { 0.0 };
         let transmission = unit(transmission);
         let min_ior = if transmission > 0.0 && !thin { MIN_REFRACTING_IOR } else { 1.0 };
         Bsdf {
@@ -117,7 +122,7 @@ impl Bsdf {
     /// `wo` mirrored to the upper hemisphere, whether it was mirrored, and the
     /// relative index η (index beyond the surface over index on wo's side).
     #[inline]
-    fn to_upper(&self, wo: Vec3) -> (Vec3, bool, f32) {
+    fn upper_hemisphere(&self, wo: Vec3) -> (Vec3, bool, f32) {
         if wo.z >= 0.0 {
             return (wo, false, self.ior);
         }
@@ -151,7 +156,7 @@ impl Bsdf {
         if !(wo.z.abs() > 0.0 && wi.z.abs() > 0.0) {
             return (Vec3::ZERO, 0.0);
         }
-        let (wo, mirrored, eta) = self.to_upper(wo);
+        let (wo, mirrored, eta) = self.upper_hemisphere(wo);
         let wi = if mirrored { mirror_z(wi) } else { wi };
         self.eval_pdf_upper(wo, wi, eta)
     }
@@ -232,7 +237,7 @@ impl Bsdf {
         if !(wo.z.abs() > 0.0) {
             return None;
         }
-        let (wo_up, mirrored, eta) = self.to_upper(wo);
+        let (wo_up, mirrored, eta) = self.upper_hemisphere(wo);
         let [p_specular, p_diffuse, _] = self.lobe_probabilities(wo_up.z, eta);
         let wi_up = if u_lobe < p_specular {
             let wi = reflect(wo_up, sample_ggx_vndf(wo_up, self.alpha, u));
@@ -515,23 +520,33 @@ mod tests {
         }
     }
 
-    /// Directional albedo ∫ eval dωi split into (reflected, transmitted),
-    /// estimated with `samples` BSDF samples; with base colour 1 every
-    /// channel is the same, so the mean over channels is reported.
-    fn albedo(bsdf: &Bsdf, wo: Vec3, samples: u32) -> (f64, f64) {
-        let (mut reflected, mut transmitted) = (0.0, 0.0);
+    /// Directional albedo ∫ eval dωi, with the transmitted part scaled by
+    /// `transmitted_scale`, estimated with `samples` BSDF samples: the mean and
+    /// its standard error. With base colour 1 every channel is the same, so
+    /// the mean over channels is used.
+    fn albedo(bsdf: &Bsdf, wo: Vec3, samples: u32, transmitted_scale: f64) -> (f64, f64) {
+        let (mut sum, mut sum_sq) = (0.0, 0.0);
         for i in 0..samples {
-            let (u_lobe, u) = uniform3(12, i);
+            // Stratified lobe choice: no noise from how many samples each lobe gets.
+            let (jitter, u) = uniform3(12, i);
+            let u_lobe = (i as f32 + jitter) / samples as f32;
             if let Some(s) = bsdf.sample(wo, u_lobe, u) {
-                let w = s.weight.element_sum() as f64 / 3.0;
-                if s.transmitted {
-                    transmitted += w;
-                } else {
-                    reflected += w;
-                }
+                let w = s.weight.element_sum() as f64 / 3.0 * if s.transmitted { transmitted_scale } else { 1.0 };
+                sum += w;
+                sum_sq += w * w;
             }
         }
-        (reflected / samples as f64, transmitted / samples as f64)
+        let n = samples as f64;
+        let mean = sum / n;
+        (mean, ((sum_sq / n - mean * mean).max(0.0) / (n - 1.0)).sqrt())
+    }
+
+    /// Asserts that an albedo estimate is not significantly above one. The
+    /// weights of rare grazing microfacets are large (total internal
+    /// reflection picked with the macro-normal Fresnel probability), so the
+    /// bound allows three standard errors.
+    fn assert_no_gain((mean, stderr): (f64, f64), what: &str) {
+        assert!(mean - 3.0 * stderr <= 1.001, "{what}: albedo {mean} ± {stderr}");
     }
 
     const FURNACE_ROUGHNESS: [f32; 7] = [0.0, 0.05, 0.1, 0.3, 0.5, 0.7, 1.0];
@@ -553,8 +568,10 @@ mod tests {
                     ("half metal", Bsdf::new(Vec3::ONE, 0.5, roughness, 1.5, 0.0, false)),
                     ("thin glass", Bsdf::new(Vec3::ONE, 0.0, roughness, 1.5, 1.0, true)),
                 ] {
-                    let (r, t) = albedo(&bsdf, wo, 20_000);
-                    assert!(r + t <= 1.005, "{name}, roughness {roughness}, cos θo {cos}: albedo {}", r + t);
+                    assert_no_gain(
+                        albedo(&bsdf, wo, 20_000, 1.0),
+                        &format!("{name}, roughness {roughness}, cos θo {cos}"),
+                    );
                 }
             }
         }
@@ -568,11 +585,10 @@ mod tests {
             for cos in FURNACE_COS {
                 let bsdf = glass(roughness);
                 for (side, wo, scale) in [("outside", cos_dir(cos), 2.25), ("inside", -cos_dir(cos), 1.0 / 2.25)] {
-                    let (r, t) = albedo(&bsdf, wo, 20_000);
-                    let what = format!("{side}, roughness {roughness}, cos θo {cos}: R = {r}, T = {t}");
-                    assert!(r + scale * t <= 1.005, "{what}");
+                    let what = format!("{side}, roughness {roughness}, cos θo {cos}");
+                    assert_no_gain(albedo(&bsdf, wo, 20_000, scale), &what);
                     if side == "outside" {
-                        assert!(r + t <= 1.005, "{what}");
+                        assert_no_gain(albedo(&bsdf, wo, 20_000, 1.0), &what);
                     }
                 }
             }
@@ -585,12 +601,12 @@ mod tests {
         // transmitted from outside is (1 − F0) / η² (from inside, × η²).
         let bsdf = glass(0.0);
         let f0 = fresnel_dielectric(1.0, 1.5) as f64;
-        let (r, t) = albedo(&bsdf, Vec3::Z, 100_000);
-        assert!((r - f0).abs() < 2e-3, "R = {r}, F0 = {f0}");
-        assert!((t - (1.0 - f0) / 2.25).abs() < 2e-3, "T = {t}");
-        let (r, t) = albedo(&bsdf, -Vec3::Z, 100_000);
-        assert!((r - f0).abs() < 2e-3, "inside R = {r}, F0 = {f0}");
-        assert!((t - (1.0 - f0) * 2.25).abs() < 5e-3, "inside T = {t}");
+        for (side, wo, scale) in [("outside", Vec3::Z, 1.0 / 2.25), ("inside", -Vec3::Z, 2.25)] {
+            let r = albedo(&bsdf, wo, 100_000, 0.0).0;
+            let t = albedo(&bsdf, wo, 100_000, 1.0).0 - r;
+            assert!((r - f0).abs() < 2e-3, "{side}: R = {r}, F0 = {f0}");
+            assert!((t - (1.0 - f0) * scale).abs() < 5e-3, "{side}: T = {t}");
+        }
     }
 
     #[test]
