@@ -1,6 +1,18 @@
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
 
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use tessera::backend::{self, BackendKind, BackendOptions};
+use tessera::denoise::{self, DenoiseDevice};
 use tessera::farm::cli::FarmCommand;
+use tessera::output::{self, OutputOptions, ViewTransform};
+use tessera::render::bench::{self, BenchOptions};
+use tessera::render::frame::render_frame;
+use tessera::render::settings::{prepare_frame, RenderSettings};
+use tessera::scene::{CameraSelect, Environment, EnvironmentSpec, Scene};
 
 /// Tessera: a physically based path tracer with CPU, wgpu and CUDA backends and a render farm.
 #[derive(Debug, Parser)]
@@ -15,20 +27,292 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Render a glTF scene to EXR and/or PNG.
+    Render(RenderArgs),
+    /// Print what a scene contains and how its BVH looks, or list render devices.
+    Info(InfoArgs),
+    /// Measure whole-frame throughput (samples/s, rays/s) of a backend.
+    Bench(BenchArgs),
+    /// Denoise a multi-layer EXR written by `tessera render` (needs albedo and normal layers).
+    Denoise(DenoiseArgs),
     #[command(flatten)]
     Farm(FarmCommand),
 }
 
-fn main() -> std::process::ExitCode {
+/// Options that say how to render (shared by `render` and `bench`).
+#[derive(Debug, Args)]
+struct QualityArgs {
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 960)]
+    width: u32,
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 540)]
+    height: u32,
+    /// Samples per pixel.
+    #[arg(long, default_value_t = 64)]
+    spp: u32,
+    /// Maximum number of bounces of a path.
+    #[arg(long, default_value_t = 8)]
+    max_depth: u32,
+    /// Camera to render through: its name or index in the glTF file (default: the first,
+    /// or a camera framed on the scene when the file has none).
+    #[arg(long)]
+    camera: Option<CameraSelect>,
+    /// Environment light: a grey value ("0.5"), a colour ("R,G,B"), or an equirectangular
+    /// .hdr/.exr map. Default: black if the scene has lights, else uniform white.
+    #[arg(long)]
+    env: Option<EnvironmentSpec>,
+    /// Random seed; the same seed renders the same image.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Backend: auto picks CUDA, then wgpu, then the CPU.
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    backend: BackendKind,
+    /// GPU index for the wgpu and CUDA backends (see `tessera info --devices`).
+    #[arg(long)]
+    device: Option<usize>,
+    /// CPU threads for the CPU backend (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl QualityArgs {
+    fn settings(&self) -> RenderSettings {
+        RenderSettings {
+            width: self.width,
+            height: self.height,
+            spp: self.spp,
+            max_depth: self.max_depth,
+            seed: self.seed,
+            camera: self.camera.clone(),
+            environment: self.env.clone(),
+        }
+    }
+
+    fn backend_options(&self) -> BackendOptions {
+        BackendOptions { device: self.device, threads: self.threads }
+    }
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    /// Scene file (.gltf or .glb).
+    scene: PathBuf,
+    /// Output image(s): .exr (linear, with AOV layers) or .png (tone-mapped); repeatable.
+    #[arg(short, long = "output", required = true)]
+    outputs: Vec<PathBuf>,
+    #[command(flatten)]
+    quality: QualityArgs,
+    /// Frame number (selects the animation time and the noise pattern).
+    #[arg(long, default_value_t = 0)]
+    frame: u32,
+    /// Tile size in pixels; the image is rendered tile by tile.
+    #[arg(long, default_value_t = 256)]
+    tile: u32,
+    /// Denoise the finished frame with Open Image Denoise (EXR output keeps the noisy image too).
+    #[arg(long)]
+    denoise: bool,
+    #[command(flatten)]
+    look: LookArgs,
+}
+
+/// How PNGs are tone-mapped.
+#[derive(Debug, Args)]
+struct LookArgs {
+    /// Exposure in stops for PNG output.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    exposure: f32,
+    /// View transform for PNG output.
+    #[arg(long, value_enum, default_value_t = ViewTransform::Agx)]
+    view: ViewTransform,
+}
+
+impl LookArgs {
+    fn options(&self) -> OutputOptions {
+        OutputOptions { exposure: self.exposure, view: self.view }
+    }
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// Scene file to describe.
+    scene: Option<PathBuf>,
+    /// List the render backends and devices found on this machine.
+    #[arg(long)]
+    devices: bool,
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Scene to render (default: the built-in Cornell box).
+    scene: Option<PathBuf>,
+    #[command(flatten)]
+    quality: QualityArgs,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct DenoiseArgs {
+    /// Input EXR with beauty, albedo and normal layers.
+    input: PathBuf,
+    /// Output image (.exr or .png).
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    look: LookArgs,
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let result = match cli.command {
+        Command::Render(args) => render(args),
+        Command::Info(args) => info(args),
+        Command::Bench(args) => bench_command(args),
+        Command::Denoise(args) => denoise_command(args),
         Command::Farm(cmd) => cmd.run(),
     };
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("tessera={level},warn")));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// Creates the requested backend and says which one runs (and why others were skipped).
+fn create_backend(quality: &QualityArgs) -> Result<Box<dyn backend::Backend>> {
+    let (backend, skipped) = backend::create(quality.backend, &quality.backend_options())?;
+    for line in skipped {
+        eprintln!("{line}");
+    }
+    let info = backend.info();
+    eprintln!("Backend: {} on {}", info.name, info.device);
+    Ok(backend)
+}
+
+fn load_environment(settings: &RenderSettings) -> Result<Option<Environment>> {
+    Ok(settings.environment.as_ref().map(Environment::load).transpose()?)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {per_sec} samples",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn render(args: RenderArgs) -> Result<()> {
+    let settings = args.quality.settings();
+    settings.validate()?;
+    if args.tile == 0 {
+        bail!("--tile must be at least 1 pixel");
+    }
+    for out in &args.outputs {
+        output::ImageFormat::from_path(out)?;
+    }
+    let scene = Scene::load(&args.scene)?;
+    let env = load_environment(&settings)?;
+    let flat = prepare_frame(&scene, env.as_ref(), &settings, args.frame)?;
+    let mut backend = create_backend(&args.quality)?;
+    backend.upload(&flat)?;
+
+    let total = settings.width as u64 * settings.height as u64 * settings.spp as u64;
+    let bar = progress_bar(total);
+    let (film, stats) = render_frame(backend.as_mut(), &settings, args.frame, args.tile, &|n| {
+        bar.inc(n);
+        true
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "Rendered {}x{} at {} spp in {:.2} s: {:.2} M samples/s, {:.1} M rays/s",
+        settings.width,
+        settings.height,
+        settings.spp,
+        stats.seconds,
+        stats.samples_per_second() / 1e6,
+        stats.rays_per_second() / 1e6
+    );
+
+    let mut image = film.image();
+    let noisy = if args.denoise {
+        let device = if backend.info().name == "cuda" { DenoiseDevice::Cuda } else { DenoiseDevice::Cpu };
+        let denoised = denoise::denoise(&image, device)?;
+        Some(std::mem::replace(&mut image.color, denoised))
+    } else {
+        None
+    };
+    for out in &args.outputs {
+        output::write_image(out, &image, noisy.as_deref(), &args.look.options())
+            .with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("Wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn info(args: InfoArgs) -> Result<()> {
+    if args.devices {
+        for probe in backend::probe_all() {
+            let name = format!("{:?}", probe.kind).to_lowercase();
+            if probe.unavailable.is_empty() {
+                for (i, device) in probe.devices.iter().enumerate() {
+                    println!("{name:5} [{i}] {device}");
+                }
+            } else {
+                println!("{name:5} unavailable: {}", probe.unavailable);
+            }
+        }
+    }
+    if let Some(path) = args.scene {
+        let scene = Scene::load(&path)?;
+        println!("{}", scene.summary());
+        let start = std::time::Instant::now();
+        let flat = prepare_frame(&scene, None, &RenderSettings::default(), 0)?;
+        let seconds = start.elapsed().as_secs_f64();
+        println!("{}", tessera::accel::stats(&flat.nodes));
+        println!("Prepare (incl. BVH build): {seconds:.3} s");
+        println!("Device memory: {:.1} MiB", flat.byte_size() as f64 / (1024.0 * 1024.0));
+    } else if !args.devices {
+        bail!("give a scene file to describe, or --devices");
+    }
+    Ok(())
+}
+
+fn bench_command(args: BenchArgs) -> Result<()> {
+    let settings = args.quality.settings();
+    settings.validate()?;
+    let backend = create_backend(&args.quality)?;
+    let report = bench::run(backend, args.scene.as_deref(), &settings, &BenchOptions::default())?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(())
+}
+
+fn denoise_command(args: DenoiseArgs) -> Result<()> {
+    denoise::denoise_exr(&args.input, &args.output, &args.look.options(), DenoiseDevice::Cpu)?;
+    eprintln!("Wrote {}", args.output.display());
+    Ok(())
 }

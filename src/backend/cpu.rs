@@ -1,7 +1,13 @@
 //! The rayon CPU backend: the reference every other backend is judged against.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
 use super::{Backend, BackendError, BackendInfo, BackendKind, Probe, Progress};
+use crate::render::integrator::{accumulate, trace_path};
 use crate::render::task::{RenderTask, TileResult};
+use crate::sampling::rng::frame_seed;
 use crate::scene::flat::FlatScene;
 
 pub struct CpuBackend {
@@ -46,9 +52,40 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn render(&mut self, task: &RenderTask, _progress: Progress) -> Result<TileResult, BackendError> {
+    fn render(&mut self, task: &RenderTask, progress: Progress) -> Result<TileResult, BackendError> {
         let scene = self.scene.as_ref().ok_or(BackendError::NoScene("cpu"))?;
         super::check_tile(scene, task)?;
-        Ok(TileResult::empty(task))
+        let mut result = TileResult::empty(task);
+        let seed = frame_seed(task.seed, task.frame);
+        let tile = task.tile;
+        let cancelled = AtomicBool::new(false);
+        let rays = AtomicU64::new(0);
+        // One row per work item: small enough to balance, large enough to amortise.
+        self.pool.install(|| {
+            result.pixels.par_chunks_mut(tile.width as usize).enumerate().for_each(|(row, pixels)| {
+                if cancelled.load(Ordering::Relaxed) {
+                    return;
+                }
+                let py = tile.y + row as u32;
+                let mut row_rays = 0u64;
+                for (col, sums) in pixels.iter_mut().enumerate() {
+                    let px = tile.x + col as u32;
+                    for sample in task.samples.start..task.samples.end {
+                        let path = trace_path(scene, seed, px, py, sample, task.max_depth);
+                        accumulate(sums, &path);
+                        row_rays += path.rays as u64;
+                    }
+                }
+                rays.fetch_add(row_rays, Ordering::Relaxed);
+                if !progress(tile.width as u64 * task.samples.count() as u64) {
+                    cancelled.store(true, Ordering::Relaxed);
+                }
+            })
+        });
+        if cancelled.into_inner() {
+            return Err(BackendError::Cancelled);
+        }
+        result.rays = rays.into_inner();
+        Ok(result)
     }
 }

@@ -6,6 +6,7 @@ pub mod bsdf;
 #[cfg(test)]
 mod chi2;
 pub mod distribution;
+pub mod light;
 pub mod microfacet;
 pub mod rng;
 pub mod warp;

@@ -83,6 +83,11 @@ fn short(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
 }
 
+/// The Cornell box as a loaded scene (no file needed: used by `tessera bench`).
+pub fn cornell_box() -> Result<super::Scene, super::SceneError> {
+    super::Scene::from_bytes(std::path::Path::new("cornell-box (built in)"), cornell_box_gltf().as_bytes())
+}
+
 /// The Cornell box glTF document (buffer embedded as a data URI), pretty-printed.
 pub fn cornell_box_gltf() -> String {
     let block_centre = |quads: &[Quad; 5]| {

@@ -37,7 +37,12 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
 
 pub(crate) fn load(path: &Path) -> Result<Scene, SceneError> {
     let bytes = std::fs::read(path).map_err(|e| SceneError::Read { path: path.into(), message: e.to_string() })?;
-    let (json, blob) = split_glb(path, &bytes)?;
+    load_bytes(path, &bytes)
+}
+
+/// Loads a glTF/GLB file's contents; `path` names it in messages and anchors relative URIs.
+pub(crate) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError> {
+    let (json, blob) = split_glb(path, bytes)?;
     let root: gltf::json::Root = gltf::json::deserialize::from_slice(json)
         .map_err(|e| SceneError::Format { path: path.into(), message: format!("invalid glTF JSON: {e}") })?;
     validate(&root, path)?;

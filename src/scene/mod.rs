@@ -116,6 +116,12 @@ impl Scene {
         gltf_load::load(path)
     }
 
+    /// Loads a scene from the bytes of a `.gltf`/`.glb` file; `path` names it in
+    /// messages and is the base for relative URIs.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError> {
+        gltf_load::load_bytes(path, bytes)
+    }
+
     /// Triangles rendered, counting every instance.
     pub fn instanced_triangles(&self) -> usize {
         self.instances.iter().flat_map(|i| &self.meshes[i.mesh].primitives).map(|p| p.geometry.triangles.len()).sum()

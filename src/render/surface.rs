@@ -1,0 +1,155 @@
+//! What the integrator knows about a ray hit: position, normals, texture
+//! coordinates and the material evaluated there (textures applied). Spelled the
+//! same way in `shaders/surface.wgsl` and `kernels/surface.cuh`.
+
+use glam::{Vec2, Vec3, Vec4, Vec4Swizzles};
+
+use crate::accel::Hit;
+use crate::sampling::bsdf::Bsdf;
+use crate::sampling::warp::Frame;
+use crate::scene::flat::*;
+use crate::scene::texture::sample_slot;
+
+/// Shading attributes at a hit, before the material is applied.
+#[derive(Clone, Copy, Debug)]
+pub struct SurfaceHit {
+    pub position: Vec3,
+    /// Geometric normal, unit length, as wound (not flipped towards the ray).
+    pub geo_normal: Vec3,
+    /// Interpolated vertex normal, unit length (not flipped).
+    pub normal: Vec3,
+    /// Interpolated tangent (xyz) and bitangent sign (w).
+    pub tangent: Vec4,
+    pub uv0: Vec2,
+    pub uv1: Vec2,
+    pub material: u32,
+    /// Whether the ray arrived on the side the geometric normal points to.
+    pub front_face: bool,
+}
+
+/// Interpolates the attributes of triangle `hit.tri` at the hit's barycentrics.
+pub fn surface_hit(scene: &FlatScene, hit: &Hit, ray_dir: Vec3) -> SurfaceHit {
+    let tri = &scene.triangles[hit.tri as usize];
+    let (v0, e1, e2) = (Vec3::from(tri.v0), Vec3::from(tri.e1), Vec3::from(tri.e2));
+    let geo_normal = e1.cross(e2).normalize_or(Vec3::Z);
+    let idx = scene.triangle_vertices[hit.tri as usize].v;
+    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
+    let w = 1.0 - hit.u - hit.v;
+    let lerp3 =
+        |x: [f32; 3], y: [f32; 3], z: [f32; 3]| Vec3::from(x) * w + Vec3::from(y) * hit.u + Vec3::from(z) * hit.v;
+    let lerp2 =
+        |x: [f32; 2], y: [f32; 2], z: [f32; 2]| Vec2::from(x) * w + Vec2::from(y) * hit.u + Vec2::from(z) * hit.v;
+    let normal = lerp3(a.normal, b.normal, c.normal).normalize_or(geo_normal);
+    let tangent = Vec4::from(a.tangent) * w + Vec4::from(b.tangent) * hit.u + Vec4::from(c.tangent) * hit.v;
+    SurfaceHit {
+        position: v0 + e1 * hit.u + e2 * hit.v,
+        geo_normal,
+        normal,
+        tangent,
+        uv0: lerp2(a.uv0, b.uv0, c.uv0),
+        uv1: lerp2(a.uv1, b.uv1, c.uv1),
+        material: tri.material,
+        front_face: ray_dir.dot(geo_normal) < 0.0,
+    }
+}
+
+/// The material evaluated at a hit.
+#[derive(Clone, Copy, Debug)]
+pub struct ShadingPoint {
+    pub bsdf: Bsdf,
+    /// Shading frame: normal-mapped normal, oriented as described in [`shade`].
+    pub frame: Frame,
+    /// Geometric normal on the same side as `frame.n` (flipped with it).
+    pub geo_normal: Vec3,
+    /// Emitted radiance towards the ray's origin (zero on the back of single-sided emitters).
+    pub emission: Vec3,
+    /// Base colour, for the albedo AOV.
+    pub albedo: Vec3,
+}
+
+/// Whether the material refracts (rough glass): then the shading frame keeps its
+/// outward orientation so the BSDF can tell inside from outside.
+pub fn is_refractive(m: &Material) -> bool {
+    m.transmission > 0.0 && m.flags & MAT_THIN_WALLED == 0
+}
+
+/// Base colour alpha (factor × texture) at a hit, for alpha masks and blending.
+pub fn material_alpha(scene: &FlatScene, m: &Material, uv0: Vec2, uv1: Vec2) -> f32 {
+    m.base_color[3] * sample_slot(scene, &m.base_color_tex, uv0, uv1).w
+}
+
+/// Alpha-mask test for traversal: whether a hit on triangle `tri` at (u, v) counts.
+pub fn alpha_mask_accepts(scene: &FlatScene, tri: u32, u: f32, v: f32) -> bool {
+    let t = &scene.triangles[tri as usize];
+    let m = &scene.materials[t.material as usize];
+    let idx = scene.triangle_vertices[tri as usize].v;
+    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
+    let w = 1.0 - u - v;
+    let uv0 = Vec2::from(a.uv0) * w + Vec2::from(b.uv0) * u + Vec2::from(c.uv0) * v;
+    let uv1 = Vec2::from(a.uv1) * w + Vec2::from(b.uv1) * u + Vec2::from(c.uv1) * v;
+    material_alpha(scene, m, uv0, uv1) >= m.alpha_cutoff
+}
+
+/// Evaluates the material at `hit`. Opaque and thin materials are two-sided: their
+/// frame is flipped to face the incoming ray. Refractive materials keep the
+/// outward frame (a ray from inside then sees `wo.z < 0`).
+pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
+    let m = &scene.materials[hit.material as usize];
+    let tex = |slot: &TextureSlot| sample_slot(scene, slot, hit.uv0, hit.uv1);
+
+    let base = Vec4::from(m.base_color) * tex(&m.base_color_tex);
+    let mr = tex(&m.metallic_roughness_tex);
+    let roughness = m.roughness * mr.y;
+    let metallic = m.metallic * mr.z;
+    let transmission = m.transmission * tex(&m.transmission_tex).x;
+    let emissive_side = hit.front_face || m.flags & MAT_DOUBLE_SIDED != 0;
+    let emission = if emissive_side { Vec3::from(m.emission) * tex(&m.emissive_tex).xyz() } else { Vec3::ZERO };
+
+    let mut normal = hit.normal;
+    if m.normal_tex.texture != NONE {
+        let t = hit.tangent.xyz();
+        if t.length_squared() > 0.0 {
+            let n_ts = tex(&m.normal_tex).xyz() * 2.0 - Vec3::ONE;
+            let n_ts = Vec3::new(n_ts.x * m.normal_scale, n_ts.y * m.normal_scale, n_ts.z);
+            let frame = Frame::from_normal_tangent(normal, t);
+            let sign = if hit.tangent.w < 0.0 { -1.0 } else { 1.0 };
+            normal = (frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z).normalize_or(normal);
+        }
+    }
+    let mut geo_normal = hit.geo_normal;
+    let mut tangent = hit.tangent.xyz();
+    if !hit.front_face && !is_refractive(m) {
+        normal = -normal;
+        geo_normal = -geo_normal;
+        tangent = -tangent;
+    }
+    let thin = m.flags & MAT_THIN_WALLED != 0;
+    ShadingPoint {
+        bsdf: Bsdf::new(base.xyz(), metallic, roughness, m.ior, transmission, thin),
+        frame: Frame::from_normal_tangent(normal, tangent),
+        geo_normal,
+        emission,
+        albedo: base.xyz(),
+    }
+}
+
+/// Moves a ray origin off a surface along the geometric normal, far enough that the
+/// new ray cannot hit the same surface again through rounding, scaled to the
+/// magnitude of `p` ("A Fast and Robust Method for Avoiding Self-Intersection",
+/// Wächter & Binder, Ray Tracing Gems, 2019). `n` must point to the side the ray leaves to.
+pub fn offset_ray_origin(p: Vec3, n: Vec3) -> Vec3 {
+    const ORIGIN: f32 = 1.0 / 32.0;
+    const FLOAT_SCALE: f32 = 1.0 / 65536.0;
+    const INT_SCALE: f32 = 256.0;
+    let offset = |p: f32, n: f32| {
+        let of_i = (INT_SCALE * n) as i32;
+        let bits = p.to_bits() as i32;
+        let p_i = f32::from_bits((bits + if p < 0.0 { -of_i } else { of_i }) as u32);
+        if p.abs() < ORIGIN {
+            p + FLOAT_SCALE * n
+        } else {
+            p_i
+        }
+    };
+    Vec3::new(offset(p.x, n.x), offset(p.y, n.y), offset(p.z, n.z))
+}
