@@ -165,8 +165,11 @@ impl Slabs {
     fn entry(&self, node: &BvhNode, t_max: f32) -> f32 {
         let t0 = (Vec3A::from(node.bmin) - self.origin) * self.inv_dir;
         let t1 = (Vec3A::from(node.bmax) - self.origin) * self.inv_dir;
-        let near = t0.min(t1).max_element().max(0.0);
-        let far = (t0.max(t1).min_element() * EXIT_SCALE).min(t_max);
+        // No slab distance is NaN (see `new`), so SIMD min/max and plain comparisons
+        // need no NaN handling.
+        let near = t0.min(t1).max(Vec3A::ZERO).max_element();
+        let exit = t0.max(t1).min_element() * EXIT_SCALE;
+        let far = if exit < t_max { exit } else { t_max };
         if near <= far {
             near
         } else {
