@@ -35,7 +35,7 @@ pub const MAX_LEAF_SIZE: usize = 8;
 /// From this depth (root = 0) nodes are split at the object median, which halves
 /// them, instead of by SAH, which may peel off one triangle at a time.
 const SAH_DEPTH_LIMIT: u32 = 32;
-/// The deepest any node can be: [`SAH_DEPTH_LIMIT`] plus the median splits that take
+/// The deepest any node can be: `SAH_DEPTH_LIMIT` plus the median splits that take
 /// up to 2³² triangles down to leaves of [`MAX_LEAF_SIZE`] (2³² / 2²⁹ = 8).
 pub const MAX_DEPTH: u32 = SAH_DEPTH_LIMIT + 29;
 
@@ -258,29 +258,25 @@ impl Binning {
 
     /// Sets the first `count` slots of each axis to the triangles in `refs`.
     fn fill(&self, bins: &mut Bins, refs: &[PrimRef]) {
-        for axis_bins in bins.iter_mut() {
-            axis_bins[..self.count].fill(Bin::EMPTY);
-        }
         if refs.len() < PARALLEL_BINNING_MIN {
+            for axis_bins in bins.iter_mut() {
+                axis_bins[..self.count].fill(Bin::EMPTY);
+            }
             self.add(bins, refs);
             return;
         }
-        let parts: Vec<Box<Bins>> = refs
-            .par_chunks(PARALLEL_CHUNK)
-            .map(|chunk| {
-                let mut part = Box::new(EMPTY_BINS);
-                self.add(&mut part, chunk);
-                part
-            })
-            .collect();
-        for part in parts {
-            for (into, from) in bins.iter_mut().zip(part.iter()) {
-                for (a, b) in into[..self.count].iter_mut().zip(&from[..self.count]) {
-                    a.bounds = a.bounds.union(b.bounds);
-                    a.count += b.count;
-                }
+        let binned = |chunk: &[PrimRef]| {
+            let mut part = Box::new(EMPTY_BINS);
+            self.add(&mut part, chunk);
+            part
+        };
+        *bins = *in_chunks(refs, binned, |mut a, b| {
+            for (x, y) in a.iter_mut().flatten().zip(b.iter().flatten()) {
+                x.bounds = x.bounds.union(y.bounds);
+                x.count += y.count;
             }
-        }
+            a
+        });
     }
 
     fn add(&self, bins: &mut Bins, refs: &[PrimRef]) {

@@ -73,7 +73,7 @@ fn leaf_triangles(bvh: &Bvh, input: &[[Vec3; 3]], alpha_every: Option<u32>) -> V
 }
 
 /// Checks the layout `flat.rs` documents: every node reachable exactly once from the
-/// root, children pairs inside the array, leaves within `MAX_LEAF_SIZE`, depth within
+/// root, children pairs inside the array (at odd indices), leaves within `MAX_LEAF_SIZE`, depth within
 /// `MAX_DEPTH`, leaves covering every triangle slot exactly once, `order` a
 /// permutation. With `boxes`, also that child boxes lie inside their parents and leaf
 /// boxes contain their triangles.
@@ -102,6 +102,7 @@ fn check_structure(bvh: &Bvh, input: &[[Vec3; 3]], boxes: bool) {
         if node.count == 0 {
             let child = node.index as usize;
             assert!(child > index && child + 1 < bvh.nodes.len(), "node {index}: children at {child}");
+            assert!(child % 2 == 1, "node {index}: child pair at even index {child}");
             stack.extend([(child, depth + 1, bounds), (child + 1, depth + 1, bounds)]);
             continue;
         }

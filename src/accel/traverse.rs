@@ -42,8 +42,9 @@ pub fn intersect_triangle(tri: &Triangle, ray: &Ray, t_max: f32) -> Option<(f32,
 }
 
 /// Closest hit with `t` in (0, t_max). For triangles flagged `TRI_ALPHA_TESTED`,
-/// `accept(tri, u, v)` decides whether the hit counts (alpha cutout). `tri` and
-/// [`Hit::tri`] index `tris`, which is in BVH leaf order.
+/// `accept(tri, u, v)` decides whether the hit counts (alpha cutout). `nodes` and
+/// `tris` come from the same [`build`](super::build), `tris` in its leaf order; `tri`
+/// and [`Hit::tri`] index `tris`.
 pub fn intersect(
     nodes: &[BvhNode],
     tris: &[Triangle],
