@@ -239,6 +239,35 @@ fn empty_and_single() {
 }
 
 #[test]
+fn axis_aligned_rays_along_box_faces() {
+    // Right triangles in the planes x = 0, 1, …, 7 with legs along y and z on [0, 2].
+    let input: Vec<_> = (0..8)
+        .map(|i| {
+            let x = i as f32;
+            [Vec3::new(x, 0.0, 0.0), Vec3::new(x, 2.0, 0.0), Vec3::new(x, 0.0, 2.0)]
+        })
+        .collect();
+    let bvh = build(&input);
+    let tris = leaf_triangles(&bvh, &input, None);
+    let all = |_: u32, _: f32, _: f32| true;
+    // Rays along ±x with y and z exactly zero in the direction, starting on the boxes'
+    // faces y = 0 and z = 0 (and on the triangles' edges and corner).
+    for (y, z) in [(0.0, 0.5), (0.5, 0.0), (0.0, 0.0), (1.0, 1.0), (0.25, 0.25)] {
+        let forward = Ray { origin: Vec3::new(-1.0, y, z), dir: Vec3::X };
+        let hit = intersect(&bvh.nodes, &tris, &forward, f32::INFINITY, all).expect("forward ray hits x = 0");
+        assert_eq!((hit.t, bvh.order[hit.tri as usize]), (1.0, 0), "from {forward:?}");
+        let back = Ray { origin: Vec3::new(7.5, y, z), dir: -Vec3::X };
+        let hit = intersect(&bvh.nodes, &tris, &back, f32::INFINITY, all).expect("backward ray hits x = 7");
+        assert_eq!((hit.t, bvh.order[hit.tri as usize]), (0.5, 7), "from {back:?}");
+        assert!(occluded(&bvh.nodes, &tris, &back, 0.6, all));
+        assert!(!occluded(&bvh.nodes, &tris, &back, 0.5, all), "t_max is exclusive");
+    }
+    // A ray in the plane of one triangle and parallel to all of them hits nothing.
+    let grazing = Ray { origin: Vec3::new(3.0, -1.0, 0.5), dir: Vec3::Y };
+    assert_eq!(intersect(&bvh.nodes, &tris, &grazing, f32::INFINITY, all), None);
+}
+
+#[test]
 fn identical_triangles() {
     let tri = [Vec3::new(0.0, 0.0, 0.0), Vec3::new(1.0, 0.0, 0.0), Vec3::new(0.0, 1.0, 0.0)];
     let input = vec![tri; 1000];
