@@ -73,10 +73,10 @@ fn leaf_triangles(bvh: &Bvh, input: &[[Vec3; 3]], alpha_every: Option<u32>) -> V
 }
 
 /// Checks the layout `flat.rs` documents: every node reachable exactly once from the
-/// root, children pairs inside the array (at odd indices), leaves within `MAX_LEAF_SIZE`, depth within
-/// `MAX_DEPTH`, leaves covering every triangle slot exactly once, `order` a
-/// permutation. With `boxes`, also that child boxes lie inside their parents and leaf
-/// boxes contain their triangles.
+/// root, child pairs inside the array (at odd indices), leaves within
+/// `MAX_LEAF_SIZE`, depth within `MAX_DEPTH`, leaves covering every triangle slot
+/// exactly once, `order` a permutation. With `boxes`, also that child boxes lie
+/// inside their parents and leaf boxes contain their triangles.
 fn check_structure(bvh: &Bvh, input: &[[Vec3; 3]], boxes: bool) {
     let n = input.len();
     assert_eq!(bvh.order.len(), n, "order length");

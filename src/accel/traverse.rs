@@ -2,7 +2,7 @@
 //!
 //! Depth-first with a fixed-size stack. At an interior node both children's boxes are
 //! tested (slab test); the nearer child is visited next and the farther one, with its
-//! entry distance, is pushed. A node is skipped when its entry distance is not below
+//! entry distance, is pushed. A node is skipped when its entry distance lies beyond
 //! the closest hit found so far, both when it is tested and when it is popped.
 //! Leaves test their triangles with Möller–Trumbore.
 
@@ -127,7 +127,7 @@ fn traverse<const ANY_HIT: bool>(
             }
             len -= 1;
             let (index, t_entry) = stack[len];
-            if t_entry < closest {
+            if t_entry <= closest {
                 node = &nodes[index as usize];
                 break;
             }
