@@ -184,10 +184,7 @@ fn bench(c: &mut Criterion) {
         group.throughput(Throughput::Elements(incoherent.len() as u64));
         group.bench_function("occluded incoherent", |b| {
             b.iter(|| {
-                black_box(&incoherent)
-                    .iter()
-                    .filter(|r| occluded(&bvh.nodes, &tris, r, shadow_length, opaque))
-                    .count()
+                black_box(&incoherent).iter().filter(|r| occluded(&bvh.nodes, &tris, r, shadow_length, opaque)).count()
             })
         });
         group.finish();
