@@ -1,13 +1,16 @@
 //! Binned SAH build, parallel with rayon, into the flat [`BvhNode`] layout.
 //!
 //! Top-down: at each node the triangles' centroids are sorted into [`BINS`] equal
-//! slots along each axis of the centroid bounds, and every boundary between slots is
-//! a candidate split, priced by the surface area heuristic (SAH):
-//! `C_trav · A + C_tri · (A_left · N_left + A_right · N_right)` against
+//! slots (fewer for small nodes) along each axis of the centroid bounds, and every
+//! boundary between slots is a candidate split, priced by the surface area heuristic
+//! (SAH): `C_trav · A + C_tri · (A_left · N_left + A_right · N_right)` against
 //! `C_tri · N · A` for a leaf (`A` = surface area, `N` = triangle count). A node
 //! becomes a leaf when it holds one triangle, or at most [`MAX_LEAF_SIZE`] and no split
 //! pays. When every centroid coincides (no split separates anything) the node is split
 //! at the object median instead.
+//!
+//! Layout: the root is node 0 and child pairs are appended after it, so every pair
+//! starts at an odd index.
 //!
 //! Determinism: every decision is a pure function of the input. Subtrees are built in
 //! parallel, each into its own node array, and joined in a fixed order; large nodes
@@ -32,7 +35,7 @@ pub const MAX_LEAF_SIZE: usize = 8;
 /// From this depth (root = 0) nodes are split at the object median, which halves
 /// them, instead of by SAH, which may peel off one triangle at a time.
 const SAH_DEPTH_LIMIT: u32 = 32;
-/// The deepest any node can be: [`SAH_DEPTH_LIMIT`] plus the median splits that take
+/// The deepest any node can be: `SAH_DEPTH_LIMIT` plus the median splits that take
 /// up to 2³² triangles down to leaves of [`MAX_LEAF_SIZE`] (2³² / 2²⁹ = 8).
 pub const MAX_DEPTH: u32 = SAH_DEPTH_LIMIT + 29;
 
@@ -89,13 +92,14 @@ enum Subtree {
 /// Builds the subtree over `refs`, which occupy slots `first..` of the final order,
 /// for a node at `depth`.
 fn build_subtree(refs: &mut [PrimRef], first: u32, depth: u32) -> Subtree {
+    let mut bins = EMPTY_BINS;
     if refs.len() < PARALLEL_SUBTREE_MIN {
         let mut nodes = Vec::with_capacity(2 * refs.len() - 1);
         nodes.push(BvhNode::default());
-        build_local(&mut nodes, 0, refs, first, depth);
+        build_local(&mut nodes, &mut bins, 0, refs, first, depth);
         return Subtree::Local(nodes);
     }
-    let (bounds, split) = split_node(refs, depth);
+    let (bounds, split) = split_node(refs, depth, &mut bins);
     let Some(mid) = split else {
         return Subtree::Local(vec![node(bounds, first, refs.len() as u32)]);
     };
@@ -106,17 +110,17 @@ fn build_subtree(refs: &mut [PrimRef], first: u32, depth: u32) -> Subtree {
 }
 
 /// Builds the subtree over `refs` on this thread; its root goes to `nodes[slot]`,
-/// every child pair is appended to `nodes`.
-fn build_local(nodes: &mut Vec<BvhNode>, slot: usize, refs: &mut [PrimRef], first: u32, depth: u32) {
-    let (bounds, split) = split_node(refs, depth);
+/// every child pair is appended to `nodes`. `bins` is scratch space.
+fn build_local(nodes: &mut Vec<BvhNode>, bins: &mut Bins, slot: usize, refs: &mut [PrimRef], first: u32, depth: u32) {
+    let (bounds, split) = split_node(refs, depth, bins);
     let built = match split {
         None => node(bounds, first, refs.len() as u32),
         Some(mid) => {
             let child = nodes.len();
             nodes.extend([BvhNode::default(); 2]);
             let (left, right) = refs.split_at_mut(mid);
-            build_local(nodes, child, left, first, depth + 1);
-            build_local(nodes, child + 1, right, first + mid as u32, depth + 1);
+            build_local(nodes, bins, child, left, first, depth + 1);
+            build_local(nodes, bins, child + 1, right, first + mid as u32, depth + 1);
             node(bounds, child as u32, 0)
         }
     };
@@ -172,8 +176,8 @@ impl Subtree {
 
 /// Decides how the node over `refs` (at `depth`) is built. Returns its bounds and,
 /// when it is split, the number of triangles that go to the left child, having
-/// partitioned `refs` so that they come first.
-fn split_node(refs: &mut [PrimRef], depth: u32) -> (Aabb, Option<usize>) {
+/// partitioned `refs` so that they come first. `bins` is scratch space.
+fn split_node(refs: &mut [PrimRef], depth: u32, bins: &mut Bins) -> (Aabb, Option<usize>) {
     let n = refs.len();
     let (bounds, centroids) = in_chunks(
         refs,
@@ -188,9 +192,9 @@ fn split_node(refs: &mut [PrimRef], depth: u32) -> (Aabb, Option<usize>) {
     if depth >= SAH_DEPTH_LIMIT {
         return (bounds, (n > MAX_LEAF_SIZE).then(|| median_split(refs, &centroids)));
     }
-    let binning = Binning::new(&centroids);
-    let bins = in_chunks(refs, |chunk| binning.bin_all(chunk), merge_bins);
-    let mid = match best_split(&bins) {
+    let binning = Binning::new(&centroids, n);
+    binning.fill(bins, refs);
+    let mid = match best_split(bins, binning.count) {
         Some(split) => {
             let area = bounds.area();
             let leaf_cost = SAH_INTERSECT_COST * n as f32 * area;
@@ -198,7 +202,7 @@ fn split_node(refs: &mut [PrimRef], depth: u32) -> (Aabb, Option<usize>) {
             if n <= MAX_LEAF_SIZE && leaf_cost <= split_cost {
                 return (bounds, None);
             }
-            let mid = partition(refs, |r| binning.bin(r.centroid(), split.axis) < split.bin);
+            let mid = partition(refs, |r| binning.slots(r.centroid())[split.axis] < split.bin);
             debug_assert!(0 < mid && mid < n, "binning and partition disagree");
             mid
         }
@@ -218,45 +222,72 @@ fn in_chunks<T: Send>(refs: &[PrimRef], f: impl Fn(&[PrimRef]) -> T + Sync, merg
     parts.into_iter().fold(f(&[]), merge)
 }
 
-/// Maps centroids to slots: `BINS` equal slots over the centroid bounds per axis.
+/// Maps centroids to slots: `count` equal slots over the centroid bounds per axis.
 struct Binning {
     origin: Vec3A,
     /// Slots per unit length; 0 on an axis where all centroids coincide.
     scale: Vec3A,
+    /// [`BINS`], or fewer for small nodes, where sweeping 32 slots would cost more
+    /// than the triangles: four per triangle, at least eight.
+    count: usize,
 }
 
 impl Binning {
-    fn new(centroids: &Aabb) -> Self {
+    fn new(centroids: &Aabb, triangles: usize) -> Self {
+        let count = (4 * triangles).clamp(8, BINS);
         let extent = centroids.max - centroids.min;
         let scale = Vec3A::from_array(extent.to_array().map(|e| {
-            let s = BINS as f32 / e;
+            let s = count as f32 / e;
             if e > 0.0 && s.is_finite() {
                 s
             } else {
                 0.0
             }
         }));
-        Self { origin: centroids.min, scale }
+        Self { origin: centroids.min, scale, count }
     }
 
-    /// The slot of centroid `c` along `axis`. The float-to-int cast saturates (NaN → 0),
-    /// so every centroid lands in some slot.
+    /// The slots of centroid `c` along the three axes. Clamped (NaN → 0), so every
+    /// centroid lands in some slot.
     #[inline]
-    fn bin(&self, c: Vec3A, axis: usize) -> usize {
-        (((c[axis] - self.origin[axis]) * self.scale[axis]) as usize).min(BINS - 1)
+    fn slots(&self, c: Vec3A) -> [usize; 3] {
+        let last = (self.count - 1) as f32;
+        let slot = ((c - self.origin) * self.scale).max(Vec3A::ZERO).min(Vec3A::splat(last));
+        slot.to_array().map(|x| x as i32 as usize)
     }
 
-    fn bin_all(&self, refs: &[PrimRef]) -> Bins {
-        let mut bins = [[Bin::EMPTY; BINS]; 3];
+    /// Sets the first `count` slots of each axis to the triangles in `refs`.
+    fn fill(&self, bins: &mut Bins, refs: &[PrimRef]) {
+        if refs.len() < PARALLEL_BINNING_MIN {
+            for axis_bins in bins.iter_mut() {
+                axis_bins[..self.count].fill(Bin::EMPTY);
+            }
+            self.add(bins, refs);
+            return;
+        }
+        let binned = |chunk: &[PrimRef]| {
+            let mut part = Box::new(EMPTY_BINS);
+            self.add(&mut part, chunk);
+            part
+        };
+        *bins = *in_chunks(refs, binned, |mut a, b| {
+            for (x, y) in a.iter_mut().flatten().zip(b.iter().flatten()) {
+                x.bounds = x.bounds.union(y.bounds);
+                x.count += y.count;
+            }
+            a
+        });
+    }
+
+    fn add(&self, bins: &mut Bins, refs: &[PrimRef]) {
         for r in refs {
-            let c = r.centroid();
-            for (axis, axis_bins) in bins.iter_mut().enumerate() {
-                let bin = &mut axis_bins[self.bin(c, axis)];
+            let slots = self.slots(r.centroid());
+            for (axis_bins, slot) in bins.iter_mut().zip(slots) {
+                let bin = &mut axis_bins[slot];
                 bin.bounds = bin.bounds.union(r.bounds);
                 bin.count += 1;
             }
         }
-        bins
     }
 }
 
@@ -272,14 +303,7 @@ impl Bin {
 
 /// Slots per axis.
 type Bins = [[Bin; BINS]; 3];
-
-fn merge_bins(mut a: Bins, b: Bins) -> Bins {
-    for (x, y) in a.iter_mut().flatten().zip(b.iter().flatten()) {
-        x.bounds = x.bounds.union(y.bounds);
-        x.count += y.count;
-    }
-    a
-}
+const EMPTY_BINS: Bins = [[Bin::EMPTY; BINS]; 3];
 
 /// A candidate split: triangles in slots `..bin` of `axis` go left.
 struct Split {
@@ -289,17 +313,19 @@ struct Split {
     cost: f32,
 }
 
-/// The cheapest split that leaves neither side empty; `None` when there is none (or no
-/// finite cost, which sends the node to the median split).
-fn best_split(bins: &Bins) -> Option<Split> {
+/// The cheapest split between the first `count` slots that leaves neither side
+/// empty; `None` when there is none (or no finite cost, which sends the node to the
+/// median split).
+fn best_split(bins: &Bins, count: usize) -> Option<Split> {
     let mut best: Option<Split> = None;
     let mut best_cost = f32::INFINITY;
     for (axis, bins) in bins.iter().enumerate() {
+        let bins = &bins[..count];
         // Right-to-left sweep: cost and count of slots i.. for every boundary i.
         let mut right_cost = [0.0; BINS];
         let mut right_count = [0; BINS];
         let (mut bounds, mut count) = (Aabb::EMPTY, 0);
-        for i in (1..BINS).rev() {
+        for i in (1..bins.len()).rev() {
             bounds = bounds.union(bins[i].bounds);
             count += bins[i].count;
             right_cost[i] = bounds.area() * count as f32;
@@ -307,7 +333,7 @@ fn best_split(bins: &Bins) -> Option<Split> {
         }
         // Left-to-right sweep completes each boundary's cost.
         let (mut bounds, mut count) = (Aabb::EMPTY, 0);
-        for i in 1..BINS {
+        for i in 1..bins.len() {
             bounds = bounds.union(bins[i - 1].bounds);
             count += bins[i - 1].count;
             if count == 0 || right_count[i] == 0 {

@@ -73,10 +73,10 @@ fn leaf_triangles(bvh: &Bvh, input: &[[Vec3; 3]], alpha_every: Option<u32>) -> V
 }
 
 /// Checks the layout `flat.rs` documents: every node reachable exactly once from the
-/// root, children pairs inside the array, leaves within `MAX_LEAF_SIZE`, depth within
-/// `MAX_DEPTH`, leaves covering every triangle slot exactly once, `order` a
-/// permutation. With `boxes`, also that child boxes lie inside their parents and leaf
-/// boxes contain their triangles.
+/// root, child pairs inside the array (at odd indices), leaves within
+/// `MAX_LEAF_SIZE`, depth within `MAX_DEPTH`, leaves covering every triangle slot
+/// exactly once, `order` a permutation. With `boxes`, also that child boxes lie
+/// inside their parents and leaf boxes contain their triangles.
 fn check_structure(bvh: &Bvh, input: &[[Vec3; 3]], boxes: bool) {
     let n = input.len();
     assert_eq!(bvh.order.len(), n, "order length");
@@ -102,6 +102,7 @@ fn check_structure(bvh: &Bvh, input: &[[Vec3; 3]], boxes: bool) {
         if node.count == 0 {
             let child = node.index as usize;
             assert!(child > index && child + 1 < bvh.nodes.len(), "node {index}: children at {child}");
+            assert!(child % 2 == 1, "node {index}: child pair at even index {child}");
             stack.extend([(child, depth + 1, bounds), (child + 1, depth + 1, bounds)]);
             continue;
         }
@@ -235,6 +236,35 @@ fn empty_and_single() {
     let hit = intersect(&bvh.nodes, &tris, &ray, f32::INFINITY, |_, _, _| true).expect("ray through the triangle");
     assert_eq!((hit.t, hit.tri), (1.0, 0));
     assert!(check_all(&one, 500, 11) > 50);
+}
+
+#[test]
+fn axis_aligned_rays_along_box_faces() {
+    // Right triangles in the planes x = 0, 1, …, 7 with legs along y and z on [0, 2].
+    let input: Vec<_> = (0..8)
+        .map(|i| {
+            let x = i as f32;
+            [Vec3::new(x, 0.0, 0.0), Vec3::new(x, 2.0, 0.0), Vec3::new(x, 0.0, 2.0)]
+        })
+        .collect();
+    let bvh = build(&input);
+    let tris = leaf_triangles(&bvh, &input, None);
+    let all = |_: u32, _: f32, _: f32| true;
+    // Rays along ±x with y and z exactly zero in the direction, starting on the boxes'
+    // faces y = 0 and z = 0 (and on the triangles' edges and corner).
+    for (y, z) in [(0.0, 0.5), (0.5, 0.0), (0.0, 0.0), (1.0, 1.0), (0.25, 0.25)] {
+        let forward = Ray { origin: Vec3::new(-1.0, y, z), dir: Vec3::X };
+        let hit = intersect(&bvh.nodes, &tris, &forward, f32::INFINITY, all).expect("forward ray hits x = 0");
+        assert_eq!((hit.t, bvh.order[hit.tri as usize]), (1.0, 0), "from {forward:?}");
+        let back = Ray { origin: Vec3::new(7.5, y, z), dir: -Vec3::X };
+        let hit = intersect(&bvh.nodes, &tris, &back, f32::INFINITY, all).expect("backward ray hits x = 7");
+        assert_eq!((hit.t, bvh.order[hit.tri as usize]), (0.5, 7), "from {back:?}");
+        assert!(occluded(&bvh.nodes, &tris, &back, 0.6, all));
+        assert!(!occluded(&bvh.nodes, &tris, &back, 0.5, all), "t_max is exclusive");
+    }
+    // A ray in the plane of one triangle and parallel to all of them hits nothing.
+    let grazing = Ray { origin: Vec3::new(3.0, -1.0, 0.5), dir: Vec3::Y };
+    assert_eq!(intersect(&bvh.nodes, &tris, &grazing, f32::INFINITY, all), None);
 }
 
 #[test]

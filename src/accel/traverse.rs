@@ -2,11 +2,11 @@
 //!
 //! Depth-first with a fixed-size stack. At an interior node both children's boxes are
 //! tested (slab test); the nearer child is visited next and the farther one, with its
-//! entry distance, is pushed. A node is skipped when its entry distance is not below
+//! entry distance, is pushed. A node is skipped when its entry distance lies beyond
 //! the closest hit found so far, both when it is tested and when it is popped.
 //! Leaves test their triangles with Möller–Trumbore.
 
-use glam::{Vec3, Vec3A};
+use glam::{BVec3A, Vec3, Vec3A};
 
 use super::build::MAX_DEPTH;
 use super::{Hit, Ray};
@@ -42,8 +42,9 @@ pub fn intersect_triangle(tri: &Triangle, ray: &Ray, t_max: f32) -> Option<(f32,
 }
 
 /// Closest hit with `t` in (0, t_max). For triangles flagged `TRI_ALPHA_TESTED`,
-/// `accept(tri, u, v)` decides whether the hit counts (alpha cutout). `tri` and
-/// [`Hit::tri`] index `tris`, which is in BVH leaf order.
+/// `accept(tri, u, v)` decides whether the hit counts (alpha cutout). `nodes` and
+/// `tris` come from the same [`build`](super::build), `tris` in its leaf order; `tri`
+/// and [`Hit::tri`] index `tris`.
 pub fn intersect(
     nodes: &[BvhNode],
     tris: &[Triangle],
@@ -126,7 +127,7 @@ fn traverse<const ANY_HIT: bool>(
             }
             len -= 1;
             let (index, t_entry) = stack[len];
-            if t_entry < closest {
+            if t_entry <= closest {
                 node = &nodes[index as usize];
                 break;
             }
@@ -141,32 +142,46 @@ const EXIT_SCALE: f32 = 1.0 + 2.0 * (3.0 * f32::EPSILON * 0.5) / (1.0 - 3.0 * f3
 /// The ray, prepared for box tests.
 struct Slabs {
     origin: Vec3A,
+    /// `1 / dir`, and 0 on the axes in `parallel`.
     inv_dir: Vec3A,
+    /// Axes the ray runs parallel to: its direction component is 0 (or so small that
+    /// `1 / d` overflows).
+    parallel: BVec3A,
+    any_parallel: bool,
 }
 
 impl Slabs {
     fn new(ray: &Ray) -> Self {
-        // A zero component would give 1/0 = ±∞ and then 0 · ∞ = NaN for a box face
-        // through the origin; the largest finite value sorts the same way without NaN.
-        let inv = |d: f32| {
-            let r = 1.0 / d;
-            if r.is_finite() {
-                r
-            } else {
-                f32::MAX.copysign(d)
-            }
-        };
-        Self { origin: ray.origin.into(), inv_dir: Vec3A::from_array(ray.dir.to_array().map(inv)) }
+        let inv = ray.dir.to_array().map(|d| 1.0 / d);
+        let parallel = BVec3A::from(inv.map(|r| !r.is_finite()));
+        let inv_dir = Vec3A::select(parallel, Vec3A::ZERO, Vec3A::from_array(inv));
+        Self { origin: ray.origin.into(), inv_dir, parallel, any_parallel: parallel.any() }
     }
 
     /// Distance at which the ray enters `node`'s box, if it does so in [0, t_max];
     /// otherwise infinity.
     #[inline]
     fn entry(&self, node: &BvhNode, t_max: f32) -> f32 {
-        let t0 = (Vec3A::from(node.bmin) - self.origin) * self.inv_dir;
-        let t1 = (Vec3A::from(node.bmax) - self.origin) * self.inv_dir;
-        let near = t0.min(t1).max_element().max(0.0);
-        let far = (t0.max(t1).min_element() * EXIT_SCALE).min(t_max);
+        let (bmin, bmax) = (Vec3A::from(node.bmin), Vec3A::from(node.bmax));
+        // Per axis, the ray is between the box's two planes for t in [lo, hi].
+        let t0 = (bmin - self.origin) * self.inv_dir;
+        let t1 = (bmax - self.origin) * self.inv_dir;
+        let (mut lo, mut hi) = (t0.min(t1), t0.max(t1));
+        if self.any_parallel {
+            // On an axis the ray runs parallel to, it is between the planes for every t
+            // when its origin is (faces included), and never otherwise. (Dividing by a
+            // zero component instead would give 0 · ∞ = NaN for an origin on a face.)
+            let inside = self.origin.cmpge(bmin) & self.origin.cmple(bmax);
+            if (self.parallel & !inside).any() {
+                return f32::INFINITY;
+            }
+            lo = Vec3A::select(self.parallel, Vec3A::NEG_INFINITY, lo);
+            hi = Vec3A::select(self.parallel, Vec3A::INFINITY, hi);
+        }
+        // Nothing here is NaN, so SIMD min/max and plain comparisons need no NaN handling.
+        let near = lo.max(Vec3A::ZERO).max_element();
+        let exit = hi.min_element() * EXIT_SCALE;
+        let far = if exit < t_max { exit } else { t_max };
         if near <= far {
             near
         } else {
