@@ -49,7 +49,8 @@ fn ggx_spheres_never_gain_energy() {
             let image = render(&path, &furnace_settings(128), BackendKind::Cpu, 64, None);
             let (mean, _) = covered_mean(&image);
             assert!(mean <= 1.005, "metallic {metallic} roughness {roughness}: mean {mean} > 1 gains energy");
-            assert!(mean > 0.5, "metallic {metallic} roughness {roughness}: mean {mean} loses implausibly much");
+            // Single-scattering GGX at roughness 1 keeps only ~1 - ln 2 ≈ 0.31 at normal incidence.
+            assert!(mean > 0.3, "metallic {metallic} roughness {roughness}: mean {mean} loses implausibly much");
         }
     }
 }
@@ -69,14 +70,7 @@ fn tiling_and_thread_count_do_not_change_a_single_bit() {
 
 #[test]
 fn every_shared_scene_renders_finite_pixels() {
-    let root = repo().join("../shared/scenes");
-    let mut names: Vec<String> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("glTF").is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = shared_scene_names();
     assert!(names.len() >= 17, "expected the shared scenes, found {names:?}");
     let settings = RenderSettings { width: 16, height: 12, spp: 2, max_depth: 4, ..Default::default() };
     for name in names {

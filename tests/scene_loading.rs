@@ -2,8 +2,11 @@
 
 #[path = "data/gltf_builder.rs"]
 mod gltf_builder;
+mod common;
 
-use std::path::{Path, PathBuf};
+use common::{shared_scene as scene_file, shared_scene_names};
+
+use std::path::Path;
 
 use glam::{Mat4, Vec2, Vec3, Vec4};
 use gltf_builder::{Doc, QUAD, QUAD_INDICES};
@@ -14,26 +17,6 @@ use tessera::scene::{
     cornell, generate_tangents, prepare, CameraSelect, Environment, EnvironmentSpec, LightKind, PrepareOptions,
     Projection, Scene,
 };
-
-fn scenes_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/scenes")
-}
-
-/// The glTF file of a shared scene folder (`glTF/*.gltf`, or a top-level `.gltf`/`.glb`).
-fn scene_file(name: &str) -> PathBuf {
-    let dir = scenes_dir().join(name);
-    let is_scene = |p: &PathBuf| p.extension().is_some_and(|e| e == "gltf" || e == "glb");
-    for folder in [dir.join("glTF"), dir.clone()] {
-        if let Ok(entries) = std::fs::read_dir(&folder) {
-            let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(is_scene).collect();
-            files.sort();
-            if let Some(file) = files.into_iter().next() {
-                return file;
-            }
-        }
-    }
-    panic!("no glTF file in {}", dir.display());
-}
 
 fn options(width: u32, height: u32) -> PrepareOptions {
     PrepareOptions { width, height, camera: None, time: 0.0 }
@@ -124,13 +107,7 @@ fn check_flat(name: &str, s: &FlatScene) {
 
 #[test]
 fn every_shared_scene_loads_and_prepares() {
-    let mut names: Vec<String> = std::fs::read_dir(scenes_dir())
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = shared_scene_names();
     assert!(names.len() >= 17, "expected the shared scenes, found {names:?}");
     for name in &names {
         let (scene, flat) = load_and_prepare(name);

@@ -17,14 +17,37 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A scene in `../shared/scenes`, e.g. `shared_scene("FlightHelmet")`.
+/// The folder of third-party scenes beside the repository.
+pub fn shared_scenes_dir() -> PathBuf {
+    repo().join("../shared/scenes")
+}
+
+/// Names of the shared scene folders, sorted.
+pub fn shared_scene_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(shared_scenes_dir())
+        .expect("../shared/scenes beside the repository")
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The glTF file of a shared scene folder (`glTF/*.gltf`, or a top-level `.gltf`/`.glb`).
 pub fn shared_scene(name: &str) -> PathBuf {
-    let dir = repo().join("../shared/scenes").join(name).join("glTF");
-    std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|x| x == "gltf" || x == "glb"))
-        .unwrap_or_else(|| panic!("no glTF file in {}", dir.display()))
+    let dir = shared_scenes_dir().join(name);
+    let is_scene = |p: &PathBuf| p.extension().is_some_and(|e| e == "gltf" || e == "glb");
+    for folder in [dir.join("glTF"), dir.clone()] {
+        if let Ok(entries) = std::fs::read_dir(&folder) {
+            let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(is_scene).collect();
+            files.sort();
+            if let Some(file) = files.into_iter().next() {
+                return file;
+            }
+        }
+    }
+    panic!("no glTF file in {}", dir.display());
 }
 
 pub fn cornell_box() -> PathBuf {
