@@ -273,7 +273,7 @@ fn render(args: RenderArgs) -> Result<()> {
 fn info(args: InfoArgs) -> Result<()> {
     if args.devices {
         for probe in backend::probe_all() {
-            let name = format!("{:?}", probe.kind).to_lowercase();
+            let name = probe.kind.name();
             if probe.unavailable.is_empty() {
                 for (i, device) in probe.devices.iter().enumerate() {
                     println!("{name:5} [{i}] {device}");

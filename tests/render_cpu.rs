@@ -80,3 +80,25 @@ fn every_shared_scene_renders_finite_pixels() {
         assert!(image.samples.iter().all(|&n| n == 2.0), "{name}: every pixel gets its samples");
     }
 }
+
+/// The cross-backend z-test itself: two independent CPU renders (different seeds)
+/// agree, while a render with a dimmer environment is rejected.
+#[test]
+fn agreement_test_accepts_independent_renders_and_rejects_a_changed_scene() {
+    use common::agreement::{compare, two_sided_threshold};
+    assert!((two_sided_threshold(0.05) - 1.959_96).abs() < 1e-3);
+    assert!((two_sided_threshold(1e-6) - 4.891_64).abs() < 1e-3);
+
+    let dir = tempfile::tempdir().unwrap();
+    let grey = TestMaterial { base_color: [0.5; 3], metallic: 0.0, roughness: 0.5, ior: 1.5 };
+    let path = sphere_gltf(dir.path(), &grey);
+    let settings = RenderSettings { width: 32, height: 32, spp: 32, max_depth: 8, ..furnace_settings(32) };
+    let a = render(&path, &settings, BackendKind::Cpu, 64, None);
+    let b = render(&path, &RenderSettings { seed: 77, ..settings.clone() }, BackendKind::Cpu, 64, None);
+    let same = compare(&a, &b, 0.01);
+    assert!(same.rejected_fraction() <= 0.005, "independent renders rejected: {same:?}");
+    let dim = RenderSettings { environment: Some(EnvironmentSpec::Color([0.9; 3])), seed: 77, ..settings };
+    let c = render(&path, &dim, BackendKind::Cpu, 64, None);
+    let changed = compare(&a, &c, 0.01);
+    assert!(changed.rejected_fraction() > 0.5, "a 10% dimmer environment went unnoticed: {changed:?}");
+}

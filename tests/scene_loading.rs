@@ -1,8 +1,8 @@
 //! Loading and preparing the shared glTF scenes, the Cornell box, and texture sampling.
 
+mod common;
 #[path = "data/gltf_builder.rs"]
 mod gltf_builder;
-mod common;
 
 use common::{shared_scene as scene_file, shared_scene_names};
 

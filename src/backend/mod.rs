@@ -3,6 +3,10 @@
 //! CUDA, then wgpu, then the CPU, saying why it skipped the others.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 use crate::render::task::{RenderTask, TileResult};
 use crate::scene::flat::FlatScene;
@@ -58,6 +62,18 @@ pub enum BackendKind {
     Cuda,
 }
 
+impl BackendKind {
+    /// The name used on the command line and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => "wgpu",
+            BackendKind::Cuda => "cuda",
+        }
+    }
+}
+
 /// Options that choose and configure a backend.
 #[derive(Clone, Debug, Default)]
 pub struct BackendOptions {
@@ -76,19 +92,69 @@ pub struct Probe {
     pub unavailable: String,
 }
 
-/// Probes every backend compiled into this binary. Never panics.
+/// Probes every backend, in `auto`'s order of preference. Never panics; a backend
+/// left out of this build says so and how to get it.
 pub fn probe_all() -> Vec<Probe> {
-    vec![cpu::probe()]
+    vec![probe_cuda(), probe_wgpu(), cpu::probe()]
 }
 
-/// Creates the backend `kind` (resolving `Auto` in the order CUDA, wgpu, CPU).
+#[allow(dead_code)] // unused when every backend is built in
+fn not_built(kind: BackendKind, feature: &str) -> Probe {
+    Probe {
+        kind,
+        devices: Vec::new(),
+        unavailable: format!("this build has no {feature} backend (rebuild with `--features {feature}`)"),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn probe_cuda() -> Probe {
+    cuda::probe()
+}
+#[cfg(not(feature = "cuda"))]
+fn probe_cuda() -> Probe {
+    not_built(BackendKind::Cuda, "cuda")
+}
+
+#[cfg(feature = "wgpu")]
+fn probe_wgpu() -> Probe {
+    wgpu::probe()
+}
+#[cfg(not(feature = "wgpu"))]
+fn probe_wgpu() -> Probe {
+    not_built(BackendKind::Wgpu, "wgpu")
+}
+
+/// Creates one specific backend (never `Auto`).
+fn create_one(kind: BackendKind, opts: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> {
+    match kind {
+        BackendKind::Cpu | BackendKind::Auto => Ok(Box::new(cpu::CpuBackend::new(opts.threads)?)),
+        #[cfg(feature = "wgpu")]
+        BackendKind::Wgpu => Ok(Box::new(wgpu::WgpuBackend::new(opts)?)),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => Ok(Box::new(cuda::CudaBackend::new(opts)?)),
+        #[allow(unreachable_patterns)]
+        other => {
+            let probe = if other == BackendKind::Cuda { probe_cuda() } else { probe_wgpu() };
+            Err(BackendError::Unavailable { backend: other.name(), reason: probe.unavailable })
+        }
+    }
+}
+
+/// Creates the backend `kind`, resolving `Auto` in the order CUDA, wgpu, CPU.
 /// Also returns one line per backend `Auto` skipped, saying why.
 pub fn create(kind: BackendKind, opts: &BackendOptions) -> Result<(Box<dyn Backend>, Vec<String>), BackendError> {
-    match kind {
-        BackendKind::Cpu | BackendKind::Auto => Ok((Box::new(cpu::CpuBackend::new(opts.threads)?), Vec::new())),
-        BackendKind::Wgpu => Err(BackendError::Unavailable { backend: "wgpu", reason: "not built yet".into() }),
-        BackendKind::Cuda => Err(BackendError::Unavailable { backend: "cuda", reason: "not built yet".into() }),
+    if kind != BackendKind::Auto {
+        return Ok((create_one(kind, opts)?, Vec::new()));
     }
+    let mut skipped = Vec::new();
+    for candidate in [BackendKind::Cuda, BackendKind::Wgpu] {
+        match create_one(candidate, opts) {
+            Ok(backend) => return Ok((backend, skipped)),
+            Err(e) => skipped.push(format!("auto: skipping {}: {e}", candidate.name())),
+        }
+    }
+    Ok((create_one(BackendKind::Cpu, opts)?, skipped))
 }
 
 /// Checks that a task's tile lies inside the scene's image.

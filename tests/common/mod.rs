@@ -1,6 +1,8 @@
 //! Test support: small glTF scenes written on the fly, and rendering helpers.
 #![allow(dead_code)]
 
+pub mod agreement;
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
