@@ -76,25 +76,6 @@ impl RenderSettings {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rejects_impossible_settings() {
-        let ok = RenderSettings::default();
-        assert_eq!(ok.validate(), Ok(()));
-        let zero = RenderSettings { width: 0, ..ok.clone() };
-        assert_eq!(
-            zero.validate().unwrap_err().to_string(),
-            "image size 0x540 is invalid: width and height must be between 1 and 16384"
-        );
-        assert!(RenderSettings { height: 100_000, ..ok.clone() }.validate().is_err());
-        assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
-        assert_eq!(RenderSettings { max_depth: 0, ..ok }.validate(), Err(SettingsError::MaxDepth(0)));
-    }
-}
-
 /// Frames per second used to turn a frame number into an animation time.
 pub const FRAME_RATE: f32 = 24.0;
 
@@ -113,4 +94,23 @@ pub fn prepare_frame(
         time: frame as f32 / FRAME_RATE,
     };
     crate::scene::prepare(scene, env, &opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_impossible_settings() {
+        let ok = RenderSettings::default();
+        assert_eq!(ok.validate(), Ok(()));
+        let zero = RenderSettings { width: 0, ..ok.clone() };
+        assert_eq!(
+            zero.validate().unwrap_err().to_string(),
+            "image size 0x540 is invalid: width and height must be between 1 and 16384"
+        );
+        assert!(RenderSettings { height: 100_000, ..ok.clone() }.validate().is_err());
+        assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
+        assert_eq!(RenderSettings { max_depth: 0, ..ok }.validate(), Err(SettingsError::MaxDepth(0)));
+    }
 }
