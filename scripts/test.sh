@@ -2,7 +2,6 @@
 # Runs Tessera's whole test suite on a fresh Debian machine with the Rust toolchain.
 # It first installs what the tests need:
 #   - Mesa's lavapipe (software Vulkan), so the wgpu backend's shaders really run;
-#   - NVRTC from PyPI, so every CUDA kernel is compiled for sm_90 (no GPU needed);
 #   - Open Image Denoise 2.5.1 from PyPI, for the denoising tests.
 # Then: cargo fmt --check, cargo clippy (warnings are errors), cargo test.
 set -euo pipefail
@@ -22,8 +21,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/provision-oidn.sh
-bash scripts/provision-nvrtc.sh
-export TESSERA_NVRTC_LIB="$PWD/.nvrtc/lib"
 
 cargo fmt --check
 cargo clippy --all-targets --features cuda,oidn --quiet -- -D warnings
