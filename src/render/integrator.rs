@@ -132,14 +132,14 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
         if let Some(ls) = sample_light(scene, surf.position, rand(group_light(bounce))) {
             if !is_black(ls.radiance) {
                 let wi = sp.frame.to_local(ls.wi);
-                let f = sp.bsdf.eval(wo, wi);
+                let (f, bsdf_pdf) = sp.bsdf.eval_pdf(wo, wi);
                 if !is_black(f) {
                     let side = if ls.wi.dot(sp.geo_normal) >= 0.0 { sp.geo_normal } else { -sp.geo_normal };
                     let shadow = Ray { origin: offset_ray_origin(surf.position, side), dir: ls.wi };
                     let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
                     result.rays += 1;
                     if !occluded(nodes, tris, &shadow, t_max, accept) {
-                        let weight = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, sp.bsdf.pdf(wo, wi)) };
+                        let weight = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
                         radiance += beta * f * ls.radiance * (weight / ls.pdf);
                     }
                 }
