@@ -5,7 +5,6 @@
 #include "wavefront.cuh"
 
 #define TS_THREAD_INDEX (blockIdx.x * blockDim.x + threadIdx.x)
-#define TS_BLOCK 128
 
 extern "C" __global__ void __launch_bounds__(TS_BLOCK) ts_generate(const SceneView s, const WaveParams w) {
     unsigned i = TS_THREAD_INDEX;

@@ -16,6 +16,8 @@
 
 #include "path.cuh"
 
+// Threads per block of every kernel (their __launch_bounds__).
+static constexpr unsigned TS_BLOCK = 128u;
 static constexpr unsigned STATE_LANES = 6u;
 static constexpr unsigned SHADOW_LANES = 3u;
 // counters[COUNTER_NEXT]: paths pushed to queue_out; counters[COUNTER_SHADOW]: shadow rays.

@@ -78,13 +78,10 @@ fn driver_library() -> Result<(), String> {
                 // SAFETY: loading the NVIDIA driver library runs no user-visible initialisers.
                 match unsafe { libloading::Library::new(name) } {
                     Ok(lib) => return Ok(lib),
-                    Err(e) => errors.push(e.to_string()),
+                    Err(e) => errors.push(nvrtc::dl_error(&e)),
                 }
             }
-            Err(format!(
-                "no NVIDIA driver: libcuda.so.1 could not be loaded ({}); install the NVIDIA driver to use CUDA",
-                errors.join("; ")
-            ))
+            Err(format!("no NVIDIA driver: {}; install the NVIDIA driver to use CUDA", errors.join("; ")))
         })
         .as_ref()
         .map(|_| ())

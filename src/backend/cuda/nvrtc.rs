@@ -76,6 +76,15 @@ pub fn nvrtc() -> Result<&'static Nvrtc, NvrtcError> {
     NVRTC.get_or_init(Nvrtc::load).as_ref().map_err(Clone::clone)
 }
 
+/// A `dlopen` failure with the loader's own explanation (libloading's message
+/// alone is only "dlopen failed").
+pub fn dl_error(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) => cause.to_string(),
+        None => e.to_string(),
+    }
+}
+
 fn candidates() -> Vec<PathBuf> {
     match std::env::var_os(NVRTC_LIB_VAR) {
         Some(dir) if !dir.is_empty() => {
@@ -111,7 +120,7 @@ impl Nvrtc {
             // SAFETY: libnvrtc's initialisers have no preconditions.
             match unsafe { libloading::Library::new(&path) } {
                 Ok(lib) => return Self::bind(lib, &path),
-                Err(e) => tried.push(format!("{}: {e}", path.display())),
+                Err(e) => tried.push(dl_error(&e)),
             }
         }
         Err(NvrtcError::NotFound { tried: tried.join("; ") })
@@ -123,7 +132,7 @@ impl Nvrtc {
             ($name:literal) => {
                 // SAFETY: the signature is NVRTC's documented C prototype for this symbol.
                 *unsafe { lib.get(concat!($name, "\0").as_bytes()) }.map_err(|e: libloading::Error| {
-                    NvrtcError::Symbol { library: library.clone(), symbol: $name, reason: e.to_string() }
+                    NvrtcError::Symbol { library: library.clone(), symbol: $name, reason: dl_error(&e) }
                 })?
             };
         }
