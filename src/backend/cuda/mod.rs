@@ -300,16 +300,19 @@ impl CudaBackend {
         Ok(())
     }
 
+    /// Launches `f` over `threads` items with the scene (unless it is
+    /// `ts_accumulate`, which takes only the wave) and `wave` as arguments.
     fn launch(&self, f: &CudaFunction, what: &str, threads: u32, wave: &WaveParams) -> Result<(), BackendError> {
         if threads == 0 {
             return Ok(());
         }
         let scene = &self.scene.as_ref().expect("render checks for a scene").view;
+        let with_scene = what != "ts_accumulate";
         let block = source::BLOCK_SIZE;
         let cfg =
             LaunchConfig { grid_dim: (threads.div_ceil(block), 1, 1), block_dim: (block, 1, 1), shared_mem_bytes: 0 };
         let mut builder = self.stream.launch_builder(f);
-        if !std::ptr::eq(f, &self.kernels.accumulate) {
+        if with_scene {
             builder.arg(scene);
         }
         builder.arg(wave);
