@@ -81,7 +81,7 @@ fn driver_library() -> Result<(), String> {
                     Err(e) => errors.push(nvrtc::dl_error(&e)),
                 }
             }
-            Err(format!("no NVIDIA driver: {}; install the NVIDIA driver to use CUDA", errors.join("; ")))
+            Err(format!("no NVIDIA driver: {}; install the NVIDIA driver to use CUDA", errors[0]))
         })
         .as_ref()
         .map(|_| ())
