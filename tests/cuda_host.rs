@@ -336,9 +336,11 @@ fn every_light_kind(dir: &Path) -> FlatScene {
     scene
 }
 
-/// Writes the flat scene's arrays where the driver's `scene` command reads them.
+/// Writes the flat scene's arrays where the driver's `scene` command reads them,
+/// after the check the CUDA backend makes before an upload.
 fn export(scene: &FlatScene, dir: &Path) -> String {
     use bytemuck::{bytes_of, cast_slice};
+    tessera::backend::cuda::validate_scene(scene).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).unwrap();
     let srgb = params::srgb_to_linear_table();
     let arrays: [(&str, &[u8]); 14] = [

@@ -437,6 +437,9 @@ pub fn validate_scene(scene: &FlatScene) -> Result<(), String> {
     count("light CDF entries", h.num_lights, scene.light_cdf.len())?;
     let (tris, verts, mats, lights) =
         (scene.triangles.len(), scene.vertices.len(), scene.materials.len(), scene.lights.len());
+    // Children come after their parent (so traversal ends), and no node is deeper
+    // than the kernels' traversal stack holds.
+    let mut depth = vec![0u32; scene.nodes.len()];
     for (i, n) in scene.nodes.iter().enumerate() {
         let ok = if n.count > 0 {
             n.index as usize + n.count as usize <= tris
@@ -445,6 +448,14 @@ pub fn validate_scene(scene: &FlatScene) -> Result<(), String> {
         };
         if !ok {
             return Err(format!("BVH node {i} points outside the scene (index {}, count {})", n.index, n.count));
+        }
+        if n.count == 0 {
+            let child_depth = depth[i] + 1;
+            if child_depth as usize >= crate::accel::STACK_SIZE {
+                return Err(format!("the BVH is deeper than {} levels at node {i}", crate::accel::STACK_SIZE));
+            }
+            depth[n.index as usize] = child_depth;
+            depth[n.index as usize + 1] = child_depth;
         }
     }
     for (i, (t, v)) in scene.triangles.iter().zip(&scene.triangle_vertices).enumerate() {
@@ -617,6 +628,17 @@ mod tests {
         let mut s = cornell();
         s.nodes[0].index = 10_000;
         assert!(validate_scene(&s).unwrap_err().contains("BVH node 0"));
+        // A chain of 70 interior nodes: deeper than the traversal stack.
+        let mut s = cornell();
+        let leaf = BvhNode { count: 1, ..Default::default() };
+        let interior = |index| BvhNode { index, ..Default::default() };
+        s.nodes = vec![interior(1)];
+        for k in 0..70 {
+            s.nodes.extend([interior(2 * k + 3), leaf]);
+        }
+        s.nodes.extend([leaf, leaf]);
+        s.header.num_nodes = s.nodes.len() as u32;
+        assert!(validate_scene(&s).unwrap_err().contains("deeper than 64 levels"));
         let mut s = cornell();
         s.lights.pop();
         assert!(validate_scene(&s).unwrap_err().contains("lights"));
