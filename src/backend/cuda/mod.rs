@@ -13,7 +13,7 @@
 //! path is left, then accumulate. Every launch covers one bounce of one wave, so
 //! launches stay short; progress is reported and cancellation checked per wave.
 //! `TESSERA_CUDA_KERNEL=megakernel` traces whole paths in one kernel instead
-//! (same results, for comparison with `tessera bench`).
+//! (the same stage functions, for comparison with `tessera bench`).
 
 pub mod cache;
 pub mod nvrtc;
