@@ -2,6 +2,8 @@
 # Runs Tessera's whole test suite on a fresh Debian machine with the Rust toolchain.
 # It first installs what the tests need:
 #   - Mesa's lavapipe (software Vulkan), so the wgpu backend's shaders really run;
+#   - NVRTC from PyPI, so every CUDA kernel is compiled for sm_90 (no GPU needed);
+#   - a C++ compiler, so the kernels' per-path logic is tested on the host;
 #   - Open Image Denoise 2.5.1 from PyPI, for the denoising tests.
 # Then: cargo fmt --check, cargo clippy (warnings are errors), cargo test.
 set -euo pipefail
@@ -14,6 +16,7 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 || missing+=(mesa-vulkan-drivers)
 ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1 ' || missing+=(libvulkan1)
+command -v c++ >/dev/null || missing+=(g++)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "Installing ${missing[*]} (apt)"
     sudo_if_needed apt-get update -qq
@@ -21,6 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 bash scripts/provision-oidn.sh
+bash scripts/provision-nvrtc.sh
+export TESSERA_NVRTC_LIB="$PWD/.nvrtc/lib"
 
 cargo fmt --check
 cargo clippy --all-targets --features cuda,oidn --quiet -- -D warnings

@@ -1,0 +1,76 @@
+// GGX with height-correlated Smith masking, visible-normal sampling and Fresnel
+// factors (src/sampling/microfacet.rs). Local shading frame, z = normal.
+#pragma once
+
+#include "common.cuh"
+
+static constexpr float MIN_ALPHA = 1e-3f;
+
+TS_HD float roughness_to_alpha(float roughness) { return fmaxf(roughness * roughness, MIN_ALPHA); }
+
+TS_HD float ggx_d(float3 m, float alpha) {
+    if (m.z <= 0.0f) return 0.0f;
+    float t = (m.x * m.x + m.y * m.y) / (alpha * alpha) + m.z * m.z;
+    return TS_FRAC_1_PI / (alpha * alpha * t * t);
+}
+
+TS_HD float smith_lambda(float3 v, float alpha) {
+    float cos2 = v.z * v.z;
+    if (cos2 == 0.0f) return TS_INF;
+    float a2_tan2 = alpha * alpha * (v.x * v.x + v.y * v.y) / cos2;
+    return 0.5f * (sqrtf(1.0f + a2_tan2) - 1.0f);
+}
+
+TS_HD float smith_g1(float3 v, float alpha) { return 1.0f / (1.0f + smith_lambda(v, alpha)); }
+
+TS_HD float smith_g2(float3 wo, float3 wi, float alpha) {
+    return 1.0f / (1.0f + smith_lambda(wo, alpha) + smith_lambda(wi, alpha));
+}
+
+TS_HD float3 sample_ggx_vndf(float3 wo, float alpha, float2 u) {
+    float3 v = normalize(make_float3(alpha * wo.x, alpha * wo.y, wo.z));
+    float phi = 2.0f * TS_PI * u.x;
+    float z = (1.0f - u.y) * (1.0f + v.z) - v.z;
+    float sin_theta = sqrtf(fmaxf(1.0f - z * z, 0.0f));
+    float3 h = make_float3(sin_theta * cosf(phi), sin_theta * sinf(phi), z) + v;
+    return normalize(make_float3(alpha * h.x, alpha * h.y, fmaxf(h.z, 0.0f)));
+}
+
+TS_HD float ggx_vndf_pdf(float3 wo, float3 m, float alpha) {
+    float wo_m = dot(wo, m);
+    if (wo.z <= 0.0f || wo_m <= 0.0f) return 0.0f;
+    return smith_g1(wo, alpha) * wo_m * ggx_d(m, alpha) / wo.z;
+}
+
+TS_HD float3 reflect(float3 wo, float3 m) { return 2.0f * dot(wo, m) * m - wo; }
+
+// Refraction through microfacet m (wo·m > 0); false on total internal reflection.
+TS_HD bool refract(float3 wo, float3 m, float eta, float3& wi) {
+    float cos_i = dot(wo, m);
+    float sin2_t = fmaxf(1.0f - cos_i * cos_i, 0.0f) / (eta * eta);
+    if (sin2_t >= 1.0f) return false;
+    float cos_t = sqrtf(1.0f - sin2_t);
+    wi = (cos_i / eta - cos_t) * m - wo / eta;
+    return true;
+}
+
+TS_HD float3 fresnel_schlick(float3 f0, float cos_theta) {
+    float c = 1.0f - ts_clamp(cos_theta, 0.0f, 1.0f);
+    float c2 = c * c;
+    return f0 + (splat3(1.0f) - f0) * (c2 * c2 * c);
+}
+
+TS_HD float fresnel_dielectric(float cos_theta_i, float eta) {
+    float cos_i = cos_theta_i;
+    if (cos_theta_i < 0.0f) {
+        cos_i = -cos_theta_i;
+        eta = 1.0f / eta;
+    }
+    cos_i = fminf(cos_i, 1.0f);
+    float sin2_t = (1.0f - cos_i * cos_i) / (eta * eta);
+    if (sin2_t >= 1.0f) return 1.0f;
+    float cos_t = sqrtf(1.0f - sin2_t);
+    float r_parallel = (eta * cos_i - cos_t) / (eta * cos_i + cos_t);
+    float r_perpendicular = (cos_i - eta * cos_t) / (cos_i + eta * cos_t);
+    return 0.5f * (r_parallel * r_parallel + r_perpendicular * r_perpendicular);
+}

@@ -1,0 +1,139 @@
+// What the integrator knows about a hit: interpolated attributes and the
+// material evaluated there (src/render/surface.rs), and the scene-level
+// intersect/occluded queries with alpha-masked triangles.
+#pragma once
+
+#include "bsdf.cuh"
+#include "texture.cuh"
+#include "traverse.cuh"
+
+struct SurfaceHit {
+    float3 position;
+    float3 geo_normal;  // unit, as wound (not flipped towards the ray)
+    float3 normal;      // interpolated vertex normal, unit (not flipped)
+    float4 tangent;     // xyz tangent, w bitangent sign
+    float2 uv0;
+    float2 uv1;
+    unsigned material;
+    bool front_face;    // the ray arrived on the side the geometric normal points to
+};
+
+TS_HD SurfaceHit surface_hit(const SceneView& s, const Hit& hit, float3 ray_dir) {
+    const Triangle tri = load_triangle(s.triangles, hit.tri);
+    float3 geo_normal = normalize_or(cross(tri.e1, tri.e2), make_float3(0.0f, 0.0f, 1.0f));
+    TriangleVertices idx = ldg(s.triangle_vertices + hit.tri);
+    const Vertex& a = s.vertices[idx.v[0]];
+    const Vertex& b = s.vertices[idx.v[1]];
+    const Vertex& c = s.vertices[idx.v[2]];
+    float w = 1.0f - hit.u - hit.v;
+    SurfaceHit sh;
+    sh.normal = normalize_or(a.normal * w + b.normal * hit.u + c.normal * hit.v, geo_normal);
+    sh.tangent = a.tangent * w + b.tangent * hit.u + c.tangent * hit.v;
+    sh.position = tri.v0 + tri.e1 * hit.u + tri.e2 * hit.v;
+    sh.geo_normal = geo_normal;
+    sh.uv0 = a.uv0 * w + b.uv0 * hit.u + c.uv0 * hit.v;
+    sh.uv1 = a.uv1 * w + b.uv1 * hit.u + c.uv1 * hit.v;
+    sh.material = tri.material;
+    sh.front_face = dot(ray_dir, geo_normal) < 0.0f;
+    return sh;
+}
+
+struct ShadingPoint {
+    Bsdf bsdf;
+    Frame frame;        // normal-mapped, oriented as described at shade()
+    float3 geo_normal;  // on the same side as frame.n
+    float3 emission;    // towards the ray's origin
+    float3 albedo;      // base colour, for the albedo AOV
+};
+
+TS_HD bool is_refractive(const Material& m) { return m.transmission > 0.0f && (m.flags & MAT_THIN_WALLED) == 0u; }
+
+TS_HD float material_alpha(const SceneView& s, const Material& m, float2 uv0, float2 uv1) {
+    return m.base_color.w * sample_slot(s, m.base_color_tex, uv0, uv1).w;
+}
+
+// Alpha-mask test for traversal: whether a hit on triangle `tri` at (u, v) counts.
+TS_HD bool alpha_mask_accepts(const SceneView& s, unsigned tri, float u, float v) {
+    unsigned material = ldg(&s.triangles[tri].material);
+    const Material& m = s.materials[material];
+    TriangleVertices idx = ldg(s.triangle_vertices + tri);
+    const Vertex& a = s.vertices[idx.v[0]];
+    const Vertex& b = s.vertices[idx.v[1]];
+    const Vertex& c = s.vertices[idx.v[2]];
+    float w = 1.0f - u - v;
+    float2 uv0 = a.uv0 * w + b.uv0 * u + c.uv0 * v;
+    float2 uv1 = a.uv1 * w + b.uv1 * u + c.uv1 * v;
+    return material_alpha(s, m, uv0, uv1) >= m.alpha_cutoff;
+}
+
+struct AlphaMask {
+    const SceneView* scene;
+    TS_HD bool operator()(unsigned tri, float u, float v) const { return alpha_mask_accepts(*scene, tri, u, v); }
+};
+
+TS_HD bool intersect(const SceneView& s, const Ray& ray, float t_max, Hit& hit) {
+    AlphaMask accept{&s};
+    return traverse<false>(s.nodes, s.header.num_nodes, s.triangles, ray, t_max, accept, hit);
+}
+
+TS_HD bool occluded(const SceneView& s, const Ray& ray, float t_max) {
+    AlphaMask accept{&s};
+    Hit hit;
+    return traverse<true>(s.nodes, s.header.num_nodes, s.triangles, ray, t_max, accept, hit);
+}
+
+// Evaluates the material at a hit. Opaque and thin materials are two-sided (the
+// frame faces the incoming ray); refractive ones keep the outward frame.
+TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
+    const Material& m = s.materials[hit.material];
+    float4 base = m.base_color * sample_slot(s, m.base_color_tex, hit.uv0, hit.uv1);
+    float4 mr = sample_slot(s, m.metallic_roughness_tex, hit.uv0, hit.uv1);
+    float roughness = m.roughness * mr.y;
+    float metallic = m.metallic * mr.z;
+    float transmission = m.transmission * sample_slot(s, m.transmission_tex, hit.uv0, hit.uv1).x;
+    bool emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
+    float3 emission = emissive_side ? m.emission * xyz(sample_slot(s, m.emissive_tex, hit.uv0, hit.uv1)) : splat3(0.0f);
+
+    float3 normal = hit.normal;
+    if (m.normal_tex.texture != NONE) {
+        float3 t = xyz(hit.tangent);
+        if (length_squared(t) > 0.0f) {
+            float3 n_ts = xyz(sample_slot(s, m.normal_tex, hit.uv0, hit.uv1)) * 2.0f - splat3(1.0f);
+            n_ts = make_float3(n_ts.x * m.normal_scale, n_ts.y * m.normal_scale, n_ts.z);
+            Frame frame = frame_from_normal_tangent(normal, t);
+            float sign = hit.tangent.w < 0.0f ? -1.0f : 1.0f;
+            normal = normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z, normal);
+        }
+    }
+    float3 geo_normal = hit.geo_normal;
+    float3 tangent = xyz(hit.tangent);
+    if (!hit.front_face && !is_refractive(m)) {
+        normal = -normal;
+        geo_normal = -geo_normal;
+        tangent = -tangent;
+    }
+    bool thin = (m.flags & MAT_THIN_WALLED) != 0u;
+    ShadingPoint sp;
+    sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin);
+    sp.frame = frame_from_normal_tangent(normal, tangent);
+    sp.geo_normal = geo_normal;
+    sp.emission = emission;
+    sp.albedo = xyz(base);
+    return sp;
+}
+
+// Moves a ray origin off a surface along n (the side the ray leaves to), scaled to
+// the magnitude of p (Wächter & Binder, Ray Tracing Gems, 2019).
+TS_HD float offset_coordinate(float p, float n) {
+    const float ORIGIN = 1.0f / 32.0f;
+    const float FLOAT_SCALE = 1.0f / 65536.0f;
+    const float INT_SCALE = 256.0f;
+    int of_i = sat_f2i(INT_SCALE * n);
+    unsigned bits = __float_as_uint(p);
+    float p_i = __uint_as_float(p < 0.0f ? bits - (unsigned)of_i : bits + (unsigned)of_i);
+    return fabsf(p) < ORIGIN ? p + FLOAT_SCALE * n : p_i;
+}
+
+TS_HD float3 offset_ray_origin(float3 p, float3 n) {
+    return make_float3(offset_coordinate(p.x, n.x), offset_coordinate(p.y, n.y), offset_coordinate(p.z, n.z));
+}

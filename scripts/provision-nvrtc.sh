@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Installs NVRTC 12.8 (NVIDIA's runtime CUDA compiler, Linux x86_64) into .nvrtc/
+# at the repository root, so the CUDA backend's kernels can be compiled (for
+# sm_90 in CI) on a machine without the CUDA toolkit or a GPU.
+#
+# The libraries come from the `nvidia-cuda-nvrtc-cu12` wheel on PyPI, which ships
+# them unchanged; the wheel's SHA-256 is pinned below. Layout afterwards:
+#   .nvrtc/lib/libnvrtc.so.12 (+ libnvrtc.so), libnvrtc-builtins.so.12.8, LICENSE
+# libnvrtc loads libnvrtc-builtins from its own folder at run time.
+#
+# Tessera finds it through TESSERA_NVRTC_LIB=$PWD/.nvrtc/lib (scripts/test.sh sets
+# it); without that variable it uses the libnvrtc on the library path, as
+# installed by the CUDA toolkit.
+#
+# Idempotent: does nothing when .nvrtc/ already holds this version. Downloads with
+# `python3 -m pip download` when pip exists, else with curl from the PyPI JSON API
+# at $PYPI_URL (the index's base URL); unpacks with python3 or unzip.
+set -euo pipefail
+
+VERSION=12.8.93
+PACKAGE=nvidia-cuda-nvrtc-cu12
+WHEEL=nvidia_cuda_nvrtc_cu12-12.8.93-py3-none-manylinux2010_x86_64.manylinux_2_12_x86_64.whl
+WHEEL_SHA256=a7756528852ef889772a84c6cd89d41dfa74667e24cca16bb31f8f061e3e9994
+LIBS=(libnvrtc.so.12 libnvrtc-builtins.so.12.8)
+LICENSE=nvidia_cuda_nvrtc_cu12-$VERSION.dist-info/License.txt
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dest="$root/.nvrtc"
+stage="$root/.nvrtc.partial"
+
+fail() {
+  echo "provision-nvrtc: $*" >&2
+  exit 1
+}
+
+if [[ "$(cat "$dest/VERSION" 2>/dev/null)" == "$VERSION" ]]; then
+  exit 0
+fi
+[[ "$(uname -s)-$(uname -m)" == "Linux-x86_64" ]] ||
+  fail "this script installs the Linux x86_64 build only; install the CUDA toolkit's NVRTC and put it on the library path (or set TESSERA_NVRTC_LIB to its folder)"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp" "$stage"' EXIT
+
+# Download the wheel.
+if python3 -m pip --version >/dev/null 2>&1; then
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
+    --dest "$tmp" "$PACKAGE==$VERSION" >"$tmp/pip.log" 2>&1 ||
+    fail "pip could not download $PACKAGE==$VERSION: $(tail -n 3 "$tmp/pip.log")"
+elif command -v curl >/dev/null 2>&1; then
+  [[ -n "${PYPI_URL:-}" ]] || fail "pip is not installed; install it (python3 -m ensurepip) or set PYPI_URL to the PyPI base URL for curl"
+  meta="$(curl -fsSL "${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/json")" || fail "could not query ${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/json"
+  url="$(grep -o "\"url\": *\"[^\"]*/$WHEEL\"" <<<"$meta" | head -n 1 | sed 's/^"url": *"\(.*\)"$/\1/')"
+  [[ -n "$url" ]] || fail "the PyPI JSON API lists no $WHEEL"
+  # Mirrors may answer with URLs relative to the JSON document (curl resolves the ../).
+  [[ "$url" == http*://* ]] || url="${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/$url"
+  curl -fsSL -o "$tmp/$WHEEL" "$url" || fail "could not download $url"
+else
+  fail "neither pip nor curl is available to download $WHEEL"
+fi
+[[ -f "$tmp/$WHEEL" ]] || fail "the download did not produce $WHEEL"
+echo "$WHEEL_SHA256  $tmp/$WHEEL" | sha256sum --check --status ||
+  fail "$WHEEL does not have the expected SHA-256 $WHEEL_SHA256"
+
+# Unpack only the libraries and the licence.
+members=("${LIBS[@]/#/nvidia/cuda_nvrtc/lib/}" "$LICENSE")
+if command -v python3 >/dev/null 2>&1; then
+  python3 - "$tmp/$WHEEL" "$tmp/unpacked" "${members[@]}" <<'EOF' || fail "could not unpack $WHEEL"
+import sys, zipfile
+wheel, out, *members = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    for m in members:
+        z.extract(m, out)
+EOF
+elif command -v unzip >/dev/null 2>&1; then
+  unzip -q "$tmp/$WHEEL" "${members[@]}" -d "$tmp/unpacked" || fail "could not unpack $WHEEL"
+else
+  fail "neither python3 nor unzip is available to unpack $WHEEL"
+fi
+
+# Assemble beside the destination, then swap it in, so an interrupted run
+# never leaves a half-filled .nvrtc/.
+rm -rf "$stage"
+mkdir -p "$stage/lib"
+mv "$tmp/unpacked/nvidia/cuda_nvrtc/lib/"* "$stage/lib/"
+chmod 0755 "$stage/lib/"*
+ln -s libnvrtc.so.12 "$stage/lib/libnvrtc.so"
+mv "$tmp/unpacked/$LICENSE" "$stage/LICENSE"
+echo "$VERSION" >"$stage/VERSION"
+rm -rf "$dest"
+mv "$stage" "$dest"

@@ -1,0 +1,553 @@
+//! The CUDA kernels' per-path logic, compiled for the host with the system C++
+//! compiler (`kernels/host/shim.h` stands in for what NVRTC provides) and checked
+//! against the Rust reference: the RNG bit for bit; warps, BSDF, light sampling
+//! and BVH traversal to a few ulps; whole tiles through the wavefront stages and
+//! the megakernel against the CPU backend. No GPU needed.
+#![cfg(feature = "cuda")]
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use glam::{Vec2, Vec3};
+use tessera::accel::{intersect, occluded, Ray};
+use tessera::backend::cpu::CpuBackend;
+use tessera::backend::cuda::{params, source};
+use tessera::backend::Backend;
+use tessera::render::film::{Film, FrameImage};
+use tessera::render::settings::{prepare_frame, RenderSettings};
+use tessera::render::surface::alpha_mask_accepts;
+use tessera::render::task::{PixelSums, RenderTask, SampleRange, Tile, TileResult};
+use tessera::sampling::bsdf::Bsdf;
+use tessera::sampling::light::{env_pdf, env_radiance, sample_light};
+use tessera::sampling::rng::{frame_seed, pcg_hash, rand4};
+use tessera::sampling::warp::*;
+use tessera::scene::flat::*;
+use tessera::scene::{Environment, EnvironmentSpec, Scene};
+
+const REJECTED: &str = "the kernel headers do not compile on the host";
+
+/// The compiled host driver, or why there is none.
+fn driver() -> Result<&'static Path, &'static str> {
+    static DRIVER: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    DRIVER.get_or_init(build_driver).as_ref().map(|p| p.as_path()).map_err(|e| e.as_str())
+}
+
+fn build_driver() -> Result<PathBuf, String> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_host");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("layout_checks.h"), source::layout_checks()).map_err(|e| e.to_string())?;
+    let kernels = common::repo().join("kernels");
+    let exe = dir.join("driver");
+    let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    // No FMA contraction and no fast math: the Rust reference rounds every operation.
+    let output = Command::new(&compiler)
+        .args(["-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Werror"])
+        .arg("-I")
+        .arg(&kernels)
+        .arg("-I")
+        .arg(&dir)
+        .arg(kernels.join("host/driver.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .map_err(|e| format!("the C++ compiler `{compiler}` could not be run: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{REJECTED}:\n{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(exe)
+}
+
+/// The driver, or `None` after saying why the test is skipped. In CI
+/// (`CI` set) a missing compiler is a failure: scripts/test.sh installs one.
+fn driver_or_skip(test: &str) -> Option<&'static Path> {
+    match driver() {
+        Ok(path) => Some(path),
+        // A compiler that runs but rejects the kernels is a failure, never a skip.
+        Err(e) if e.starts_with(REJECTED) || std::env::var_os("CI").is_some() => panic!("{test}: {e}"),
+        Err(e) => {
+            eprintln!("{test}: skipped, no C++ compiler to build the kernels for the host ({e})");
+            None
+        }
+    }
+}
+
+/// Runs commands through the driver; each answer is a line of hex words.
+fn run(driver: &Path, commands: &[String]) -> Vec<Vec<u32>> {
+    let mut child =
+        Command::new(driver).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let text = commands.join("\n") + "\n";
+    let writer = std::thread::spawn(move || input.write_all(text.as_bytes()));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "driver failed: {}", String::from_utf8_lossy(&output.stderr));
+    let answers: Vec<Vec<u32>> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|w| u32::from_str_radix(w, 16).unwrap()).collect())
+        .collect();
+    assert_eq!(answers.len(), commands.len(), "one answer per command");
+    answers
+}
+
+fn h(v: f32) -> String {
+    format!("{:08x}", v.to_bits())
+}
+fn h3(v: Vec3) -> String {
+    format!("{} {} {}", h(v.x), h(v.y), h(v.z))
+}
+fn f(w: u32) -> f32 {
+    f32::from_bits(w)
+}
+fn v3(w: &[u32]) -> Vec3 {
+    Vec3::new(f(w[0]), f(w[1]), f(w[2]))
+}
+
+/// Distance in units in the last place (0 for equal values, including both NaN).
+fn ulps(a: f32, b: f32) -> u32 {
+    if a == b || (a.is_nan() && b.is_nan()) {
+        return 0;
+    }
+    let key = |x: f32| {
+        let i = x.to_bits() as i32;
+        if i < 0 {
+            i32::MIN.wrapping_sub(i)
+        } else {
+            i
+        }
+    };
+    (key(a) as i64 - key(b) as i64).unsigned_abs().min(u32::MAX as u64) as u32
+}
+
+/// Asserts two floats agree to `max_ulps`, or absolutely to 1e-6 near zero
+/// (where ulps shrink without bound).
+fn assert_close(what: &str, cpu: f32, kernel: f32, max_ulps: u32) {
+    let ok = ulps(cpu, kernel) <= max_ulps || (cpu - kernel).abs() <= 1e-6 * cpu.abs().max(1e-3);
+    assert!(ok, "{what}: CPU {cpu:e} vs kernel {kernel:e} ({} ulps)", ulps(cpu, kernel));
+}
+
+fn assert_close3(what: &str, cpu: Vec3, kernel: Vec3, max_ulps: u32) {
+    for (c, k) in cpu.to_array().into_iter().zip(kernel.to_array()) {
+        assert_close(what, c, k, max_ulps);
+    }
+}
+
+/// Deterministic uniform numbers for test inputs.
+fn uniform(seed: u32, i: u32) -> [f32; 4] {
+    rand4(seed, i & 0xffff, i >> 16, 7, 3)
+}
+
+fn unit(seed: u32, i: u32) -> Vec3 {
+    let [a, b, ..] = uniform(seed, i);
+    square_to_uniform_sphere(Vec2::new(a, b))
+}
+
+#[test]
+fn rng_is_bit_identical() {
+    let Some(driver) = driver_or_skip("rng_is_bit_identical") else { return };
+    let mut inputs: Vec<[u32; 5]> = (0..3000)
+        .map(|i| {
+            let [a, b, c, d] = uniform(1, i).map(f32::to_bits);
+            [a, b >> 16, c >> 18, d, i.wrapping_mul(2_654_435_761)]
+        })
+        .collect();
+    inputs.extend([[0; 5], [u32::MAX; 5], [1, 16383, 16383, 1 << 20, 0x8000_0103]]);
+    let mut commands = Vec::new();
+    for [seed, px, py, sample, group] in &inputs {
+        commands.push(format!("rand4 {seed:x} {px:x} {py:x} {sample:x} {group:x}"));
+        commands.push(format!("hash {seed:x}"));
+        commands.push(format!("frame_seed {seed:x} {group:x}"));
+    }
+    let answers = run(driver, &commands);
+    for (k, [seed, px, py, sample, group]) in inputs.iter().copied().enumerate() {
+        let expected: Vec<u32> = rand4(seed, px, py, sample, group).iter().map(|v| v.to_bits()).collect();
+        assert_eq!(answers[3 * k], expected, "rand4({seed}, {px}, {py}, {sample}, {group})");
+        assert_eq!(answers[3 * k + 1], [pcg_hash(seed)], "pcg_hash({seed})");
+        assert_eq!(answers[3 * k + 2], [frame_seed(seed, group)], "frame_seed({seed}, {group})");
+    }
+}
+
+#[test]
+fn warps_frames_and_mis_weights_agree() {
+    let Some(driver) = driver_or_skip("warps_frames_and_mis_weights_agree") else { return };
+    let n = 2000;
+    let mut commands = Vec::new();
+    let mut inputs = Vec::new();
+    for i in 0..n {
+        let [a, b, c, d] = uniform(2, i);
+        let u = Vec2::new(a, b);
+        let normal = unit(3, i);
+        // Half the tangents are random, some degenerate (parallel, zero).
+        let tangent = match i % 5 {
+            0 => normal * 2.0,
+            1 => Vec3::ZERO,
+            _ => unit(4, i),
+        };
+        let (pa, pb) = (c * 10f32.powi((i % 7) as i32 - 3), d);
+        commands.push(format!("disk {} {}", h(u.x), h(u.y)));
+        commands.push(format!("cosine {} {}", h(u.x), h(u.y)));
+        commands.push(format!("sphere {} {}", h(u.x), h(u.y)));
+        commands.push(format!("triangle {} {}", h(u.x), h(u.y)));
+        commands.push(format!("power {} {}", h(pa), h(pb)));
+        commands.push(format!("frame0 {}", h3(normal)));
+        commands.push(format!("frame {} {}", h3(normal), h3(tangent)));
+        inputs.push((u, normal, tangent, pa, pb));
+    }
+    let answers = run(driver, &commands);
+    for (k, &(u, normal, tangent, pa, pb)) in inputs.iter().enumerate() {
+        let a = &answers[7 * k..7 * k + 7];
+        let disk = square_to_concentric_disk(u);
+        assert_close3("concentric disk", disk.extend(0.0), Vec3::new(f(a[0][0]), f(a[0][1]), 0.0), 2);
+        assert_close3("cosine hemisphere", square_to_cosine_hemisphere(u), v3(&a[1]), 2);
+        assert_close3("uniform sphere", square_to_uniform_sphere(u), v3(&a[2]), 2);
+        let tri = square_to_uniform_triangle(u);
+        assert_close3("uniform triangle", tri.extend(0.0), Vec3::new(f(a[3][0]), f(a[3][1]), 0.0), 0);
+        assert_close("power heuristic", power_heuristic(pa, pb), f(a[4][0]), 0);
+        for (frame, answer, what) in [
+            (Frame::from_normal(normal), &a[5], "frame from normal"),
+            (Frame::from_normal_tangent(normal, tangent), &a[6], "frame from normal and tangent"),
+        ] {
+            assert_close3(what, frame.t, v3(&answer[0..3]), 2);
+            assert_close3(what, frame.b, v3(&answer[3..6]), 2);
+            assert_close3(what, frame.n, v3(&answer[6..9]), 0);
+        }
+    }
+}
+
+/// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls, mixtures.
+fn materials() -> Vec<(Vec3, f32, f32, f32, f32, bool)> {
+    let mut all = vec![
+        (Vec3::splat(0.8), 0.0, 0.5, 1.0, 0.0, false),
+        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.0, 1.5, 0.0, false),
+        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.7, 1.5, 0.0, false),
+        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false),
+        (Vec3::ONE, 0.0, 0.0, 1.5, 1.0, false),
+        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false),
+        (Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true),
+        (Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false),
+        // Out-of-range parameters are clamped the same way.
+        (Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false),
+    ];
+    for i in 0..12 {
+        let [a, b, c, d] = uniform(20, i);
+        let [e, g, t, _] = uniform(21, i);
+        all.push((Vec3::new(a, b, c), d * d * d, e, 1.0 + 1.5 * g, t, i % 2 == 0));
+    }
+    all
+}
+
+#[test]
+fn bsdf_eval_pdf_and_sampling_agree() {
+    let Some(driver) = driver_or_skip("bsdf_eval_pdf_and_sampling_agree") else { return };
+    let mut commands = Vec::new();
+    let mut cases = Vec::new();
+    for (m, &(base, metallic, roughness, ior, transmission, thin)) in materials().iter().enumerate() {
+        let params =
+            format!("{} {} {} {} {} {}", h3(base), h(metallic), h(roughness), h(ior), h(transmission), thin as u32);
+        let bsdf = Bsdf::new(base, metallic, roughness, ior, transmission, thin);
+        for i in 0..300 {
+            let key = m as u32 * 1000 + i;
+            let (wo, wi) = (unit(5, key), unit(6, key));
+            let [u_lobe, u1, u2, _] = uniform(7, key);
+            commands.push(format!("eval {params} {} {}", h3(wo), h3(wi)));
+            commands.push(format!("sample {params} {} {} {} {}", h3(wo), h(u_lobe), h(u1), h(u2)));
+            cases.push((bsdf, wo, wi, u_lobe, Vec2::new(u1, u2)));
+        }
+    }
+    let answers = run(driver, &commands);
+    let mut sampled = 0;
+    for (k, &(bsdf, wo, wi, u_lobe, u)) in cases.iter().enumerate() {
+        let (eval, pdf) = bsdf.eval_pdf(wo, wi);
+        let e = &answers[2 * k];
+        let what = format!("{bsdf:?} at wo {wo}, wi {wi}");
+        assert_close3(&format!("eval of {what}"), eval, v3(e), 16);
+        assert_close(&format!("pdf of {what}"), pdf, f(e[3]), 16);
+        let s = &answers[2 * k + 1];
+        let cpu = bsdf.sample(wo, u_lobe, u);
+        assert_eq!(cpu.is_some(), s[0] == 1, "sample of {bsdf:?} at wo {wo}, u {u_lobe} {u}: {cpu:?} vs {s:?}");
+        if let Some(cpu) = cpu {
+            sampled += 1;
+            let what = format!("sample of {bsdf:?} at wo {wo}, u {u_lobe} {u}");
+            assert_close3(&what, cpu.wi, v3(&s[1..4]), 16);
+            assert_close3(&what, cpu.weight, v3(&s[4..7]), 64);
+            assert_close(&what, cpu.pdf, f(s[7]), 64);
+            assert_eq!(cpu.transmitted, s[8] == 1, "{what}");
+        }
+    }
+    assert!(sampled > cases.len() / 2, "most samples should succeed ({sampled} of {})", cases.len());
+}
+
+/// Writes a 32×16 equirectangular HDR map with a bright spot, for environment sampling.
+fn environment_map(dir: &Path) -> PathBuf {
+    let (w, h) = (32u32, 16u32);
+    let mut img = image::Rgb32FImage::new(w, h);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        let spot = if (x as i32 - 9).abs() <= 1 && (y as i32 - 5).abs() <= 1 { 40.0 } else { 0.0 };
+        *p = image::Rgb([0.2 + 0.02 * x as f32 + spot, 0.3 + 0.01 * y as f32, 0.5 + spot * 0.5]);
+    }
+    let path = dir.join("sky.hdr");
+    img.save(&path).unwrap();
+    path
+}
+
+fn prepare(scene: &Path, env: Option<&EnvironmentSpec>, width: u32, height: u32) -> FlatScene {
+    let scene = Scene::load(scene).unwrap_or_else(|e| panic!("{}: {e}", scene.display()));
+    let env = env.map(|s| Environment::load(s).unwrap());
+    let settings = RenderSettings { width, height, ..Default::default() };
+    prepare_frame(&scene, env.as_ref(), &settings, 0).unwrap()
+}
+
+/// The Cornell box lit by its area light, an environment map, and a point, a
+/// spot (with range) and a directional light added by hand: every light kind.
+fn every_light_kind(dir: &Path) -> FlatScene {
+    let sky = EnvironmentSpec::Map(environment_map(dir));
+    let mut scene = prepare(&common::cornell_box(), Some(&sky), 24, 24);
+    let c = 0.5 * (Vec3::from(scene.header.bounds_min) + Vec3::from(scene.header.bounds_max));
+    let light = |kind, position: Vec3, direction: Vec3, intensity: [f32; 3]| Light {
+        position: position.to_array(),
+        kind,
+        direction: direction.normalize().to_array(),
+        intensity,
+        cos_outer: 0.8,
+        cos_inner: 0.95,
+        range: if kind == LIGHT_SPOT { 3.0 } else { 0.0 },
+        ..Default::default()
+    };
+    scene.lights.push(light(LIGHT_POINT, c + Vec3::new(0.1, 0.2, 0.1), Vec3::Y, [2.0, 1.0, 0.5]));
+    scene.lights.push(light(LIGHT_SPOT, c + Vec3::new(-0.2, 0.3, 0.0), Vec3::new(0.2, -1.0, 0.1), [5.0, 5.0, 4.0]));
+    scene.lights.push(light(LIGHT_DIRECTIONAL, Vec3::ZERO, Vec3::new(0.3, -1.0, -0.2), [1.0, 0.9, 0.8]));
+    let n = scene.lights.len();
+    let mut acc = 0.0;
+    scene.light_cdf.clear();
+    for (i, l) in scene.lights.iter_mut().enumerate() {
+        l.pick_pdf = 1.0 / n as f32;
+        acc += l.pick_pdf;
+        scene.light_cdf.push(if i + 1 == n { 1.0 } else { acc });
+    }
+    scene.header.num_lights = n as u32;
+    let kinds: Vec<u32> = scene.lights.iter().map(|l| l.kind).collect();
+    for kind in [LIGHT_POINT, LIGHT_SPOT, LIGHT_DIRECTIONAL, LIGHT_TRIANGLE, LIGHT_ENVIRONMENT] {
+        assert!(kinds.contains(&kind), "light kind {kind} missing from {kinds:?}");
+    }
+    scene
+}
+
+/// Writes the flat scene's arrays where the driver's `scene` command reads them,
+/// after the check the CUDA backend makes before an upload.
+fn export(scene: &FlatScene, dir: &Path) -> String {
+    use bytemuck::{bytes_of, cast_slice};
+    tessera::backend::cuda::validate_scene(scene).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).unwrap();
+    let srgb = params::srgb_to_linear_table();
+    let arrays: [(&str, &[u8]); 14] = [
+        ("header", bytes_of(&scene.header)),
+        ("nodes", cast_slice(&scene.nodes)),
+        ("triangles", cast_slice(&scene.triangles)),
+        ("triangle_vertices", cast_slice(&scene.triangle_vertices)),
+        ("vertices", cast_slice(&scene.vertices)),
+        ("materials", cast_slice(&scene.materials)),
+        ("textures", cast_slice(&scene.textures)),
+        ("texels", cast_slice(&scene.texels)),
+        ("lights", cast_slice(&scene.lights)),
+        ("light_cdf", cast_slice(&scene.light_cdf)),
+        ("env_texels", cast_slice(&scene.env_texels)),
+        ("env_marginal_cdf", cast_slice(&scene.env_marginal_cdf)),
+        ("env_conditional_cdf", cast_slice(&scene.env_conditional_cdf)),
+        ("srgb_to_linear", cast_slice(&srgb)),
+    ];
+    for (name, bytes) in arrays {
+        std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
+    }
+    format!("scene {}", dir.display())
+}
+
+#[test]
+fn light_sampling_agrees_for_every_light_kind() {
+    let Some(driver) = driver_or_skip("light_sampling_agrees_for_every_light_kind") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let scene = every_light_kind(dir.path());
+    let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
+    let mut commands = vec![export(&scene, &dir.path().join("scene"))];
+    let mut cases = Vec::new();
+    for i in 0..4000 {
+        let [a, b, c, _] = uniform(8, i);
+        let p = lo + (hi - lo) * Vec3::new(a, b, c);
+        let u = uniform(9, i);
+        commands.push(format!("light {} {} {} {} {}", h3(p), h(u[0]), h(u[1]), h(u[2]), h(u[3])));
+        let d = unit(10, i);
+        commands.push(format!("env {}", h3(d)));
+        cases.push((p, u, d));
+    }
+    let answers = run(driver, &commands);
+    let mut per_kind = [0u32; 5];
+    for (k, &(p, u, d)) in cases.iter().enumerate() {
+        let a = &answers[1 + 2 * k];
+        let cpu = sample_light(&scene, p, u);
+        assert_eq!(cpu.is_some(), a[0] == 1, "sample_light at {p} with {u:?}: {cpu:?} vs {a:?}");
+        if let Some(ls) = cpu {
+            let what = format!("sample_light at {p} with {u:?}");
+            assert_close3(&what, ls.wi, v3(&a[1..4]), 16);
+            assert_close(&what, ls.dist, f(a[4]), 16);
+            assert_close3(&what, ls.radiance, v3(&a[5..8]), 64);
+            assert_close(&what, ls.pdf, f(a[8]), 64);
+            assert_eq!(ls.delta, a[9] == 1, "{what}");
+            let kind = scene.lights[tessera::sampling::distribution::sample_cdf(&scene.light_cdf, u[0])].kind;
+            per_kind[kind as usize] += 1;
+        }
+        let e = &answers[2 + 2 * k];
+        assert_close3(&format!("env_radiance({d})"), env_radiance(&scene, d), v3(e), 0);
+        assert_close(&format!("env_pdf({d})"), env_pdf(&scene, d), f(e[3]), 16);
+    }
+    assert!(per_kind.iter().all(|&n| n > 100), "every light kind sampled: {per_kind:?}");
+}
+
+#[test]
+fn traversal_finds_the_same_hits() {
+    let Some(driver) = driver_or_skip("traversal_finds_the_same_hits") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Alpha-masked and blended leaves, transmission, many triangles.
+    for name in ["TransmissionTest", "LightsPunctualLamp", "FlightHelmet"] {
+        let scene = prepare(&common::shared_scene(name), None, 16, 16);
+        let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
+        let mut commands = vec![export(&scene, &dir.path().join(name))];
+        let mut rays = Vec::new();
+        for i in 0..3000 {
+            let [a, b, c, t] = uniform(11, i);
+            let origin = lo + (hi - lo) * Vec3::new(a, b, c) * 1.2 - (hi - lo) * 0.1;
+            // Some rays run parallel to an axis, some are short.
+            let dir = match i % 10 {
+                0 => Vec3::X,
+                1 => Vec3::NEG_Y,
+                _ => unit(12, i),
+            };
+            let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
+            commands.push(format!("intersect {} {} {}", h3(origin), h3(dir), h(t_max)));
+            commands.push(format!("occluded {} {} {}", h3(origin), h3(dir), h(t_max)));
+            rays.push((Ray { origin, dir }, t_max));
+        }
+        let answers = run(driver, &commands);
+        let accept = |tri, u, v| alpha_mask_accepts(&scene, tri, u, v);
+        let mut hits = 0;
+        for (k, (ray, t_max)) in rays.iter().enumerate() {
+            let a = &answers[1 + 2 * k];
+            let what = format!("{name}: ray {k} from {} along {} up to {t_max}", ray.origin, ray.dir);
+            let cpu = intersect(&scene.nodes, &scene.triangles, ray, *t_max, accept);
+            assert_eq!(cpu.is_some(), a[0] == 1, "{what}: {cpu:?} vs {a:?}");
+            if let Some(hit) = cpu {
+                hits += 1;
+                assert_eq!(hit.tri, a[4], "{what}: triangle");
+                assert_close3(&what, Vec3::new(hit.t, hit.u, hit.v), Vec3::new(f(a[1]), f(a[2]), f(a[3])), 0);
+            }
+            let blocked = occluded(&scene.nodes, &scene.triangles, ray, *t_max, accept);
+            assert_eq!(blocked, answers[2 + 2 * k][0] == 1, "{what}: occluded");
+        }
+        assert!(hits > 300, "{name}: only {hits} of {} rays hit", rays.len());
+    }
+}
+
+/// Renders `task` through the kernels' stages on the host (`mode` 0: wavefront,
+/// 1: megakernel) in waves of at most `capacity` paths.
+fn render_on_host(
+    driver: &Path,
+    scene_command: &str,
+    task: &RenderTask,
+    mode: u32,
+    capacity: u32,
+    out: &Path,
+) -> TileResult {
+    let t = task.tile;
+    let waves = params::plan_waves(t.pixel_count() as u32, task.samples.start..task.samples.end, capacity);
+    let mut command = format!(
+        "render {mode:x} {:x} {:x} {:x} {:x} {:x} {:x} {capacity:x} {} {:x}",
+        frame_seed(task.seed, task.frame),
+        task.max_depth,
+        t.x,
+        t.y,
+        t.width,
+        t.height,
+        out.display(),
+        waves.len()
+    );
+    for w in &waves {
+        command += &format!(" {:x} {:x} {:x} {:x}", w.pixel_begin, w.pixel_count, w.sample_begin, w.sample_count);
+    }
+    let answer = &run(driver, &[scene_command.to_string(), command])[1];
+    let bytes = std::fs::read(out).unwrap();
+    TileResult {
+        frame: task.frame,
+        tile: t,
+        samples: task.samples,
+        pixels: bytemuck::pod_collect_to_vec::<u8, PixelSums>(&bytes),
+        rays: ((answer[0] as u64) << 32) | answer[1] as u64,
+    }
+}
+
+fn image(width: u32, height: u32, result: &TileResult) -> FrameImage {
+    let mut film = Film::new(width, height);
+    film.add(result).unwrap();
+    film.image()
+}
+
+#[test]
+fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
+    let Some(driver) = driver_or_skip("tiles_rendered_through_the_kernel_logic_match_the_cpu_backend") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sky = EnvironmentSpec::Map(environment_map(dir.path()));
+    let (width, height) = (20, 16);
+    let scenes = [
+        ("cornell-box", common::cornell_box(), Some(sky.clone())),
+        ("LightsPunctualLamp", common::shared_scene("LightsPunctualLamp"), None),
+        ("TransmissionTest", common::shared_scene("TransmissionTest"), Some(sky.clone())),
+        ("NormalTangentMirrorTest", common::shared_scene("NormalTangentMirrorTest"), Some(sky.clone())),
+        ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky)),
+    ];
+    for (name, path, env) in scenes {
+        let scene = prepare(&path, env.as_ref(), width, height);
+        let scene_command = export(&scene, &dir.path().join(name));
+        let task = RenderTask {
+            frame: 3,
+            tile: Tile { x: 0, y: 0, width, height },
+            samples: SampleRange { start: 5, end: 21 },
+            seed: 11,
+            max_depth: 6,
+        };
+        let mut cpu = CpuBackend::new(Some(1)).unwrap();
+        cpu.upload(&scene).unwrap();
+        let reference = cpu.render(&task, &|_| true).unwrap();
+
+        let out = dir.path().join(format!("{name}.sums"));
+        // 320 pixels: waves of 3 samples of the whole tile, and waves of part of the tile.
+        let wavefront = render_on_host(driver, &scene_command, &task, 0, 1000, &out);
+        let split = render_on_host(driver, &scene_command, &task, 0, 150, &out);
+        let megakernel = render_on_host(driver, &scene_command, &task, 1, 1000, &out);
+        assert_eq!(wavefront, split, "{name}: the wave size changed the result");
+        assert_eq!(wavefront, megakernel, "{name}: wavefront and megakernel differ");
+
+        // Same paths as the CPU: compiled without FMA contraction on the host, the
+        // kernel logic rounds every operation as the Rust reference does and calls
+        // the same libm, so the sums are identical bit for bit. (On the GPU, FMA
+        // and CUDA's libdevice make them agree statistically instead.)
+        assert_eq!(wavefront.rays, reference.rays, "{name}: rays traced");
+        let differing: Vec<usize> =
+            (0..reference.pixels.len()).filter(|&i| wavefront.pixels[i] != reference.pixels[i]).collect();
+        assert!(
+            differing.is_empty(),
+            "{name}: {} of {} pixel sums differ from the CPU backend, first at pixel {}: {:?} vs {:?}",
+            differing.len(),
+            reference.pixels.len(),
+            differing[0],
+            wavefront.pixels[differing[0]],
+            reference.pixels[differing[0]]
+        );
+        common::agreement::assert_agrees(
+            name,
+            &image(width, height, &reference),
+            &image(width, height, &wavefront),
+            0.01,
+        );
+    }
+}
