@@ -194,7 +194,10 @@ impl Renderer<'_> {
         }
         let mut y = 0;
         while y < tile.height {
-            let rows = shape.rows.min(tile.height - y);
+            // Bands may shrink (never grow) as the device proves slow; a pixel's
+            // sums do not depend on which band it is in.
+            let fit = self.schedule.max_band_pixels().map_or(u64::MAX, |p| (p / tile.width as u64).max(1));
+            let rows = shape.rows.min(tile.height - y).min(fit.min(u32::MAX as u64) as u32);
             let params = DispatchParams {
                 x: tile.x,
                 y: tile.y + y,

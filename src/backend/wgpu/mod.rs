@@ -83,7 +83,7 @@ impl Backend for WgpuBackend {
 
     fn upload(&mut self, flat: &FlatScene) -> Result<(), BackendError> {
         self.scene = None;
-        scene::check_fits(flat, &self.gpu)?;
+        scene::check_fits(flat, &self.gpu.adapter_limits, &self.gpu.info.name)?;
         let needs = scene::needs(flat);
         let limits = self.gpu.device.limits();
         if needs.binding > limits.max_storage_buffer_binding_size || needs.buffer > limits.max_buffer_size {

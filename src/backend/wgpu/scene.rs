@@ -64,18 +64,12 @@ pub fn needs(scene: &FlatScene) -> BufferNeeds {
     BufferNeeds { binding: largest, buffer: largest }
 }
 
-/// Checks every buffer of `scene` against the adapter's limits.
-pub fn check_fits(scene: &FlatScene, gpu: &GpuDevice) -> Result<(), BackendError> {
-    let limits = &gpu.adapter_limits;
+/// Checks every buffer of `scene` against `limits` (the adapter's) of `device`.
+pub fn check_fits(scene: &FlatScene, limits: &wgpu::Limits, device: &str) -> Result<(), BackendError> {
     let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
     for a in arrays(scene) {
         if a.size() > limit {
-            return Err(BackendError::SceneTooLarge {
-                what: a.name,
-                needed: a.size(),
-                limit,
-                device: gpu.info.name.clone(),
-            });
+            return Err(BackendError::SceneTooLarge { what: a.name, needed: a.size(), limit, device: device.into() });
         }
     }
     Ok(())
@@ -134,7 +128,7 @@ pub fn upload(
     scene: &FlatScene,
 ) -> Result<SceneBuffers, BackendError> {
     check_consistent(scene).map_err(|message| gpu.device_error(message))?;
-    check_fits(scene, gpu)?;
+    check_fits(scene, &gpu.adapter_limits, &gpu.info.name)?;
     let device = &gpu.device;
     let init = |label: &str, contents: &[u8], usage| {
         device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents, usage })
@@ -175,6 +169,19 @@ mod tests {
         let cdfs: &[f32] = bytemuck::cast_slice(&all[8].bytes);
         assert_eq!(cdfs, [0.5, 1.0, 1.0, 0.25, 1.0]);
         assert_eq!(needs(&scene).binding, size_of::<Material>() as u64);
+    }
+
+    #[test]
+    fn a_buffer_beyond_the_adapter_limits_is_named() {
+        let scene = FlatScene { texels: vec![0; 1 << 18], ..Default::default() };
+        let limits = wgpu::Limits { max_storage_buffer_binding_size: 1 << 16, ..wgpu::Limits::default() };
+        let err = check_fits(&scene, &limits, "Tiny GPU").unwrap_err();
+        assert!(
+            matches!(err, BackendError::SceneTooLarge { what: "texels", needed: 1_048_576, limit: 65_536, .. }),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "the scene needs 1048576 bytes for texels, but Tiny GPU allows at most 65536");
+        assert!(check_fits(&scene, &wgpu::Limits::default(), "Big GPU").is_ok());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! the progress bar and cancellation only move between dispatches — yet long
 //! enough that submitting it costs little. The schedule measures the time per
 //! pixel-sample of each dispatch and sizes the next one to take about
-//! [`TARGET_DISPATCH`].
+//! [`TARGET_DISPATCH`]; on a device so slow that even one sample over a band
+//! would take longer than [`MAX_BAND_DISPATCH`], bands get fewer rows.
 
 use std::time::Duration;
 
 /// Aimed-for duration of one dispatch: a twentieth of the shortest common watchdog.
 pub const TARGET_DISPATCH: Duration = Duration::from_millis(100);
+/// Longest one sample over a whole band should take.
+pub const MAX_BAND_DISPATCH: Duration = Duration::from_secs(1);
 /// Most a batch may grow from one dispatch to the next, in case the last one was
 /// unusually cheap (e.g. a band of sky before a band of glass).
 const MAX_GROWTH: u32 = 4;
@@ -31,6 +34,14 @@ impl BatchSchedule {
         let fit = TARGET_DISPATCH.as_secs_f64() / (seconds * pixels.max(1) as f64);
         let fit = if fit.is_finite() { fit.clamp(1.0, u32::MAX as f64) as u32 } else { u32::MAX };
         fit.min(self.last_batch.max(1).saturating_mul(MAX_GROWTH)).clamp(1, remaining.max(1))
+    }
+
+    /// Most pixels a band should have so that one sample over it stays within
+    /// [`MAX_BAND_DISPATCH`]; `None` before the first measurement.
+    pub fn max_band_pixels(&self) -> Option<u64> {
+        let seconds = self.seconds_per_sample?;
+        let pixels = MAX_BAND_DISPATCH.as_secs_f64() / seconds;
+        Some(if pixels.is_finite() { pixels.clamp(1.0, u64::MAX as f64) as u64 } else { u64::MAX })
     }
 
     /// Records that `batch` samples over `pixels` pixels took `elapsed`.
@@ -71,5 +82,15 @@ mod tests {
         // An instant dispatch (timer resolution) does not make the batch unbounded.
         s.record(16, 2, Duration::ZERO);
         assert_eq!(s.next_batch(16, 1000), 8);
+        assert_eq!(s.max_band_pixels(), Some(u64::MAX));
+    }
+
+    #[test]
+    fn bands_shrink_on_slow_devices() {
+        let mut s = BatchSchedule::default();
+        assert_eq!(s.max_band_pixels(), None);
+        // 30 000 pixel-samples per second: one second is 30 000 pixels.
+        s.record(3000, 1, Duration::from_millis(100));
+        assert_eq!(s.max_band_pixels(), Some(30_000));
     }
 }
