@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use common::agreement::assert_agrees;
 use common::*;
-use tessera::backend::wgpu::adapter::{instance, BufferNeeds, GpuDevice};
+use tessera::backend::wgpu::adapter::{instance, BufferNeeds, GpuDevice, Software};
 use tessera::backend::wgpu::{shader, WgpuBackend};
 use tessera::backend::{Backend, BackendError, BackendKind, BackendOptions};
 use tessera::render::film::FrameImage;
@@ -58,7 +58,7 @@ fn render_wgpu(backend: &mut WgpuBackend, path: &Path, settings: &RenderSettings
 fn wgsl_rng_matches_rand4_bit_for_bit() {
     // Needs only a device, not the backend.
     let Some(_guard) = backend("wgsl_rng_matches_rand4_bit_for_bit") else { return };
-    let gpu = GpuDevice::open(&instance(), None, BufferNeeds::default()).unwrap();
+    let gpu = GpuDevice::open(&instance(), None, Software::Allow, BufferNeeds::default()).unwrap();
     const N: u32 = 4096;
     // Inputs spread over the whole u32 range, the same formula on both sides.
     let inputs = |i: u32| {

@@ -100,33 +100,70 @@ pub fn none_usable(entries: &[AdapterEntry]) -> String {
     format!("no adapter can run the path tracer: {}", all.join("; "))
 }
 
+/// Which adapters [`select`] may pick by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Software {
+    /// Any usable adapter, a software one (lavapipe, WARP) last.
+    Allow,
+    /// Hardware only, for `--backend auto`: the CPU backend outruns a software
+    /// adapter. An explicit `--device N` is still honoured.
+    Refuse,
+}
+
 /// Picks adapter `index` (as listed by [`list`]) or, when `None`, the best usable one.
-pub fn select(mut entries: Vec<AdapterEntry>, index: Option<usize>) -> Result<AdapterEntry, BackendError> {
-    let unavailable = |reason: String| BackendError::Unavailable { backend: BACKEND, reason };
-    match index {
-        Some(i) if i >= entries.len() => Err(unavailable(format!(
-            "--device {i} does not exist: found {} adapter(s) (see `tessera info --devices`)",
-            entries.len()
-        ))),
-        Some(i) => {
-            let entry = entries.swap_remove(i);
-            match &entry.unusable {
-                Some(why) => Err(unavailable(format!("--device {i} ({}) cannot be used: {why}", entry.info.name))),
-                None => Ok(entry),
-            }
+pub fn select(
+    mut entries: Vec<AdapterEntry>,
+    index: Option<usize>,
+    software: Software,
+) -> Result<AdapterEntry, BackendError> {
+    let candidates: Vec<Candidate> = entries
+        .iter()
+        .map(|e| Candidate { name: &e.info.name, kind: e.info.device_type, unusable: e.unusable.as_deref() })
+        .collect();
+    match choose(&candidates, index, software) {
+        Ok(i) => Ok(entries.swap_remove(i)),
+        Err(reason) => {
+            let reason = if reason.is_empty() { none_usable(&entries) } else { reason };
+            Err(BackendError::Unavailable { backend: BACKEND, reason })
         }
-        None => {
-            let best = entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.unusable.is_none())
-                .min_by_key(|(i, e)| (preference(e.info.device_type), *i))
-                .map(|(i, _)| i);
-            match best {
-                Some(i) => Ok(entries.swap_remove(i)),
-                None => Err(unavailable(none_usable(&entries))),
-            }
-        }
+    }
+}
+
+/// What [`choose`] needs to know of an adapter.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub name: &'a str,
+    pub kind: wgpu::DeviceType,
+    pub unusable: Option<&'a str>,
+}
+
+/// The index [`select`] picks, or why none (empty: no usable adapter at all).
+pub fn choose(candidates: &[Candidate], index: Option<usize>, software: Software) -> Result<usize, String> {
+    if let Some(i) = index {
+        let Some(c) = candidates.get(i) else {
+            return Err(format!(
+                "--device {i} does not exist: found {} adapter(s) (see `tessera info --devices`)",
+                candidates.len()
+            ));
+        };
+        return match c.unusable {
+            Some(why) => Err(format!("--device {i} ({}) cannot be used: {why}", c.name)),
+            None => Ok(i),
+        };
+    }
+    let best = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.unusable.is_none())
+        .min_by_key(|(i, c)| (preference(c.kind), *i));
+    match best {
+        Some((_, c)) if software == Software::Refuse && c.kind == wgpu::DeviceType::Cpu => Err(format!(
+            "no hardware adapter; {} is a software renderer, slower than the CPU backend \
+             (choose it with --backend wgpu)",
+            c.name
+        )),
+        Some((i, _)) => Ok(i),
+        None => Err(String::new()),
     }
 }
 
@@ -167,9 +204,14 @@ pub struct GpuDevice {
 }
 
 impl GpuDevice {
-    /// Opens adapter `index` (or the best one) with the limits `needs` asks for.
-    pub fn open(instance: &wgpu::Instance, index: Option<usize>, needs: BufferNeeds) -> Result<Self, BackendError> {
-        let entry = select(list(instance), index)?;
+    /// Opens adapter `index` (or the best one `software` allows) with the limits `needs` asks for.
+    pub fn open(
+        instance: &wgpu::Instance,
+        index: Option<usize>,
+        software: Software,
+        needs: BufferNeeds,
+    ) -> Result<Self, BackendError> {
+        let entry = select(list(instance), index, software)?;
         let adapter_limits = entry.adapter.limits();
         let desc = wgpu::DeviceDescriptor {
             label: Some("tessera"),
@@ -232,6 +274,40 @@ fn record(sink: &Mutex<Option<String>>, message: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wgpu::DeviceType::*;
+
+    fn candidate(name: &'static str, kind: wgpu::DeviceType, unusable: Option<&'static str>) -> Candidate<'static> {
+        Candidate { name, kind, unusable }
+    }
+
+    #[test]
+    fn the_best_usable_adapter_is_chosen_unless_one_is_named() {
+        let all = [
+            candidate("llvmpipe", Cpu, None),
+            candidate("old", DiscreteGpu, Some("no compute shaders")),
+            candidate("igpu", IntegratedGpu, None),
+            candidate("dgpu", DiscreteGpu, None),
+        ];
+        assert_eq!(choose(&all, None, Software::Allow), Ok(3));
+        assert_eq!(choose(&all, None, Software::Refuse), Ok(3));
+        assert_eq!(choose(&all, Some(0), Software::Refuse), Ok(0), "an explicit --device is honoured");
+        assert_eq!(
+            choose(&all, Some(1), Software::Allow),
+            Err("--device 1 (old) cannot be used: no compute shaders".into())
+        );
+        let err = choose(&all, Some(4), Software::Allow).unwrap_err();
+        assert!(err.starts_with("--device 4 does not exist: found 4 adapter(s)"), "{err}");
+    }
+
+    #[test]
+    fn auto_refuses_a_lone_software_adapter() {
+        let lone = [candidate("old", DiscreteGpu, Some("no compute shaders")), candidate("llvmpipe", Cpu, None)];
+        assert_eq!(choose(&lone, None, Software::Allow), Ok(1));
+        let err = choose(&lone, None, Software::Refuse).unwrap_err();
+        assert!(err.contains("llvmpipe is a software renderer"), "{err}");
+        assert_eq!(choose(&lone[..1], None, Software::Allow), Err(String::new()));
+        assert_eq!(choose(&[], None, Software::Allow), Err(String::new()));
+    }
 
     #[test]
     fn requested_limits_cover_the_needs_and_stay_within_the_adapter() {

@@ -16,7 +16,7 @@ pub mod shader;
 use super::{Backend, BackendError, BackendInfo, BackendKind, BackendOptions, Probe, Progress};
 use crate::render::task::{RenderTask, TileResult};
 use crate::scene::flat::FlatScene;
-use adapter::{BufferNeeds, GpuDevice};
+use adapter::{BufferNeeds, GpuDevice, Software};
 use kernel::{BandBuffers, Kernels, Renderer};
 use scene::SceneBuffers;
 use schedule::BatchSchedule;
@@ -36,6 +36,7 @@ pub fn probe() -> Probe {
 pub struct WgpuBackend {
     instance: wgpu::Instance,
     device_index: Option<usize>,
+    software: Software,
     gpu: GpuDevice,
     kernels: Kernels,
     scene: Option<SceneBuffers>,
@@ -46,12 +47,23 @@ pub struct WgpuBackend {
 impl WgpuBackend {
     /// Opens adapter `opts.device` (or the best one) and compiles the kernels.
     pub fn new(opts: &BackendOptions) -> Result<Self, BackendError> {
+        Self::open(opts, Software::Allow)
+    }
+
+    /// As [`WgpuBackend::new`], for `--backend auto`: without `--device`, a
+    /// software adapter is refused, since the CPU backend is faster.
+    pub fn new_hardware(opts: &BackendOptions) -> Result<Self, BackendError> {
+        Self::open(opts, Software::Refuse)
+    }
+
+    fn open(opts: &BackendOptions, software: Software) -> Result<Self, BackendError> {
         let instance = adapter::instance();
-        let gpu = GpuDevice::open(&instance, opts.device, BufferNeeds::default())?;
+        let gpu = GpuDevice::open(&instance, opts.device, software, BufferNeeds::default())?;
         let kernels = Kernels::new(&gpu)?;
         Ok(Self {
             instance,
             device_index: opts.device,
+            software,
             gpu,
             kernels,
             scene: None,
@@ -65,7 +77,7 @@ impl WgpuBackend {
     fn reopen(&mut self, needs: BufferNeeds) -> Result<(), BackendError> {
         self.scene = None;
         self.band = None;
-        let gpu = GpuDevice::open(&self.instance, self.device_index, needs)?;
+        let gpu = GpuDevice::open(&self.instance, self.device_index, self.software, needs)?;
         if gpu.info != self.gpu.info {
             return Err(gpu.device_error("the adapter list changed while reopening the device".into()));
         }
