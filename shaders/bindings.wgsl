@@ -1,6 +1,7 @@
 // Resources of the path tracer. Group 0 is the uploaded scene (the FlatScene
 // arrays as they are; `cdfs` holds light_cdf, env_marginal_cdf and
-// env_conditional_cdf one after another). Group 1 is the band of the tile being
+// env_conditional_cdf one after another; `srgb_to_linear` is the sRGB decoding
+// table of src/scene/texture.rs, four entries per vec4). Group 1 is the band of the tile being
 // rendered. Empty arrays are uploaded as one zeroed element.
 
 @group(0) @binding(0) var<uniform> header: SceneHeader;
@@ -14,6 +15,7 @@
 @group(0) @binding(8) var<storage, read> lights: array<Light>;
 @group(0) @binding(9) var<storage, read> cdfs: array<f32>;
 @group(0) @binding(10) var<storage, read> env_texels: array<vec4<f32>>;
+@group(0) @binding(11) var<uniform> srgb_to_linear: array<vec4<f32>, 64>;
 
 @group(1) @binding(0) var<uniform> params: DispatchParams;
 @group(1) @binding(1) var<storage, read_write> pixel_sums: array<PixelSums>;

@@ -1,6 +1,6 @@
 // Texture lookups on the flat scene, as src/scene/texture.rs: every texture is
 // RGBA8 texels in the one `texels` buffer, filtered here (bilinear or nearest,
-// repeat / clamp / mirrored-repeat wrapping, sRGB decoded per texel).
+// repeat / clamp / mirrored-repeat wrapping, sRGB decoded per texel by table).
 
 // Filtered linear RGBA of a slot at the given UV sets; 1 when the slot is empty.
 fn sample_slot(slot: TextureSlot, uv0: vec2<f32>, uv1: vec2<f32>) -> vec4<f32> {
@@ -68,25 +68,24 @@ fn wrap(i: i32, n: i32, mode: u32) -> i32 {
     if mode == WRAP_CLAMP {
         return clamp(i, 0, n - 1);
     }
-    if mode == WRAP_MIRROR {
-        let m = rem_euclid(i, 2 * n);
-        return select(2 * n - 1 - m, m, m < n);
-    }
-    return rem_euclid(i, n);
+    // One remainder for both periodic modes (integer division is slow on some devices).
+    let mirror = mode == WRAP_MIRROR;
+    let m = rem_euclid(i, select(n, 2 * n, mirror));
+    return select(m, 2 * n - 1 - m, m >= n);
 }
 
-// sRGB-encoded value → linear (IEC 61966-2-1).
-fn srgb_to_linear(c: vec3<f32>) -> vec3<f32> {
-    return select(pow((c + 0.055) / 1.055, vec3<f32>(2.4)), c / 12.92, c <= vec3<f32>(0.04045));
+// sRGB-encoded byte → linear value: the CPU's table, so both decode alike to the bit.
+fn srgb_byte_to_linear(byte: u32) -> f32 {
+    return srgb_to_linear[byte >> 2u][byte & 3u];
 }
 
 // One texel as linear RGBA (sRGB decoded before any filtering).
 fn texel(tex: Texture, x: i32, y: i32) -> vec4<f32> {
     let t = texels[tex.offset + u32(y) * tex.width + u32(x)];
     let bytes = vec4<u32>(t & 0xffu, (t >> 8u) & 0xffu, (t >> 16u) & 0xffu, t >> 24u);
-    let c = vec4<f32>(bytes) / 255.0;
+    let alpha = f32(bytes.w) / 255.0;
     if (tex.flags & TEX_SRGB) != 0u {
-        return vec4<f32>(srgb_to_linear(c.xyz), c.w);
+        return vec4<f32>(srgb_byte_to_linear(bytes.x), srgb_byte_to_linear(bytes.y), srgb_byte_to_linear(bytes.z), alpha);
     }
-    return c;
+    return vec4<f32>(vec3<f32>(bytes.xyz) / 255.0, alpha);
 }

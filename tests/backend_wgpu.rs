@@ -176,6 +176,13 @@ fn aov_differences(a: &FrameImage, b: &FrameImage) -> (f64, f32) {
     (differing as f64 / a.pixel_count() as f64, worst)
 }
 
+/// Least fraction of pixels that must match the CPU render of the same samples.
+/// On lavapipe all do; a GPU's own rounding (fused multiply-adds, approximate
+/// transcendentals) can send a rare path another way, which this leaves room for,
+/// while a misspelled formula (say Schlick's exponent 4 instead of 5) drops
+/// scenes with metals to 80–96%.
+const MIN_SAME_SAMPLE_MATCH: f64 = 0.98;
+
 /// Fraction of pixels whose radiance is within 1% (relative, or 1e-3 absolute
 /// for dark pixels) of `b`'s.
 fn close_pixels(a: &FrameImage, b: &FrameImage) -> f64 {
@@ -204,7 +211,11 @@ fn check_agreement(name: &str, path: &Path, settings: &RenderSettings, reference
     assert!(differing <= 0.01, "{name}: AOVs differ in {:.2}% of pixels (worst {worst})", differing * 100.0);
     let close = close_pixels(&gpu, &cpu_same);
     eprintln!("{name}: {:.2}% of pixels within 1% of the CPU render of the same samples", close * 100.0);
-    assert!(close >= 0.9, "{name}: only {:.2}% of pixels match the CPU render of the same samples", close * 100.0);
+    assert!(
+        close >= MIN_SAME_SAMPLE_MATCH,
+        "{name}: only {:.2}% of pixels match the CPU render of the same samples",
+        close * 100.0
+    );
 }
 
 fn small(spp: u32) -> RenderSettings {
@@ -250,6 +261,38 @@ fn environment_map_agrees_with_cpu() {
     let path = sphere_gltf(dir.path(), &glossy);
     let settings = RenderSettings { environment: Some(EnvironmentSpec::Map(env_path)), ..small(32) };
     check_agreement("environment map", &path, &settings, 512);
+}
+
+#[test]
+fn every_shared_scene_matches_the_cpu() {
+    // Every feature the shared scenes use (texture transforms and wrap modes,
+    // mirrored tangents, instancing, cameras, emissive strength, ...) renders on
+    // wgpu as on the CPU: the same samples give the same AOVs and, but for
+    // rounding, the same radiance.
+    let Some(mut gpu) = backend("every_shared_scene_matches_the_cpu") else { return };
+    let settings = RenderSettings { width: 24, height: 16, spp: 4, max_depth: 6, ..Default::default() };
+    let (mut cpu, _) = tessera::backend::create(BackendKind::Cpu, &BackendOptions::default()).unwrap();
+    for name in shared_scene_names() {
+        let path = shared_scene(&name);
+        let scene = Scene::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let flat = prepare_frame(&scene, None, &settings, 0).unwrap();
+        let mut images = Vec::new();
+        for backend in [cpu.as_mut(), &mut *gpu as &mut dyn Backend] {
+            backend.upload(&flat).unwrap_or_else(|e| panic!("{name}: {e}"));
+            images.push(render_frame(backend, &settings, 0, 16, &|_| true).unwrap().0.image());
+        }
+        let (cpu_image, gpu_image) = (&images[0], &images[1]);
+        assert!(gpu_image.color.iter().flatten().all(|v| v.is_finite()), "{name}: non-finite pixel");
+        let (differing, worst) = aov_differences(cpu_image, gpu_image);
+        let close = close_pixels(gpu_image, cpu_image);
+        eprintln!(
+            "{name}: AOVs differ in {:.1}% of pixels (worst {worst:.4}), {:.1}% of pixels match",
+            differing * 100.0,
+            close * 100.0
+        );
+        assert!(differing <= 0.02, "{name}: AOVs differ in {:.1}% of pixels (worst {worst})", differing * 100.0);
+        assert!(close >= MIN_SAME_SAMPLE_MATCH, "{name}: only {:.1}% of pixels match the CPU render", close * 100.0);
+    }
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The flat scene on the device: each `FlatScene` array uploaded byte for byte
 //! into its own storage buffer (bind group 0 of `shaders/bindings.wgsl`), the
 //! header into a uniform buffer. The three CDF arrays share one buffer so that
-//! one WGSL `sample_cdf` serves them all.
+//! one WGSL `sample_cdf` serves them all. A second uniform holds the sRGB
+//! decoding table.
 
 use std::mem::size_of;
 
@@ -103,12 +104,30 @@ pub struct SceneBuffers {
     pub bind_group: wgpu::BindGroup,
 }
 
-/// Layout of bind group 0: the header uniform and the read-only arrays.
+/// Binding of the sRGB table, after the storage arrays.
+const SRGB_BINDING: u32 = SCENE_STORAGE_BUFFERS + 1;
+
+/// sRGB-encoded byte → linear value (IEC 61966-2-1), computed as
+/// `scene::texture` computes its table, so that both backends decode alike
+/// (a test checks every entry against the CPU's lookups).
+pub fn srgb_table() -> [f32; 256] {
+    std::array::from_fn(|i| {
+        let c = i as f32 / 255.0;
+        if c <= 0.04045 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    })
+}
+
+/// Layout of bind group 0: the header uniform, the read-only arrays and the sRGB table.
 pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let mut entries = vec![buffer_entry(0, wgpu::BufferBindingType::Uniform)];
     entries.extend(
         (1..=SCENE_STORAGE_BUFFERS).map(|b| buffer_entry(b, wgpu::BufferBindingType::Storage { read_only: true })),
     );
+    entries.push(buffer_entry(SRGB_BINDING, wgpu::BufferBindingType::Uniform));
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("scene"), entries: &entries })
 }
 
@@ -139,6 +158,7 @@ pub fn upload(
             let contents = if a.bytes.is_empty() { vec![0; a.element].into() } else { a.bytes };
             buffers.push(init(a.name, &contents, wgpu::BufferUsages::STORAGE));
         }
+        buffers.push(init("srgb_to_linear", bytemuck::cast_slice(&srgb_table()), wgpu::BufferUsages::UNIFORM));
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -169,6 +189,18 @@ mod tests {
         let cdfs: &[f32] = bytemuck::cast_slice(&all[8].bytes);
         assert_eq!(cdfs, [0.5, 1.0, 1.0, 0.25, 1.0]);
         assert_eq!(needs(&scene).binding, size_of::<Material>() as u64);
+    }
+
+    #[test]
+    fn srgb_table_matches_the_cpu_decoding() {
+        // A 256×1 sRGB texture holding every byte value, sampled at texel centres.
+        let texels = (0..=255u32).map(|b| b | b << 8 | b << 16 | 0xff << 24).collect();
+        let tex = Texture { offset: 0, width: 256, height: 1, flags: TEX_SRGB | TEX_NEAREST };
+        let scene = FlatScene { texels, textures: vec![tex], ..Default::default() };
+        for (i, &value) in srgb_table().iter().enumerate() {
+            let cpu = crate::scene::texture::sample_texture(&scene, &tex, (i as f32 + 0.5) / 256.0, 0.5);
+            assert_eq!(cpu.x.to_bits(), value.to_bits(), "byte {i}");
+        }
     }
 
     #[test]
