@@ -149,12 +149,22 @@ pub fn create(kind: BackendKind, opts: &BackendOptions) -> Result<(Box<dyn Backe
     }
     let mut skipped = Vec::new();
     for candidate in [BackendKind::Cuda, BackendKind::Wgpu] {
-        match create_one(candidate, opts) {
+        match create_auto_candidate(candidate, opts) {
             Ok(backend) => return Ok((backend, skipped)),
             Err(e) => skipped.push(format!("auto: skipping {}: {e}", candidate.name())),
         }
     }
     Ok((create_one(BackendKind::Cpu, opts)?, skipped))
+}
+
+/// `auto`'s attempt at one GPU backend. A software wgpu adapter (lavapipe,
+/// WARP) is passed over: the CPU backend renders faster than it.
+fn create_auto_candidate(kind: BackendKind, opts: &BackendOptions) -> Result<Box<dyn Backend>, BackendError> {
+    #[cfg(feature = "wgpu")]
+    if kind == BackendKind::Wgpu {
+        return Ok(Box::new(wgpu::WgpuBackend::new_hardware(opts)?));
+    }
+    create_one(kind, opts)
 }
 
 /// Checks that a task's tile lies inside the scene's image.

@@ -1,0 +1,125 @@
+// What the integrator knows about a hit, as src/render/surface.rs: interpolated
+// attributes, the material with its textures and normal map, alpha, and the
+// ray-origin offset.
+
+struct SurfaceHit {
+    position: vec3<f32>,
+    // Geometric normal as wound (not flipped towards the ray).
+    geo_normal: vec3<f32>,
+    // Interpolated vertex normal (not flipped).
+    normal: vec3<f32>,
+    // Interpolated tangent (xyz) and bitangent sign (w).
+    tangent: vec4<f32>,
+    uv0: vec2<f32>,
+    uv1: vec2<f32>,
+    material: u32,
+    // Whether the ray arrived on the side the geometric normal points to.
+    front_face: bool,
+}
+
+fn surface_hit(hit: Hit, ray_dir: vec3<f32>) -> SurfaceHit {
+    let tri = triangles[hit.tri];
+    let geo_normal = normalize_or(cross(tri.e1, tri.e2), vec3<f32>(0.0, 0.0, 1.0));
+    let idx = triangle_vertices[hit.tri].v;
+    let a = vertices[idx.x];
+    let b = vertices[idx.y];
+    let c = vertices[idx.z];
+    let w = 1.0 - hit.u - hit.v;
+    let normal = normalize_or(a.normal * w + b.normal * hit.u + c.normal * hit.v, geo_normal);
+    return SurfaceHit(
+        tri.v0 + tri.e1 * hit.u + tri.e2 * hit.v,
+        geo_normal,
+        normal,
+        a.tangent * w + b.tangent * hit.u + c.tangent * hit.v,
+        a.uv0 * w + b.uv0 * hit.u + c.uv0 * hit.v,
+        a.uv1 * w + b.uv1 * hit.u + c.uv1 * hit.v,
+        tri.material,
+        dot(ray_dir, geo_normal) < 0.0,
+    );
+}
+
+struct ShadingPoint {
+    bsdf: Bsdf,
+    // Normal-mapped shading frame (flipped towards the ray unless refractive).
+    frame: Frame,
+    // Geometric normal on the same side as frame.n.
+    geo_normal: vec3<f32>,
+    // Emitted radiance towards the ray's origin.
+    emission: vec3<f32>,
+    // Base colour, for the albedo AOV.
+    albedo: vec3<f32>,
+}
+
+fn is_refractive(m: Material) -> bool {
+    return m.transmission > 0.0 && (m.flags & MAT_THIN_WALLED) == 0u;
+}
+
+fn material_alpha(m: Material, uv0: vec2<f32>, uv1: vec2<f32>) -> f32 {
+    return m.base_color.w * sample_slot(m.base_color_tex, uv0, uv1).w;
+}
+
+// Alpha-mask test for traversal: whether a hit on `tri` at (u, v) counts.
+fn alpha_mask_accepts(tri: u32, u: f32, v: f32) -> bool {
+    let m = materials[triangles[tri].material];
+    let idx = triangle_vertices[tri].v;
+    let a = vertices[idx.x];
+    let b = vertices[idx.y];
+    let c = vertices[idx.z];
+    let w = 1.0 - u - v;
+    let uv0 = a.uv0 * w + b.uv0 * u + c.uv0 * v;
+    let uv1 = a.uv1 * w + b.uv1 * u + c.uv1 * v;
+    return material_alpha(m, uv0, uv1) >= m.alpha_cutoff;
+}
+
+fn shade(hit: SurfaceHit) -> ShadingPoint {
+    let m = materials[hit.material];
+    let base = m.base_color * sample_slot(m.base_color_tex, hit.uv0, hit.uv1);
+    let mr = sample_slot(m.metallic_roughness_tex, hit.uv0, hit.uv1);
+    let roughness = m.roughness * mr.y;
+    let metallic = m.metallic * mr.z;
+    let transmission = m.transmission * sample_slot(m.transmission_tex, hit.uv0, hit.uv1).x;
+    let emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
+    var emission = vec3<f32>(0.0);
+    if emissive_side {
+        emission = m.emission * sample_slot(m.emissive_tex, hit.uv0, hit.uv1).xyz;
+    }
+
+    var normal = hit.normal;
+    if m.normal_tex.texture != NONE {
+        let t = hit.tangent.xyz;
+        if dot(t, t) > 0.0 {
+            let n_map = sample_slot(m.normal_tex, hit.uv0, hit.uv1).xyz * 2.0 - vec3<f32>(1.0);
+            let n_ts = vec3<f32>(n_map.x * m.normal_scale, n_map.y * m.normal_scale, n_map.z);
+            let frame = frame_from_normal_tangent(normal, t);
+            let bitangent_sign = select(1.0, -1.0, hit.tangent.w < 0.0);
+            normal = normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * bitangent_sign) + frame.n * n_ts.z, normal);
+        }
+    }
+    var geo_normal = hit.geo_normal;
+    var tangent = hit.tangent.xyz;
+    if !hit.front_face && !is_refractive(m) {
+        normal = -normal;
+        geo_normal = -geo_normal;
+        tangent = -tangent;
+    }
+    let thin = (m.flags & MAT_THIN_WALLED) != 0u;
+    return ShadingPoint(
+        bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin),
+        frame_from_normal_tangent(normal, tangent),
+        geo_normal,
+        emission,
+        base.xyz,
+    );
+}
+
+// Moves a ray origin off a surface along n, the side the ray leaves to
+// (Wächter & Binder, Ray Tracing Gems, 2019).
+fn offset_ray_origin(p: vec3<f32>, n: vec3<f32>) -> vec3<f32> {
+    return vec3<f32>(offset_coordinate(p.x, n.x), offset_coordinate(p.y, n.y), offset_coordinate(p.z, n.z));
+}
+
+fn offset_coordinate(p: f32, n: f32) -> f32 {
+    let of_i = i32(256.0 * n);
+    let p_i = bitcast<f32>(bitcast<i32>(p) + select(of_i, -of_i, p < 0.0));
+    return select(p_i, p + (1.0 / 65536.0) * n, abs(p) < 1.0 / 32.0);
+}
