@@ -72,7 +72,7 @@ fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Resul
         let token = auth::create_token(conn, role, name)?;
         let path = dir.join(file);
         write_private(&path, &format!("{token}\n")).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("Created a {} token in {}", role.as_str(), path.display());
+        eprintln!("Created the first {} token in {}", role.as_str(), path.display());
     }
     Ok(())
 }

@@ -31,7 +31,7 @@ impl AfterCommit {
     pub fn push(&mut self, action: impl FnOnce() + Send + 'static) {
         self.0.push(Box::new(action));
     }
-    fn run(self) {
+    pub(crate) fn run(self) {
         for action in self.0 {
             action();
         }
@@ -74,7 +74,9 @@ impl<S: Send + 'static> Writer<S> {
             let keep = result.is_ok();
             let finish: Finish = Box::new(move |committed| match committed {
                 Ok(()) => {
-                    after.run();
+                    if result.is_ok() {
+                        after.run();
+                    }
                     let _ = reply.send(result);
                 }
                 Err(e) => {

@@ -772,3 +772,6 @@ pub fn counts_from_row(r: &rusqlite::Row, first: usize) -> rusqlite::Result<Task
 
 /// The counter columns in [`counts_from_row`]'s order.
 pub const COUNT_COLUMNS: &str = "tasks_total, tasks_queued, tasks_leased, tasks_done, tasks_failed, tasks_cancelled";
+
+#[cfg(test)]
+mod tests;
