@@ -245,6 +245,34 @@ pub async fn require_token(State(auth): State<Authenticator>, mut req: Request, 
     }
 }
 
+/// Middleware after [`require_token`]: `check` decides whether the caller may go on.
+async fn role_gate(req: Request, next: Next, check: fn(&Principal) -> Result<(), ApiError>) -> Response {
+    match req.extensions().get::<Principal>().map(check) {
+        Some(Ok(())) => next.run(req).await,
+        Some(Err(e)) => e.into_response(),
+        None => ApiError::unauthorized("missing token").into_response(),
+    }
+}
+
+/// Only user and admin tokens pass (checked before the body is read).
+pub async fn users_only(req: Request, next: Next) -> Response {
+    role_gate(req, next, Principal::require_user).await
+}
+
+/// Only worker tokens pass.
+pub async fn workers_only(req: Request, next: Next) -> Response {
+    role_gate(req, next, Principal::require_worker).await
+}
+
+/// Only admin tokens pass.
+pub async fn admins_only(req: Request, next: Next) -> Response {
+    role_gate(req, next, |p| match p.role {
+        Role::Admin => Ok(()),
+        _ => Err(ApiError::forbidden("this endpoint needs an admin token")),
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::handler::Handler;
 use axum::routing::{get, post, put};
 use axum::{middleware, Extension, Json, Router};
 use futures_util::StreamExt;
@@ -44,7 +45,7 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, Notify};
 
 use super::assemble;
-use super::auth::{self, Authenticator, Principal, Role};
+use super::auth::{self, Authenticator, Principal};
 use super::bundle::{BlobDir, BundleError};
 use super::error::ApiError;
 use super::metrics::Metrics;
@@ -97,19 +98,26 @@ pub struct App {
 /// The router with every route, auth and limits.
 pub fn router(app: App) -> Router {
     let api = super::protocol::API;
+    let user = || middleware::from_fn(auth::users_only);
+    let worker = || middleware::from_fn(auth::workers_only);
+    // Roles are checked before any body is read, so a wrong token is a 403
+    // whatever the body holds.
     let protected = Router::new()
         .route("/metrics", get(metrics))
-        .route(&format!("{api}/blobs/missing"), post(blobs_missing))
-        .route(&format!("{api}/blobs/{{hash}}"), put(put_blob).get(get_blob))
-        .route(&format!("{api}/jobs"), post(submit).get(list_jobs))
-        .route(&format!("{api}/jobs/{{id}}"), get(job_status))
-        .route(&format!("{api}/jobs/{{id}}/outputs/{{name}}"), get(get_output))
-        .route(&format!("{api}/jobs/{{id}}/{{action}}"), post(control))
-        .route(&format!("{api}/workers"), post(register).get(list_workers))
-        .route(&format!("{api}/workers/{{wid}}/lease"), post(lease))
-        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/heartbeat"), post(heartbeat))
-        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/result"), put(upload_result))
-        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/fail"), post(fail))
+        .route(&format!("{api}/blobs/missing"), post(blobs_missing.layer(user())))
+        .route(&format!("{api}/blobs/{{hash}}"), put(put_blob.layer(user())).get(get_blob.layer(worker())))
+        .route(&format!("{api}/jobs"), post(submit.layer(user())).get(list_jobs.layer(user())))
+        .route(&format!("{api}/jobs/{{id}}"), get(job_status.layer(user())))
+        .route(&format!("{api}/jobs/{{id}}/outputs/{{name}}"), get(get_output.layer(user())))
+        .route(&format!("{api}/jobs/{{id}}/{{action}}"), post(control.layer(user())))
+        .route(
+            &format!("{api}/workers"),
+            post(register.layer(worker())).get(list_workers.layer(middleware::from_fn(auth::admins_only))),
+        )
+        .route(&format!("{api}/workers/{{wid}}/lease"), post(lease.layer(worker())))
+        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/heartbeat"), post(heartbeat.layer(worker())))
+        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/result"), put(upload_result.layer(worker())))
+        .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/fail"), post(fail.layer(worker())))
         .route_layer(middleware::from_fn_with_state(app.auth.clone(), auth::require_token));
     let json_limit = app.limits.max_json_bytes;
     Router::new()
@@ -181,10 +189,8 @@ async fn metrics(State(app): State<App>) -> Result<Response, ApiError> {
 
 async fn blobs_missing(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     ApiJson(req): ApiJson<MissingRequest>,
 ) -> Result<Json<MissingResponse>, ApiError> {
-    who.require_user()?;
     if req.hashes.len() > super::bundle::MAX_FILES {
         return Err(ApiError::unprocessable("too_many", format!("at most {} hashes per request", super::bundle::MAX_FILES)));
     }
@@ -221,11 +227,9 @@ impl std::io::Read for ChannelReader {
 
 async fn put_blob(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    who.require_user()?;
     let Path(hash) = path.map_err(path_rejection)?;
     check_hash(&hash)?;
     if !app.blobs.contains(&hash) {
@@ -306,10 +310,8 @@ fn file_response(path: PathBuf, content_type: &'static str) -> Result<Response, 
 
 async fn get_blob(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     let Path(hash) = path.map_err(path_rejection)?;
     check_hash(&hash)?;
     if !app.blobs.contains(&hash) {
@@ -323,7 +325,6 @@ async fn submit(
     Extension(who): Extension<Principal>,
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<Response, ApiError> {
-    who.require_user()?;
     let owner = who.name.clone();
     let reply = app.writer.call(move |db, st, after| scheduler::submit(db, st, after, &owner, spec)).await?;
     tracing::info!("job {} submitted by {} ({} tasks)", reply.job_id, who.name, reply.tasks);
@@ -331,7 +332,6 @@ async fn submit(
 }
 
 async fn list_jobs(State(app): State<App>, Extension(who): Extension<Principal>) -> Result<Response, ApiError> {
-    who.require_user()?;
     let jobs = app.reads.read(move |conn| queries::list_jobs(conn, &who)).await?;
     Ok(Json(jobs).into_response())
 }
@@ -348,7 +348,6 @@ async fn job_status(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    who.require_user()?;
     let Path(job) = path.map_err(path_rejection)?;
     let Query(q) = query.map_err(query_rejection)?;
     let job_id = id(&job, "job id")?;
@@ -362,7 +361,6 @@ async fn control(
     Extension(who): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    who.require_user()?;
     let Path((job, action)) = path.map_err(path_rejection)?;
     let job_id = id(&job, "job id")?;
     let action = Control::parse(&action).ok_or_else(|| {
@@ -377,7 +375,6 @@ async fn get_output(
     Extension(who): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    who.require_user()?;
     let Path((job, name)) = path.map_err(path_rejection)?;
     let job_id = id(&job, "job id")?;
     let n = name.clone();
@@ -391,10 +388,8 @@ async fn get_output(
 
 async fn register(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     ApiJson(caps): ApiJson<Capabilities>,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     if caps.name.is_empty() || caps.name.len() > 200 || caps.name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable("invalid_worker", "name: must have 1 to 200 printable characters"));
     }
@@ -405,20 +400,15 @@ async fn register(
     Ok((StatusCode::CREATED, Json(reply)).into_response())
 }
 
-async fn list_workers(State(app): State<App>, Extension(who): Extension<Principal>) -> Result<Response, ApiError> {
-    if who.role != Role::Admin {
-        return Err(ApiError::forbidden("listing workers needs an admin token"));
-    }
+async fn list_workers(State(app): State<App>) -> Result<Response, ApiError> {
     Ok(Json(app.reads.read(queries::list_workers).await?).into_response())
 }
 
 async fn lease(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
     ApiJson(req): ApiJson<LeaseRequest>,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     let Path(worker) = path.map_err(path_rejection)?;
     let worker_id = id(&worker, "worker id")?;
     let deadline = Instant::now() + Duration::from_millis(req.wait_ms.min(app.limits.max_wait_ms));
@@ -449,10 +439,8 @@ fn lease_path(path: Result<Path<(String, String)>, PathRejection>) -> Result<(i6
 
 async fn heartbeat(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     let (worker_id, lease_id) = lease_path(path)?;
     let reply = app.writer.call(move |db, st, _| scheduler::heartbeat(db, st, worker_id, lease_id, now_ms())).await?;
     Ok(Json(reply).into_response())
@@ -473,11 +461,9 @@ fn non_finite(result: &TileResult) -> Option<String> {
 
 async fn upload_result(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     let (worker_id, lease_id) = lease_path(path)?;
     let limit = max_result_bytes();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -505,11 +491,9 @@ async fn upload_result(
 
 async fn fail(
     State(app): State<App>,
-    Extension(who): Extension<Principal>,
     path: Result<Path<(String, String)>, PathRejection>,
     ApiJson(req): ApiJson<FailRequest>,
 ) -> Result<Response, ApiError> {
-    who.require_worker()?;
     let (worker_id, lease_id) = lease_path(path)?;
     app.writer.call(move |db, st, after| scheduler::fail(db, st, after, worker_id, lease_id, &req.error)).await?;
     Ok(Json(serde_json::json!({"recorded": true})).into_response())
