@@ -197,9 +197,15 @@ async fn simulated_worker(
         latencies.push(start.elapsed());
         let t = lease.task;
         let count = t.samples.count();
-        let pixel = PixelSums { radiance: [0.5; 3], count, radiance_sq: [0.25; 3], albedo: [0.5; 3], ..Default::default() };
-        let result =
-            TileResult { frame: t.frame, tile: t.tile, samples: t.samples, pixels: vec![pixel; t.tile.pixel_count()], rays: 1 };
+        let pixel =
+            PixelSums { radiance: [0.5; 3], count, radiance_sq: [0.25; 3], albedo: [0.5; 3], ..Default::default() };
+        let result = TileResult {
+            frame: t.frame,
+            tile: t.tile,
+            samples: t.samples,
+            pixels: vec![pixel; t.tile.pixel_count()],
+            rays: 1,
+        };
         http.put(format!("{url}{API}/workers/{wid}/leases/{}/result", lease.lease_id))
             .bearer_auth(&token)
             .body(encode_result(&result))

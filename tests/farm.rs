@@ -149,9 +149,12 @@ impl Farm {
             .spawn()
             .unwrap();
         self.coordinator = Some(Proc { child });
-        self.addr = wait_until(Duration::from_secs(30), "the coordinator's address", || self.logs(), || {
-            std::fs::read_to_string(&address).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-        });
+        self.addr = wait_until(
+            Duration::from_secs(30),
+            "the coordinator's address",
+            || self.logs(),
+            || std::fs::read_to_string(&address).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        );
     }
 
     fn kill_coordinator(&mut self) {
@@ -186,10 +189,16 @@ impl Farm {
     /// Waits until `n` workers have registered.
     fn wait_workers(&self, n: usize) {
         let api = self.api(&self.admin);
-        wait_until(Duration::from_secs(60), "workers to register", || self.logs(), || {
-            let workers: Vec<Value> = api.json(api.request(reqwest::Method::GET, &format!("{API}/workers"))).ok()?;
-            (workers.len() >= n).then_some(())
-        });
+        wait_until(
+            Duration::from_secs(60),
+            "workers to register",
+            || self.logs(),
+            || {
+                let workers: Vec<Value> =
+                    api.json(api.request(reqwest::Method::GET, &format!("{API}/workers"))).ok()?;
+                (workers.len() >= n).then_some(())
+            },
+        );
     }
 
     fn client(&self, token: &str) -> Command {
@@ -212,9 +221,12 @@ impl Farm {
     }
 
     fn wait_status(&self, job: i64, limit: Duration, what: &str, f: impl Fn(&JobStatus) -> bool) -> JobStatus {
-        wait_until(limit, what, || self.logs(), || {
-            tessera::farm::client::job_status(&self.api(&self.admin), job, true).ok().filter(|s| f(s))
-        })
+        wait_until(
+            limit,
+            what,
+            || self.logs(),
+            || tessera::farm::client::job_status(&self.api(&self.admin), job, true).ok().filter(|s| f(s)),
+        )
     }
 
     /// `tessera download` into a fresh folder.
@@ -302,7 +314,8 @@ fn a_worker_killed_mid_task_loses_only_that_lease() {
     farm.add_worker(&["--debug-task-delay", "120s"]);
     farm.wait_workers(1);
     let job = farm.submit(&farm.admin, "0-1");
-    let held = farm.wait_status(job, Duration::from_secs(60), "the slow worker to lease a task", |s| s.tasks.leased == 1);
+    let held =
+        farm.wait_status(job, Duration::from_secs(60), "the slow worker to lease a task", |s| s.tasks.leased == 1);
     let victim = held.task_list.unwrap().into_iter().find(|t| t.state == "leased").unwrap();
     // It heartbeats while it holds the task, so the lease outlives its 2 s.
     std::thread::sleep(Duration::from_millis(2500));
@@ -373,7 +386,8 @@ fn refused(response: Response, status: u16, code: &str) -> String {
 
 fn fake_result(lease: &Lease) -> Vec<u8> {
     let t = lease.task;
-    let pixel = PixelSums { radiance: [0.25; 3], count: t.samples.count(), radiance_sq: [0.0625; 3], ..Default::default() };
+    let pixel =
+        PixelSums { radiance: [0.25; 3], count: t.samples.count(), radiance_sq: [0.0625; 3], ..Default::default() };
     encode_result(&TileResult {
         frame: t.frame,
         tile: t.tile,
@@ -403,13 +417,21 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     refused(raw.call(M::GET, "/metrics", None).send().unwrap(), 401, "unauthorized");
     refused(raw.call(M::GET, &format!("{API}/jobs"), Some("tsu_not-a-token")).send().unwrap(), 401, "unauthorized");
     refused(raw.call(M::GET, &format!("{API}/jobs"), Some(&farm.worker_token)).send().unwrap(), 403, "forbidden");
-    refused(raw.call(M::POST, &format!("{API}/workers"), Some(&alice)).json(&serde_json::json!({})).send().unwrap(), 403, "forbidden");
+    refused(
+        raw.call(M::POST, &format!("{API}/workers"), Some(&alice)).json(&serde_json::json!({})).send().unwrap(),
+        403,
+        "forbidden",
+    );
 
     // Malformed and invalid JSON.
     let jobs = format!("{API}/jobs");
     let bad = raw.call(M::POST, &jobs, Some(&alice)).header("content-type", "application/json").body("{\"name\": ");
     refused(bad.send().unwrap(), 400, "malformed_json");
-    refused(raw.call(M::POST, &jobs, Some(&alice)).json(&serde_json::json!({"name": "x"})).send().unwrap(), 422, "invalid_json");
+    refused(
+        raw.call(M::POST, &jobs, Some(&alice)).json(&serde_json::json!({"name": "x"})).send().unwrap(),
+        422,
+        "invalid_json",
+    );
     refused(raw.call(M::POST, &jobs, Some(&alice)).body("{}").send().unwrap(), 415, "unsupported_media_type");
 
     // A scene file whose content does not match its hash.
@@ -439,7 +461,13 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
             "name": name, "version": "test", "backend": {"name": "cpu", "device": "fake"}, "probes": [],
             "memory_bytes": 0, "cpu_threads": 1, "bench_samples_per_second": 0.0
         });
-        let r: Value = raw.call(M::POST, &format!("{API}/workers"), Some(&farm.worker_token)).json(&caps).send().unwrap().json().unwrap();
+        let r: Value = raw
+            .call(M::POST, &format!("{API}/workers"), Some(&farm.worker_token))
+            .json(&caps)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
         r["worker_id"].as_i64().unwrap()
     };
     let (w1, w2) = (register("slow"), register("fast"));
@@ -448,7 +476,11 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
         r.json(&serde_json::json!({"wait_ms": 5000})).send().unwrap().error_for_status().unwrap().json().unwrap()
     };
     let malformed = raw.call(M::POST, &format!("{API}/workers/{w1}/lease"), Some(&farm.worker_token));
-    refused(malformed.header("content-type", "application/json").body("{wait_ms").send().unwrap(), 400, "malformed_json");
+    refused(
+        malformed.header("content-type", "application/json").body("{wait_ms").send().unwrap(),
+        400,
+        "malformed_json",
+    );
 
     let l1 = lease(w1);
     let result_path = |w: i64, l: &Lease| format!("{API}/workers/{w}/leases/{}/result", l.lease_id);
@@ -467,7 +499,8 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     // w2 renders the other tile; w1 goes silent, its lease expires and w2 takes its task over.
     let other = lease(w2);
     assert_ne!(other.task_id, l1.task_id);
-    let ok = raw.call(M::PUT, &result_path(w2, &other), Some(&farm.worker_token)).body(fake_result(&other)).send().unwrap();
+    let ok =
+        raw.call(M::PUT, &result_path(w2, &other), Some(&farm.worker_token)).body(fake_result(&other)).send().unwrap();
     assert_eq!(ok.status(), 200);
     let l2 = lease(w2);
     assert_eq!((l2.task_id, l2.attempt), (l1.task_id, 2), "the expired task is handed over");
@@ -494,7 +527,11 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     assert_eq!(exr.status(), 200);
     assert!(exr.bytes().unwrap().starts_with(b"v/1\x01"), "the first format is EXR");
     refused(raw.call(M::GET, &output, Some(&bob)).send().unwrap(), 404, "unknown_job");
-    refused(raw.call(M::GET, &format!("{path}/outputs/..%2Ffarm.sqlite"), Some(&alice)).send().unwrap(), 404, "unknown_output");
+    refused(
+        raw.call(M::GET, &format!("{path}/outputs/..%2Ffarm.sqlite"), Some(&alice)).send().unwrap(),
+        404,
+        "unknown_output",
+    );
     refused(raw.call(M::GET, "/api/v1/nothing", Some(&alice)).send().unwrap(), 404, "no_such_endpoint");
 
     let metrics = raw.call(M::GET, "/metrics", Some(&alice)).send().unwrap().text().unwrap();

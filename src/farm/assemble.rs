@@ -28,7 +28,12 @@ pub fn output_name(frame: u32, extension: &str) -> String {
 }
 
 /// Starts the assembler thread; it runs until `frames` is closed.
-pub fn spawn(frames: Receiver<FrameKey>, reads: ReadPool, writer: Writer<SchedState>, outputs: PathBuf) -> JoinHandle<()> {
+pub fn spawn(
+    frames: Receiver<FrameKey>,
+    reads: ReadPool,
+    writer: Writer<SchedState>,
+    outputs: PathBuf,
+) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("farm-assembler".into())
         .spawn(move || {

@@ -326,7 +326,8 @@ pub fn materialize(manifest: &SceneManifest, blobs: &BlobDir, dest: &Path) -> Re
             std::fs::create_dir_all(folder).map_err(|e| io_error(folder, format!("cannot create: {e}")))?;
             let blob = blobs.path(&f.sha256);
             if std::fs::hard_link(&blob, &target).is_err() {
-                std::fs::copy(&blob, &target).map_err(|e| io_error(&target, format!("cannot copy {}: {e}", blob.display())))?;
+                std::fs::copy(&blob, &target)
+                    .map_err(|e| io_error(&target, format!("cannot copy {}: {e}", blob.display())))?;
             }
         }
         match std::fs::rename(&tmp, dest) {
@@ -351,7 +352,8 @@ mod tests {
         for ok in ["scene.gltf", "textures/a b.png", "x/y/z.bin", "environment/sky.hdr", "a..b"] {
             check_path(ok).unwrap();
         }
-        for bad in ["", "/etc/passwd", "../x.bin", "a/../../x", "a/./b", "a//b", "C:/x", "c:x", "a\\b", "http://x/y", "a\nb"]
+        for bad in
+            ["", "/etc/passwd", "../x.bin", "a/../../x", "a/./b", "a//b", "C:/x", "c:x", "a\\b", "http://x/y", "a\nb"]
         {
             assert!(matches!(check_path(bad), Err(BundleError::UnsafePath { .. })), "{bad:?} accepted");
         }
@@ -405,7 +407,10 @@ mod tests {
         let dest = dir.path().join("scene");
         materialize(&manifest, &blobs, &dest).unwrap();
         assert_eq!(std::fs::read(dest.join("a/s.gltf")).unwrap(), data);
-        let evil = SceneManifest { root: "../x".into(), files: vec![BundleFile { path: "../x".into(), ..manifest.files[0].clone() }] };
+        let evil = SceneManifest {
+            root: "../x".into(),
+            files: vec![BundleFile { path: "../x".into(), ..manifest.files[0].clone() }],
+        };
         assert!(matches!(materialize(&evil, &blobs, &dir.path().join("e")), Err(BundleError::UnsafePath { .. })));
     }
 }

@@ -427,9 +427,9 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         environment: args.env,
     };
     settings.validate()?;
-    let name = args.name.unwrap_or_else(|| {
-        args.scene.file_name().map_or_else(|| "job".into(), |n| n.to_string_lossy().into_owned())
-    });
+    let name = args
+        .name
+        .unwrap_or_else(|| args.scene.file_name().map_or_else(|| "job".into(), |n| n.to_string_lossy().into_owned()));
     let spec = JobSpec {
         name,
         scene: SceneManifest { root: String::new(), files: Vec::new() },

@@ -9,9 +9,7 @@ use reqwest::Method;
 
 use super::bundle;
 use super::http::{Api, ClientError};
-use super::protocol::{
-    JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, SubmitResponse, API,
-};
+use super::protocol::{JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, SubmitResponse, API};
 use crate::render::settings::prepare_frame;
 use crate::scene::{Environment, EnvironmentSpec, Scene};
 
@@ -34,9 +32,8 @@ pub fn submit(api: &Api, scene: &Path, mut spec: JobSpec) -> anyhow::Result<Subm
         spec.settings.environment = Some(EnvironmentSpec::Map(PathBuf::from(rel)));
     }
     let hashes: Vec<String> = local.manifest.files.iter().map(|f| f.sha256.clone()).collect();
-    let missing: MissingResponse = api.json(
-        api.request(Method::POST, &format!("{API}/blobs/missing")).json(&MissingRequest { hashes }),
-    )?;
+    let missing: MissingResponse =
+        api.json(api.request(Method::POST, &format!("{API}/blobs/missing")).json(&MissingRequest { hashes }))?;
     let mut sent = 0u64;
     for hash in &missing.missing {
         let path = local.source_of(hash).ok_or_else(|| ClientError::Decode(format!("unknown hash {hash}")))?;
@@ -61,7 +58,6 @@ pub fn submit(api: &Api, scene: &Path, mut spec: JobSpec) -> anyhow::Result<Subm
     spec.scene = local.manifest;
     Ok(api.json(api.request(Method::POST, &format!("{API}/jobs")).json(&spec))?)
 }
-
 
 pub fn job_status(api: &Api, job: i64, tasks: bool) -> Result<JobStatus, ClientError> {
     let query = if tasks { "?tasks=true" } else { "" };

@@ -149,9 +149,7 @@ async fn reap_expired(writer: Writer<SchedState>, lease_ms: u64) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let reaped = writer
-            .call(|db, st, after| scheduler::reap(db, st, after, store::now_ms(), 1000))
-            .await;
+        let reaped = writer.call(|db, st, after| scheduler::reap(db, st, after, store::now_ms(), 1000)).await;
         if let Err(e) = reaped {
             tracing::error!("requeueing expired leases: {e}");
         }

@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use super::auth::{Principal, Role};
 use super::error::ApiError;
 use super::metrics::Snapshot;
-use super::protocol::{FrameStatus, JobState, JobSummary, JobStatus, TaskError, TaskStatus};
+use super::protocol::{FrameStatus, JobState, JobStatus, JobSummary, TaskError, TaskStatus};
 use super::scheduler::{counts_from_row, job_owner_state, TaskState, COUNT_COLUMNS};
 use crate::render::task::{SampleRange, Tile};
 
@@ -28,7 +28,9 @@ pub fn job_status(
 ) -> Result<JobStatus, ApiError> {
     job_owner_state(conn, who, job_id)?;
     let (mut status, state) = conn.query_row(
-        &format!("SELECT id, name, owner, state, priority, created_ms, finished_ms, {COUNT_COLUMNS} FROM jobs WHERE id = ?1"),
+        &format!(
+            "SELECT id, name, owner, state, priority, created_ms, finished_ms, {COUNT_COLUMNS} FROM jobs WHERE id = ?1"
+        ),
         [job_id],
         |r| {
             Ok((
@@ -52,7 +54,9 @@ pub fn job_status(
     )?;
     status.state = parse_state(&state)?;
     status.frames = conn
-        .prepare("SELECT frame, state, tasks_total, tasks_done, outputs, error FROM frames WHERE job_id = ?1 ORDER BY frame")?
+        .prepare(
+            "SELECT frame, state, tasks_total, tasks_done, outputs, error FROM frames WHERE job_id = ?1 ORDER BY frame",
+        )?
         .query_map([job_id], |r| {
             let outputs: String = r.get(4)?;
             Ok(FrameStatus {

@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::handler::Handler;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::handler::Handler;
 use axum::routing::{get, post, put};
 use axum::{middleware, Extension, Json, Router};
 use futures_util::StreamExt;
@@ -192,15 +192,23 @@ async fn blobs_missing(
     ApiJson(req): ApiJson<MissingRequest>,
 ) -> Result<Json<MissingResponse>, ApiError> {
     if req.hashes.len() > super::bundle::MAX_FILES {
-        return Err(ApiError::unprocessable("too_many", format!("at most {} hashes per request", super::bundle::MAX_FILES)));
+        return Err(ApiError::unprocessable(
+            "too_many",
+            format!("at most {} hashes per request", super::bundle::MAX_FILES),
+        ));
     }
     for h in &req.hashes {
         check_hash(h).map_err(|e| ApiError::unprocessable("bad_hash", e.message))?;
     }
     let hashes = req.hashes.clone();
     let known = app.reads.read(move |conn| queries::known_blobs(conn, &hashes)).await?;
-    let missing =
-        req.hashes.into_iter().zip(known).filter(|(h, known)| !known || !app.blobs.contains(h)).map(|(h, _)| h).collect();
+    let missing = req
+        .hashes
+        .into_iter()
+        .zip(known)
+        .filter(|(h, known)| !known || !app.blobs.contains(h))
+        .map(|(h, _)| h)
+        .collect();
     Ok(Json(MissingResponse { missing }))
 }
 
@@ -235,7 +243,8 @@ async fn put_blob(
     if !app.blobs.contains(&hash) {
         let (tx, rx) = mpsc::channel(8);
         let (blobs, h, limit) = (app.blobs.clone(), hash.clone(), app.limits.max_blob_bytes);
-        let store = tokio::task::spawn_blocking(move || blobs.store(&h, ChannelReader { rx, buf: Bytes::new() }, limit));
+        let store =
+            tokio::task::spawn_blocking(move || blobs.store(&h, ChannelReader { rx, buf: Bytes::new() }, limit));
         let mut stream = body.into_data_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| e.to_string());
@@ -265,8 +274,10 @@ async fn put_blob(
     let h = hash.clone();
     app.writer
         .call(move |db, _, _| {
-            db.prepare_cached("INSERT INTO blobs (hash, size, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING")?
-                .execute(rusqlite::params![h, size as i64, now_ms()])?;
+            db.prepare_cached(
+                "INSERT INTO blobs (hash, size, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+            )?
+            .execute(rusqlite::params![h, size as i64, now_ms()])?;
             Ok(())
         })
         .await?;
@@ -308,10 +319,7 @@ fn file_response(path: PathBuf, content_type: &'static str) -> Result<Response, 
         .into_response())
 }
 
-async fn get_blob(
-    State(app): State<App>,
-    path: Result<Path<String>, PathRejection>,
-) -> Result<Response, ApiError> {
+async fn get_blob(State(app): State<App>, path: Result<Path<String>, PathRejection>) -> Result<Response, ApiError> {
     let Path(hash) = path.map_err(path_rejection)?;
     check_hash(&hash)?;
     if !app.blobs.contains(&hash) {
@@ -364,7 +372,10 @@ async fn control(
     let Path((job, action)) = path.map_err(path_rejection)?;
     let job_id = id(&job, "job id")?;
     let action = Control::parse(&action).ok_or_else(|| {
-        ApiError::not_found("no_such_endpoint", format!("unknown job action \"{action}\" (cancel, pause, resume, retry)"))
+        ApiError::not_found(
+            "no_such_endpoint",
+            format!("unknown job action \"{action}\" (cancel, pause, resume, retry)"),
+        )
     })?;
     let state = app.writer.call(move |db, st, after| scheduler::control(db, st, after, &who, job_id, action)).await?;
     Ok(Json(serde_json::json!({"job_id": job_id, "state": state})).into_response())
@@ -386,10 +397,7 @@ async fn get_output(
     file_response(assemble::job_dir(&app.outputs, job_id).join(&name), content_type)
 }
 
-async fn register(
-    State(app): State<App>,
-    ApiJson(caps): ApiJson<Capabilities>,
-) -> Result<Response, ApiError> {
+async fn register(State(app): State<App>, ApiJson(caps): ApiJson<Capabilities>) -> Result<Response, ApiError> {
     if caps.name.is_empty() || caps.name.len() > 200 || caps.name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable("invalid_worker", "name: must have 1 to 200 printable characters"));
     }
@@ -418,8 +426,7 @@ async fn lease(
         tokio::pin!(notified);
         notified.as_mut().enable();
         let start = Instant::now();
-        let granted =
-            app.writer.call(move |db, st, _| scheduler::lease(db, st, worker_id, now_ms())).await?;
+        let granted = app.writer.call(move |db, st, _| scheduler::lease(db, st, worker_id, now_ms())).await?;
         if let Some(lease) = granted {
             app.metrics.observe_lease(start.elapsed());
             return Ok(Json(lease).into_response());
@@ -482,9 +489,7 @@ async fn upload_result(
     })?;
     let invalid = non_finite(&result);
     app.writer
-        .call(move |db, st, after| {
-            scheduler::complete(db, st, after, worker_id, lease_id, &result, &bytes, invalid)
-        })
+        .call(move |db, st, after| scheduler::complete(db, st, after, worker_id, lease_id, &result, &bytes, invalid))
         .await??;
     Ok(Json(serde_json::json!({"accepted": true})).into_response())
 }

@@ -359,7 +359,11 @@ impl Worker {
     }
 
     /// Renders the task; `Ok(None)` when the lease was lost meanwhile.
-    fn render(&mut self, lease: &Lease, heartbeat: &Heartbeat) -> Result<Option<crate::render::task::TileResult>, String> {
+    fn render(
+        &mut self,
+        lease: &Lease,
+        heartbeat: &Heartbeat,
+    ) -> Result<Option<crate::render::task::TileResult>, String> {
         let dir = self.cache.ensure(&self.api, &lease.scene)?;
         self.load(lease, &dir)?;
         let delay_end = Instant::now() + self.opts.task_delay;
@@ -446,7 +450,9 @@ impl Worker {
         tracing::error!("lease {} task {}: {message}", lease.lease_id, lease.task_id);
         let path = format!("{API}/workers/{}/leases/{}/fail", self.worker_id, lease.lease_id);
         let body = FailRequest { error: message.to_string() };
-        if let Err(e) = retry("reporting a failure", || self.api.send(self.api.request(Method::POST, &path).json(&body))) {
+        if let Err(e) =
+            retry("reporting a failure", || self.api.send(self.api.request(Method::POST, &path).json(&body)))
+        {
             tracing::warn!("lease {}: failure report refused: {e}", lease.lease_id);
         }
     }

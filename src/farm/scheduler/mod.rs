@@ -93,7 +93,8 @@ impl SchedState {
         if let Some(spec) = self.specs.get(&job_id) {
             return Ok(spec.clone());
         }
-        let json: String = db.prepare_cached("SELECT spec FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
+        let json: String =
+            db.prepare_cached("SELECT spec FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
         let spec: Arc<JobSpec> = Arc::new(
             serde_json::from_str(&json).map_err(|e| ApiError::internal(format!("job {job_id}: stored spec: {e}")))?,
         );
@@ -253,17 +254,19 @@ pub fn submit(
 pub fn register(db: &Connection, caps: &Capabilities) -> Result<i64, ApiError> {
     let json = serde_json::to_string(caps).map_err(|e| ApiError::internal(e.to_string()))?;
     let now = now_ms();
-    db.prepare_cached(
-        "INSERT INTO workers (name, capabilities, registered_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
-    )?
-    .execute(params![caps.name, json, now])?;
+    db.prepare_cached("INSERT INTO workers (name, capabilities, registered_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)")?
+        .execute(params![caps.name, json, now])?;
     Ok(db.last_insert_rowid())
 }
 
 fn touch_worker(db: &Connection, worker_id: i64, now: i64) -> Result<(), ApiError> {
-    let n = db.prepare_cached("UPDATE workers SET last_seen_ms = ?1 WHERE id = ?2")?.execute(params![now, worker_id])?;
+    let n =
+        db.prepare_cached("UPDATE workers SET last_seen_ms = ?1 WHERE id = ?2")?.execute(params![now, worker_id])?;
     if n == 0 {
-        return Err(ApiError::not_found("unknown_worker", format!("worker {worker_id} is not registered; register again")));
+        return Err(ApiError::not_found(
+            "unknown_worker",
+            format!("worker {worker_id} is not registered; register again"),
+        ));
     }
     Ok(())
 }
@@ -314,12 +317,7 @@ fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
 }
 
 /// Leases the next task to `worker_id`, or `None` when there is no work for it.
-pub fn lease(
-    db: &Connection,
-    st: &mut SchedState,
-    worker_id: i64,
-    now: i64,
-) -> Result<Option<Lease>, ApiError> {
+pub fn lease(db: &Connection, st: &mut SchedState, worker_id: i64, now: i64) -> Result<Option<Lease>, ApiError> {
     touch_worker(db, worker_id, now)?;
     let Some(job_id) = next_job(db, st, worker_id, 0)? else { return Ok(None) };
     let task = db
@@ -341,7 +339,8 @@ pub fn lease(
     count_move(db, job_id, TaskState::Queued, TaskState::Leased, 1)?;
 
     let spec = st.spec(db, job_id)?;
-    let queued_left: i64 = db.prepare_cached("SELECT tasks_queued FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
+    let queued_left: i64 =
+        db.prepare_cached("SELECT tasks_queued FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
     // Once this job has nothing left to hand out, the next lease comes from
     // another job: tell the worker which scene to fetch while it renders.
     let prefetch = match queued_left {
@@ -435,12 +434,13 @@ pub fn complete(
     let now = now_ms();
     touch_worker(db, worker_id, now)?;
     let task = leased_task(db, worker_id, lease_id)?;
-    let mismatch = (result.frame != task.frame || result.tile != task.tile || result.samples != task.samples).then(|| {
-        format!(
-            "result is for frame {} tile {:?} samples {:?}, but the lease is for frame {} tile {:?} samples {:?}",
-            result.frame, result.tile, result.samples, task.frame, task.tile, task.samples
-        )
-    });
+    let mismatch =
+        (result.frame != task.frame || result.tile != task.tile || result.samples != task.samples).then(|| {
+            format!(
+                "result is for frame {} tile {:?} samples {:?}, but the lease is for frame {} tile {:?} samples {:?}",
+                result.frame, result.tile, result.samples, task.frame, task.tile, task.samples
+            )
+        });
     if let Some(problem) = mismatch.or(invalid) {
         fail_attempt(db, st, after, &task, worker_id, lease_id, &format!("bad result: {problem}"), now)?;
         return Ok(Err(ApiError::unprocessable("bad_result", problem)));
@@ -457,8 +457,10 @@ pub fn complete(
         )?
         .query_row(params![task.job_id, task.frame], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if done == total {
-        db.prepare_cached("UPDATE frames SET state = 'assembling' WHERE job_id = ?1 AND frame = ?2 AND state = 'rendering'")?
-            .execute(params![task.job_id, task.frame])?;
+        db.prepare_cached(
+            "UPDATE frames SET state = 'assembling' WHERE job_id = ?1 AND frame = ?2 AND state = 'rendering'",
+        )?
+        .execute(params![task.job_id, task.frame])?;
         st.assemble_later(after, FrameKey { job_id: task.job_id, frame: task.frame });
     }
     let metrics = st.metrics.clone();
@@ -543,7 +545,13 @@ fn fail_attempt(
 }
 
 /// Requeues (or fails) up to `limit` tasks whose lease deadline has passed; returns how many.
-pub fn reap(db: &Connection, st: &mut SchedState, after: &mut AfterCommit, now: i64, limit: i64) -> Result<usize, ApiError> {
+pub fn reap(
+    db: &Connection,
+    st: &mut SchedState,
+    after: &mut AfterCommit,
+    now: i64,
+    limit: i64,
+) -> Result<usize, ApiError> {
     let expired: Vec<(TaskRow, i64)> = db
         .prepare_cached(&format!(
             "SELECT {TASK_COLUMNS}, worker_id FROM tasks WHERE state = 'leased' AND deadline_ms < ?1 LIMIT ?2"
@@ -599,8 +607,11 @@ fn refresh_job(db: &Connection, job_id: i64, now: i64) -> Result<(), ApiError> {
     } else {
         return Ok(());
     };
-    db.prepare_cached("UPDATE jobs SET state = ?1, finished_ms = ?2 WHERE id = ?3")?
-        .execute(params![new.as_str(), now, job_id])?;
+    db.prepare_cached("UPDATE jobs SET state = ?1, finished_ms = ?2 WHERE id = ?3")?.execute(params![
+        new.as_str(),
+        now,
+        job_id
+    ])?;
     tracing::info!("job {job_id} is {new}");
     Ok(())
 }
@@ -663,7 +674,8 @@ pub fn job_owner_state(db: &Connection, who: &Principal, job_id: i64) -> Result<
         .optional()?;
     match row {
         Some((owner, state)) if who.can_access(&owner) => {
-            let state = JobState::parse(&state).ok_or_else(|| ApiError::internal(format!("job {job_id}: bad state {state}")))?;
+            let state = JobState::parse(&state)
+                .ok_or_else(|| ApiError::internal(format!("job {job_id}: bad state {state}")))?;
             Ok((owner, state))
         }
         _ => Err(ApiError::not_found("unknown_job", format!("job {job_id} not found"))),
@@ -681,7 +693,8 @@ pub fn control(
 ) -> Result<JobState, ApiError> {
     let (_, state) = job_owner_state(db, who, job_id)?;
     let now = now_ms();
-    let refuse = |what: &str| Err(ApiError::conflict("invalid_state", format!("job {job_id} is {state}: cannot {what}")));
+    let refuse =
+        |what: &str| Err(ApiError::conflict("invalid_state", format!("job {job_id} is {state}: cannot {what}")));
     match action {
         Control::Pause => {
             if state != JobState::Active {
@@ -732,7 +745,9 @@ pub fn control(
             // Frames that failed: back to rendering, or straight to assembly when
             // all their tiles are in (their assembly failed).
             let reassemble: Vec<u32> = db
-                .prepare("SELECT frame FROM frames WHERE job_id = ?1 AND state = 'failed' AND tasks_done = tasks_total")?
+                .prepare(
+                    "SELECT frame FROM frames WHERE job_id = ?1 AND state = 'failed' AND tasks_done = tasks_total",
+                )?
                 .query_map([job_id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let refailed = db.execute(

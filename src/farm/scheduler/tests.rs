@@ -158,8 +158,7 @@ fn an_expired_lease_is_requeued_and_the_old_holder_is_fenced_off() {
     let stored: i64 = farm.db.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, 1);
 
-    farm.run(|db, _, _| frame_assembled(db, FrameKey { job_id: job, frame: 0 }, &["frame_0000.exr".into()]))
-        .unwrap();
+    farm.run(|db, _, _| frame_assembled(db, FrameKey { job_id: job, frame: 0 }, &["frame_0000.exr".into()])).unwrap();
     let s = farm.status(job);
     assert_eq!((s.state, s.frames[0].outputs.clone()), (JobState::Done, vec!["frame_0000.exr".to_string()]));
     let stored: i64 = farm.db.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
@@ -241,12 +240,16 @@ fn a_result_for_the_wrong_tile_is_refused_and_counted_as_a_failure() {
     let l = farm.lease(w).unwrap();
     let mut t = l.task;
     t.tile.x += 4;
-    let result = TileResult { frame: t.frame, tile: t.tile, samples: t.samples, pixels: vec![PixelSums::default(); 16], rays: 0 };
+    let result = TileResult {
+        frame: t.frame,
+        tile: t.tile,
+        samples: t.samples,
+        pixels: vec![PixelSums::default(); 16],
+        rays: 0,
+    };
     let bytes = crate::farm::protocol::encode_result(&result);
-    let refused = farm
-        .run(|db, st, after| complete(db, st, after, w, l.lease_id, &result, &bytes, None))
-        .unwrap()
-        .unwrap_err();
+    let refused =
+        farm.run(|db, st, after| complete(db, st, after, w, l.lease_id, &result, &bytes, None)).unwrap().unwrap_err();
     assert_eq!(refused.code, "bad_result");
     let s = farm.status(job);
     assert_eq!((s.tasks.queued, s.tasks.done), (2, 0));
