@@ -538,3 +538,45 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     assert!(metrics.contains("tessera_tasks{state=\"done\"} 2\n"), "{metrics}");
     assert!(metrics.contains("tessera_tiles_completed_total 2\n"), "{metrics}");
 }
+
+#[test]
+fn denoising_runs_once_on_the_assembled_frame() {
+    let mut farm = Farm::start(&["--lease", "10s", "--heartbeat", "500ms"]);
+    let mut cmd = farm.client(&farm.admin);
+    cmd.arg("submit").arg(cornell()).args(QUALITY).args([
+        "--frames",
+        "0",
+        "--tile",
+        "16",
+        "--format",
+        "exr",
+        "--denoise",
+    ]);
+    let out = run(cmd, Duration::from_secs(60));
+    if !cfg!(feature = "oidn") {
+        eprintln!("skipping the denoised render: this build has no `oidn` feature; checking the refusal instead");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("422") && stderr.contains("cannot denoise"), "{stderr}");
+        return;
+    }
+    assert!(out.status.success(), "submit failed: {}", String::from_utf8_lossy(&out.stderr));
+    let job: i64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+    farm.add_worker(&[]);
+    let done = farm.wait_status(job, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
+    assert_eq!(done.state, JobState::Done, "{}", farm.logs());
+    let path = farm.download(job).join("frame_0000.exr");
+    let denoised = read_exr(&path).unwrap();
+    let noisy = tessera::output::read_noisy(&path).unwrap().expect("a denoised EXR keeps the noisy beauty");
+    let local = reference(0);
+    let noisy_bits: Vec<u32> = noisy.iter().flatten().map(|v| v.to_bits()).collect();
+    let local_bits: Vec<u32> = local.color.iter().flat_map(|c| &c[..3]).map(|v| v.to_bits()).collect();
+    assert_eq!(noisy_bits, local_bits, "the noisy layer is the assembled frame, bit for bit");
+    assert_eq!(
+        bits(&FrameImage { color: vec![], ..denoised.clone() }),
+        bits(&FrameImage { color: vec![], ..local.clone() })
+    );
+    assert!(denoised.color.iter().flatten().all(|v| v.is_finite()));
+    let changed = denoised.color.iter().zip(&local.color).filter(|(d, n)| d[..3] != n[..3]).count();
+    assert!(changed > denoised.color.len() / 2, "denoising changed only {changed} pixels");
+}

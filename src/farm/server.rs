@@ -54,7 +54,7 @@ use super::protocol::{
     RegisterResponse, ResultFormatError,
 };
 use super::queries;
-use super::scheduler::{self, Control, SchedConfig, SchedState};
+use super::scheduler::{self, Control, SchedConfig, SchedState, Upload};
 use super::store::writer::Writer;
 use super::store::{now_ms, ReadPool};
 use crate::render::task::{PixelSums, TileResult};
@@ -489,7 +489,10 @@ async fn upload_result(
     })?;
     let invalid = non_finite(&result);
     app.writer
-        .call(move |db, st, after| scheduler::complete(db, st, after, worker_id, lease_id, &result, &bytes, invalid))
+        .call(move |db, st, after| {
+            let upload = Upload { worker_id, lease_id, result, bytes: bytes.into(), invalid };
+            scheduler::complete(db, st, after, upload)
+        })
         .await??;
     Ok(Json(serde_json::json!({"accepted": true})).into_response())
 }

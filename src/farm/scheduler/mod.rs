@@ -418,6 +418,17 @@ pub fn heartbeat(
     Ok(HeartbeatResponse { lease_ms: st.config.lease_ms })
 }
 
+/// A tile result uploaded for a lease.
+pub struct Upload {
+    pub worker_id: i64,
+    pub lease_id: i64,
+    pub result: TileResult,
+    /// The encoded, checksummed bytes, stored until the frame is assembled.
+    pub bytes: Vec<u8>,
+    /// Why the result is unusable though well-formed (e.g. a non-finite sum).
+    pub invalid: Option<String>,
+}
+
 /// Files a result for a lease. The outer error refuses the upload and changes
 /// nothing (e.g. 409 for a lost lease); the inner one refuses it after
 /// recording a failed attempt (a result that does not match its task).
@@ -425,12 +436,9 @@ pub fn complete(
     db: &Connection,
     st: &mut SchedState,
     after: &mut AfterCommit,
-    worker_id: i64,
-    lease_id: i64,
-    result: &TileResult,
-    bytes: &[u8],
-    invalid: Option<String>,
+    upload: Upload,
 ) -> Result<Result<(), ApiError>, ApiError> {
+    let Upload { worker_id, lease_id, result, bytes, invalid } = upload;
     let now = now_ms();
     touch_worker(db, worker_id, now)?;
     let task = leased_task(db, worker_id, lease_id)?;

@@ -84,7 +84,8 @@ impl Farm {
             rays: 1,
         };
         let bytes = crate::farm::protocol::encode_result(&result);
-        self.run(|db, st, after| complete(db, st, after, worker, l.lease_id, &result, &bytes, None))
+        let upload = Upload { worker_id: worker, lease_id: l.lease_id, result, bytes, invalid: None };
+        self.run(|db, st, after| complete(db, st, after, upload))
     }
 
     fn fail(&mut self, worker: i64, l: &Lease) {
@@ -248,8 +249,10 @@ fn a_result_for_the_wrong_tile_is_refused_and_counted_as_a_failure() {
         rays: 0,
     };
     let bytes = crate::farm::protocol::encode_result(&result);
-    let refused =
-        farm.run(|db, st, after| complete(db, st, after, w, l.lease_id, &result, &bytes, None)).unwrap().unwrap_err();
+    let refused = farm.run(|db, st, after| {
+        complete(db, st, after, Upload { worker_id: w, lease_id: l.lease_id, result, bytes, invalid: None })
+    });
+    let refused = refused.unwrap().unwrap_err();
     assert_eq!(refused.code, "bad_result");
     let s = farm.status(job);
     assert_eq!((s.tasks.queued, s.tasks.done), (2, 0));
