@@ -301,6 +301,10 @@ fn three_workers_render_a_tiled_job_bit_identical_to_a_local_render() {
     let status = farm.status(job);
     assert_eq!(status.state, JobState::Done);
     assert_eq!((status.tasks.total, status.tasks.done), (48, 48), "4 frames of 4x3 tiles");
+    let mut cmd = farm.client(&farm.admin);
+    cmd.args(["status", &job.to_string()]);
+    let text = String::from_utf8(run(cmd, Duration::from_secs(30)).stdout).unwrap();
+    assert!(text.contains(": done") && text.contains("48/48 done") && text.contains("frame_0003.exr"), "{text}");
     let tasks = status.task_list.as_ref().unwrap();
     assert!(tasks.iter().all(|t| t.attempts == 1), "no task should need a second attempt");
     let workers: BTreeSet<i64> = tasks.iter().filter_map(|t| t.worker).collect();
@@ -455,6 +459,26 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     let mine: Value = raw.call(M::GET, &path, Some(&alice)).send().unwrap().json().unwrap();
     assert_eq!(mine["state"], "active");
 
+    // Request size limit: JSON bodies are capped (8 MiB).
+    let huge = raw.call(M::POST, &jobs, Some(&alice)).header("content-type", "application/json");
+    refused(huge.body(vec![b' '; 9 << 20]).send().unwrap(), 413, "too_large");
+
+    // The control commands, through the CLI.
+    let cli = |token: &str, action: &str| {
+        let mut cmd = farm.client(token);
+        cmd.args([action, &job.to_string()]);
+        let out = run(cmd, Duration::from_secs(30));
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, stderr) = cli(&bob, "pause");
+    assert!(!ok && stderr.contains("404") && stderr.contains("not found"), "{stderr}");
+    let (ok, stderr) = cli(&alice, "pause");
+    assert!(ok && stderr.contains("paused"), "{stderr}");
+    let (ok, stderr) = cli(&alice, "resume");
+    assert!(ok && stderr.contains("active"), "{stderr}");
+    let (ok, stderr) = cli(&alice, "resume");
+    assert!(!ok && stderr.contains("409"), "{stderr}");
+
     // Two fake workers.
     let register = |name: &str| -> i64 {
         let caps = serde_json::json!({
@@ -579,4 +603,42 @@ fn denoising_runs_once_on_the_assembled_frame() {
     assert!(denoised.color.iter().flatten().all(|v| v.is_finite()));
     let changed = denoised.color.iter().zip(&local.color).filter(|(d, n)| d[..3] != n[..3]).count();
     assert!(changed > denoised.color.len() / 2, "denoising changed only {changed} pixels");
+}
+
+#[test]
+fn a_gltf_with_external_buffers_and_textures_renders_as_locally_and_is_uploaded_once() {
+    let scene = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/scenes/TextureTransformTest/glTF/TextureTransformTest.gltf");
+    if !scene.is_file() {
+        eprintln!("skipping: {} is not there (the shared scenes sit beside the repository)", scene.display());
+        return;
+    }
+    let quality = ["--width", "48", "--height", "32", "--spp", "2", "--max-depth", "3", "--env", "1"];
+    let mut farm = Farm::start(&["--lease", "10s", "--heartbeat", "500ms"]);
+    farm.add_worker(&[]);
+    let submit = || {
+        let mut cmd = farm.client(&farm.admin);
+        cmd.arg("submit").arg(&scene).args(quality).args(["--tile", "16", "--format", "exr"]);
+        let out = run(cmd, Duration::from_secs(60));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "submit failed: {stderr}");
+        (String::from_utf8(out.stdout).unwrap().trim().parse::<i64>().unwrap(), stderr)
+    };
+    let (job, first) = submit();
+    assert!(first.contains("7 files, 7 uploaded"), "gltf + bin + 5 images: {first}");
+    let (again, second) = submit();
+    assert!(second.contains("0 uploaded (0 bytes), 7 already on the coordinator"), "{second}");
+
+    let local = farm.dir.path().join("local.exr");
+    let mut cmd = tessera();
+    cmd.arg("render").arg(&scene).args(quality).args(["--backend", "cpu", "-o"]).arg(&local);
+    let out = run(cmd, Duration::from_secs(120));
+    assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
+    let local = read_exr(&local).unwrap();
+    for id in [job, again] {
+        let done = farm.wait_status(id, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
+        assert_eq!(done.state, JobState::Done, "{}", farm.logs());
+        let image = read_exr(&farm.download(id).join("frame_0000.exr")).unwrap();
+        assert!(bits(&image) == bits(&local), "job {id}: the farm's image differs from `tessera render`");
+    }
 }

@@ -39,11 +39,19 @@ impl Farm {
     }
 
     fn submit(&mut self, priority: i32, width: u32, frames: u32) -> i64 {
+        self.submit_spec(priority, width, frames, "s.gltf")
+    }
+
+    fn submit_scene(&mut self, priority: i32, root: &str) -> i64 {
+        self.submit_spec(priority, 4, 1, root)
+    }
+
+    fn submit_spec(&mut self, priority: i32, width: u32, frames: u32, root: &str) -> i64 {
         let spec = JobSpec {
             name: format!("p{priority}"),
             scene: SceneManifest {
-                root: "s.gltf".into(),
-                files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
+                root: root.into(),
+                files: vec![BundleFile { path: root.into(), sha256: HASH.into(), size: 1 }],
             },
             settings: RenderSettings { width, height: 4, spp: 2, max_depth: 2, ..Default::default() },
             frames: FrameRange { first: 0, last: frames - 1 },
@@ -118,12 +126,15 @@ fn higher_priority_first_then_submission_order() {
 #[test]
 fn the_last_lease_of_a_job_names_the_next_jobs_scene_only_when_it_differs() {
     let mut farm = Farm::new(SchedConfig::default());
+    farm.submit(0, 8, 1);
     farm.submit(0, 4, 1);
-    farm.submit(0, 4, 1);
+    let other = farm.submit_scene(0, "other.gltf");
     let w = farm.worker();
-    let first = farm.lease(w).unwrap();
-    assert_eq!(first.prefetch, None, "same scene: nothing to prefetch");
-    assert_eq!(first.attempt, 1);
+    assert_eq!(farm.lease(w).unwrap().prefetch, None, "more of the same job follows");
+    assert_eq!(farm.lease(w).unwrap().prefetch, None, "the next job has the same scene");
+    let last_of_second = farm.lease(w).unwrap();
+    let prefetch = last_of_second.prefetch.expect("the next job's scene differs");
+    assert_eq!((prefetch.job_id, prefetch.scene.root.as_str()), (other, "other.gltf"));
 }
 
 #[test]
