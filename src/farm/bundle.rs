@@ -43,6 +43,8 @@ pub enum BundleError {
     TooManyFiles(usize),
     #[error("scene file {path} is not .gltf or .glb")]
     NotGltf { path: String },
+    #[error("reading blob {hash}: {message}")]
+    Read { hash: String, message: String },
     #[error("blob {hash} is larger than the {limit}-byte limit")]
     TooLarge { hash: String, limit: u64 },
     #[error("{path}: content does not match its SHA-256 (expected {expected}, got {actual})")]
@@ -279,7 +281,9 @@ impl BlobDir {
             let mut buf = vec![0u8; 1 << 16];
             let mut size = 0u64;
             loop {
-                let n = reader.read(&mut buf).map_err(|e| io_error(&tmp, format!("download failed: {e}")))?;
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| BundleError::Read { hash: hash.into(), message: e.to_string() })?;
                 if n == 0 {
                     break;
                 }

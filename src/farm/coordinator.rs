@@ -113,6 +113,7 @@ pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
         metrics,
         config: opts.config.clone(),
         limits: opts.limits.clone(),
+        stopping: Arc::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // On return the process exits: committed state is on disk, and a frame
@@ -131,15 +132,40 @@ async fn serve(app: App, opts: &CoordinatorOptions) -> anyhow::Result<()> {
     eprintln!("Coordinator listening on http://{bound} (data in {})", opts.data.display());
 
     let reaper = tokio::spawn(reap_expired(app.writer.clone(), app.config.lease_ms));
+    let (stopping, work) = (app.stopping.clone(), app.work.clone());
     let router = server::router(app);
     let result = axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
             eprintln!("Shutting down");
+            // Long polls answer now instead of holding the shutdown up.
+            stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            work.notify_waiters();
         })
         .await;
     reaper.abort();
     result.context("serving the API")
+}
+
+/// Ctrl-C, or SIGTERM on Unix (service managers, containers).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Requeues expired leases, checking four times per lease time (at most once a second).

@@ -28,6 +28,7 @@
 //! [`Lease`]: super::protocol::Lease
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,6 +94,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub config: SchedConfig,
     pub limits: Limits,
+    /// Set when the coordinator shuts down: long polls stop waiting.
+    pub stopping: Arc<AtomicBool>,
 }
 
 /// The router with every route, auth and limits.
@@ -264,8 +267,8 @@ async fn put_blob(
                 ))
             }
             Err(e @ BundleError::TooLarge { .. }) => return Err(ApiError::too_large(e.to_string())),
-            Err(BundleError::Io { message, .. }) if message.contains("download failed") => {
-                return Err(ApiError::bad_request("upload_interrupted", message))
+            Err(e @ BundleError::Read { .. }) => {
+                return Err(ApiError::bad_request("upload_interrupted", e.to_string()))
             }
             Err(e) => return Err(ApiError::internal(e.to_string())),
         }
@@ -432,6 +435,9 @@ async fn lease(
             return Ok(Json(lease).into_response());
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        if app.stopping.load(Ordering::Relaxed) {
+            return Err(ApiError::unavailable("the coordinator is shutting down; ask again shortly"));
+        }
         if left.is_zero() {
             return Ok(StatusCode::NO_CONTENT.into_response());
         }

@@ -147,9 +147,13 @@ impl SceneCache {
                     .request(Method::GET, &format!("{API}/blobs/{}", file.sha256))
                     .timeout(Duration::from_secs(3600));
                 let response = api.send(request)?;
-                self.blobs.store(&file.sha256, response, file.size).map_err(|e| ClientError::Transport {
-                    url: api.base().to_string(),
-                    message: format!("fetching {}: {e}", file.path),
+                self.blobs.store(&file.sha256, response, file.size).map_err(|e| match e {
+                    // A broken connection is worth another try; wrong content is not.
+                    bundle::BundleError::Read { .. } => ClientError::Transport {
+                        url: api.base().to_string(),
+                        message: format!("fetching {}: {e}", file.path),
+                    },
+                    other => ClientError::Local(format!("fetching {}: {other}", file.path)),
                 })?;
                 Ok(())
             };

@@ -225,12 +225,15 @@ pub fn submit(
     }
     let json = serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
     let now = now_ms();
-    db.prepare_cached(
-        "INSERT INTO jobs (owner, name, spec, priority, state, created_ms, tasks_total, tasks_queued, frames_total)
-         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?6, ?7)",
-    )?
-    .execute(params![owner, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64])?;
-    let job_id = db.last_insert_rowid();
+    let job_id: i64 = db
+        .prepare_cached(
+            "INSERT INTO jobs (owner, name, spec, priority, state, created_ms, tasks_total, tasks_queued, frames_total)
+         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?6, ?7) RETURNING id",
+        )?
+        .query_row(
+            params![owner, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64],
+            |r| r.get(0),
+        )?;
     let mut frame_insert =
         db.prepare_cached("INSERT INTO frames (job_id, frame, tasks_total, state) VALUES (?1, ?2, ?3, 'rendering')")?;
     let mut task_insert = db.prepare_cached(
@@ -254,9 +257,9 @@ pub fn submit(
 pub fn register(db: &Connection, caps: &Capabilities) -> Result<i64, ApiError> {
     let json = serde_json::to_string(caps).map_err(|e| ApiError::internal(e.to_string()))?;
     let now = now_ms();
-    db.prepare_cached("INSERT INTO workers (name, capabilities, registered_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)")?
-        .execute(params![caps.name, json, now])?;
-    Ok(db.last_insert_rowid())
+    let sql =
+        "INSERT INTO workers (name, capabilities, registered_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3) RETURNING id";
+    Ok(db.prepare_cached(sql)?.query_row(params![caps.name, json, now], |r| r.get(0))?)
 }
 
 fn touch_worker(db: &Connection, worker_id: i64, now: i64) -> Result<(), ApiError> {
@@ -327,9 +330,9 @@ pub fn lease(db: &Connection, st: &mut SchedState, worker_id: i64, now: i64) -> 
         .query_row([job_id], task_row)
         .optional()?
         .ok_or_else(|| ApiError::internal(format!("job {job_id} counts queued tasks but has none")))?;
-    db.prepare_cached("INSERT INTO leases (task_id, worker_id, started_ms) VALUES (?1, ?2, ?3)")?
-        .execute(params![task.id, worker_id, now])?;
-    let lease_id = db.last_insert_rowid();
+    let lease_id: i64 = db
+        .prepare_cached("INSERT INTO leases (task_id, worker_id, started_ms) VALUES (?1, ?2, ?3) RETURNING id")?
+        .query_row(params![task.id, worker_id, now], |r| r.get(0))?;
     let deadline = now + st.config.lease_ms as i64;
     db.prepare_cached(
         "UPDATE tasks SET state = 'leased', attempts = attempts + 1, lease_id = ?1, worker_id = ?2, deadline_ms = ?3

@@ -7,10 +7,15 @@
 //! waiting while one transaction commits all go into the next one, one fsync for
 //! the lot.
 //!
-//! Several coordinators on PostgreSQL: the scheduler's SQL ([`crate::farm::scheduler`])
-//! takes a task with a `SELECT … LIMIT 1` on a partial index followed by a guarded
-//! `UPDATE`; on PostgreSQL the select gains `FOR UPDATE SKIP LOCKED` and each
-//! coordinator runs its own group-commit writer against the shared database.
+//! Several coordinators on PostgreSQL: the SQL here and in the scheduler sticks
+//! to what both databases accept (partial indexes, `RETURNING`, `ON CONFLICT`).
+//! The scheduler takes a task with a `SELECT … LIMIT 1` on the partial index of
+//! queued tasks followed by an `UPDATE` of that row; on PostgreSQL that select
+//! gains `FOR UPDATE SKIP LOCKED`, so coordinators sharing the database never hand
+//! out the same task, and each runs its own group-commit writer. What stays per
+//! process: the long-poll wake-up (PostgreSQL's `LISTEN`/`NOTIFY` would carry it
+//! across coordinators; without it a worker waits at most one poll), the cache
+//! of job specs (immutable once submitted) and the metrics counters.
 
 pub mod schema;
 pub mod writer;
