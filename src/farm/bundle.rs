@@ -269,6 +269,11 @@ impl BlobDir {
         let parent = dest.parent().expect("blob path has a folder");
         std::fs::create_dir_all(parent).map_err(|e| io_error(parent, format!("cannot create: {e}")))?;
         std::fs::rename(tmp, &dest).map_err(|e| io_error(&dest, format!("cannot move blob into place: {e}")))?;
+        // The rename itself is durable only once its folder is flushed.
+        #[cfg(unix)]
+        if let Ok(dir) = File::open(parent) {
+            let _ = dir.sync_all();
+        }
         Ok(dest)
     }
 
