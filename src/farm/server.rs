@@ -486,9 +486,14 @@ async fn upload_result(
             ApiError::bad_request("upload_interrupted", "the upload was cut off")
         }
     })?;
-    let decoded = tokio::task::spawn_blocking(move || decode_result(&bytes).map(|r| (r, bytes)))
-        .await
-        .map_err(|e| ApiError::internal(format!("decode task: {e}")))?;
+    // Hashing a large tile takes milliseconds: keep it off the async threads.
+    let decoded = if bytes.len() > 256 << 10 {
+        tokio::task::spawn_blocking(move || decode_result(&bytes).map(|r| (r, bytes)))
+            .await
+            .map_err(|e| ApiError::internal(format!("decode task: {e}")))?
+    } else {
+        decode_result(&bytes).map(|r| (r, bytes))
+    };
     let (result, bytes) = decoded.map_err(|e| match e {
         ResultFormatError::Checksum { .. } => ApiError::bad_request("bad_checksum", e.to_string()),
         other => ApiError::bad_request("bad_result_format", other.to_string()),

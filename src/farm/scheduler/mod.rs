@@ -443,7 +443,7 @@ pub fn complete(
 ) -> Result<Result<(), ApiError>, ApiError> {
     let Upload { worker_id, lease_id, result, bytes, invalid } = upload;
     let now = now_ms();
-    touch_worker(db, worker_id, now)?;
+    // No touch of the worker here: its next lease request follows at once.
     let task = leased_task(db, worker_id, lease_id)?;
     let mismatch =
         (result.frame != task.frame || result.tile != task.tile || result.samples != task.samples).then(|| {

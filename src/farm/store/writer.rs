@@ -134,8 +134,14 @@ fn run<S>(mut conn: Connection, mut state: S, mut rx: mpsc::Receiver<Op<S>>) {
 
 type Batch = Result<Vec<Finish>, (ApiError, Vec<Finish>)>;
 
+/// Runs a statement from the connection's cache (savepoints run once per change;
+/// parsing them each time would cost more than the changes themselves).
+fn exec_cached(db: &Connection, sql: &str) -> rusqlite::Result<()> {
+    db.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn commit_batch<S>(conn: &mut Connection, state: &mut S, ops: Vec<Op<S>>) -> Batch {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             // The changes are dropped unrun; their callers get an error.
@@ -147,17 +153,17 @@ fn commit_batch<S>(conn: &mut Connection, state: &mut S, ops: Vec<Op<S>>) -> Bat
     let mut finishes = Vec::with_capacity(ops.len());
     let mut failure = None;
     for op in ops {
-        let savepoint = match tx.savepoint() {
-            Ok(sp) => sp,
-            Err(e) => {
-                // Dropped unrun (its caller gets an error); the batch is rolled back below.
-                failure = Some(ApiError::internal(format!("database: cannot open a savepoint: {e}")));
-                drop(op);
-                continue;
-            }
+        if let Err(e) = exec_cached(&tx, "SAVEPOINT op") {
+            // Dropped unrun (its caller gets an error); the batch is rolled back below.
+            failure = Some(ApiError::internal(format!("database: cannot open a savepoint: {e}")));
+            drop(op);
+            continue;
+        }
+        let (keep, finish) = op(&tx, state);
+        let closed = match keep {
+            true => exec_cached(&tx, "RELEASE op"),
+            false => exec_cached(&tx, "ROLLBACK TO op").and_then(|()| exec_cached(&tx, "RELEASE op")),
         };
-        let (keep, finish) = op(&savepoint, state);
-        let closed = if keep { savepoint.commit() } else { savepoint.finish() };
         if let Err(e) = closed {
             failure = Some(ApiError::internal(format!("database: cannot close a savepoint: {e}")));
         }
