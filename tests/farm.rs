@@ -642,3 +642,43 @@ fn a_gltf_with_external_buffers_and_textures_renders_as_locally_and_is_uploaded_
         assert!(bits(&image) == bits(&local), "job {id}: the farm's image differs from `tessera render`");
     }
 }
+
+#[test]
+fn sample_ranges_and_an_environment_map_travel_with_the_job() {
+    let mut farm = Farm::start(&["--lease", "10s", "--heartbeat", "500ms"]);
+    // A small equirectangular map: the bundle must carry it to the workers.
+    let sky = farm.dir.path().join("sky.exr");
+    let (w, h) = (16u32, 8u32);
+    let color = (0..w * h).map(|i| [(i % w) as f32 / 4.0, 0.5, (i / w) as f32 / 8.0, 1.0]).collect();
+    let map = FrameImage { width: w, height: h, color, ..Default::default() };
+    tessera::output::write_image(&sky, &map, None, &Default::default()).unwrap();
+    let quality = ["--width", "32", "--height", "24", "--spp", "4", "--max-depth", "3", "--env"];
+
+    farm.add_worker(&[]);
+    let mut cmd = farm.client(&farm.admin);
+    cmd.arg("submit").arg(cornell()).args(quality).arg(&sky).args(["--tile", "16", "--samples-per-task", "1"]);
+    let out = run(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "submit failed: {stderr}");
+    assert!(stderr.contains("2 files, 2 uploaded"), "scene + environment map: {stderr}");
+    let job: i64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
+    let done = farm.wait_status(job, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
+    assert_eq!(done.state, JobState::Done, "{}", farm.logs());
+    assert_eq!(done.tasks.total, 2 * 2 * 4, "2x2 tiles x 4 one-sample ranges");
+    let image = read_exr(&farm.download(job).join("frame_0000.exr")).unwrap();
+
+    let local = farm.dir.path().join("local.exr");
+    let mut cmd = tessera();
+    cmd.arg("render").arg(cornell()).args(quality).arg(&sky).args(["--backend", "cpu", "-o"]).arg(&local);
+    let out = run(cmd, Duration::from_secs(120));
+    assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));
+    let local = read_exr(&local).unwrap();
+    // Sums of 4 one-sample tasks equal the 4-sample sum up to f32 rounding.
+    assert_eq!(image.samples, local.samples);
+    assert!(image.color.iter().any(|c| c[0] > 0.0));
+    for (i, (a, b)) in image.color.iter().zip(&local.color).enumerate() {
+        for c in 0..4 {
+            assert!((a[c] - b[c]).abs() <= 1e-5 * b[c].abs().max(1.0), "pixel {i}: {a:?} vs {b:?}");
+        }
+    }
+}
