@@ -59,7 +59,9 @@ pub fn spawn(
 
 /// Assembles one frame; returns the names of the files written.
 fn assemble(reads: &ReadPool, outputs: &Path, key: FrameKey) -> Result<Vec<String>, String> {
-    let (spec, tasks_total, results) = reads
+    // Results are added to the film row by row as they are read, so a large
+    // frame is never held twice in memory.
+    let (spec, film) = reads
         .read_blocking(|conn| {
             let (spec, total): (String, i64) = conn.query_row(
                 "SELECT j.spec, f.tasks_total FROM jobs j JOIN frames f ON f.job_id = j.id
@@ -67,23 +69,31 @@ fn assemble(reads: &ReadPool, outputs: &Path, key: FrameKey) -> Result<Vec<Strin
                 rusqlite::params![key.job_id, key.frame],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let results: Vec<(i64, Vec<u8>)> = conn
-                .prepare("SELECT task_id, data FROM results WHERE job_id = ?1 AND frame = ?2 ORDER BY task_id")?
-                .query_map(rusqlite::params![key.job_id, key.frame], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            Ok::<_, ApiError>((spec, total, results))
+            let spec: JobSpec = match serde_json::from_str(&spec) {
+                Ok(spec) => spec,
+                Err(e) => return Ok(Err(format!("stored job spec: {e}"))),
+            };
+            let mut film = Film::new(spec.settings.width, spec.settings.height);
+            let mut stmt = conn.prepare("SELECT task_id, data FROM results WHERE job_id = ?1 AND frame = ?2")?;
+            let mut rows = stmt.query(rusqlite::params![key.job_id, key.frame])?;
+            let mut count = 0i64;
+            while let Some(row) = rows.next()? {
+                let task_id: i64 = row.get(0)?;
+                let bytes = row.get_ref(1)?.as_blob().map_err(|e| ApiError::internal(e.to_string()))?;
+                let added = decode_result(bytes)
+                    .map_err(|e| format!("stored result of task {task_id}: {e}"))
+                    .and_then(|result| film.add(&result).map_err(|e| format!("result of task {task_id}: {e}")));
+                if let Err(message) = added {
+                    return Ok(Err(message));
+                }
+                count += 1;
+            }
+            if count != total {
+                return Ok(Err(format!("{count} of {total} tile results are stored; cannot assemble")));
+            }
+            Ok(Ok((spec, film)))
         })
-        .map_err(|e| format!("cannot read the frame's tile results: {e}"))?;
-    let spec: JobSpec = serde_json::from_str(&spec).map_err(|e| format!("stored job spec: {e}"))?;
-    if results.len() as i64 != tasks_total {
-        return Err(format!("{} of {tasks_total} tile results are stored; cannot assemble", results.len()));
-    }
-    let mut film = Film::new(spec.settings.width, spec.settings.height);
-    for (task_id, bytes) in &results {
-        let result = decode_result(bytes).map_err(|e| format!("stored result of task {task_id}: {e}"))?;
-        film.add(&result).map_err(|e| format!("result of task {task_id}: {e}"))?;
-    }
-    drop(results);
+        .map_err(|e| format!("cannot read the frame's tile results: {e}"))??;
     if !film.is_complete() {
         return Err("the tile results leave pixels without samples".into());
     }
