@@ -1,4 +1,40 @@
-//! The render farm: a coordinator that splits jobs into frames × tiles and keeps
-//! every state change in SQLite, workers that pull leases, and the client commands.
+//! The render farm: a coordinator that splits jobs into frames × tiles (× sample
+//! ranges) and keeps every state change in SQLite, workers that pull leases and
+//! upload checksummed tile results, and the client commands.
+//!
+//! ```text
+//! tessera coordinator --listen 0.0.0.0:7878 --data /srv/tessera   # writes DATA/tokens/{admin,worker}.token
+//! tessera coordinator token create --data /srv/tessera --user alice  # prints alice's token
+//! tessera worker --coordinator http://host:7878 --token $(cat worker.token) [--backend auto]
+//! export TESSERA_COORDINATOR=http://host:7878 TESSERA_TOKEN=tsu_…
+//! tessera submit scene.gltf --frames 1-24 --tile 256 --spp 256 --priority 10 --denoise
+//! tessera status [JOB] · tessera watch JOB [--download DIR] · tessera download JOB -o DIR
+//! tessera cancel|pause|resume|retry JOB
+//! ```
+//!
+//! Defaults (flags of `tessera coordinator`): leases live 60 s without a
+//! heartbeat, workers heartbeat every 10 s, a task fails after 3 failed attempts,
+//! a worker that fails 3 tasks of a job is blocklisted for that job (until
+//! `retry`), lease requests long-poll for up to 30 s, scene files may be up to
+//! 4 GiB, JSON bodies up to 8 MiB, tiles up to 1024 px (results up to 64 MiB).
+//!
+//! Modules: [`protocol`] (wire types, result format), [`store`] (SQLite, group
+//! commit), [`scheduler`] (the task state machine), [`server`] (HTTP API),
+//! [`auth`], [`bundle`] (content-addressed scenes), [`assemble`], [`metrics`],
+//! [`queries`] (read side), [`worker`], [`client`], [`cli`].
 
+pub mod assemble;
+pub mod auth;
+pub mod bundle;
 pub mod cli;
+pub mod client;
+pub mod coordinator;
+pub mod error;
+pub mod http;
+pub mod metrics;
+pub mod protocol;
+pub mod queries;
+pub mod scheduler;
+pub mod server;
+pub mod store;
+pub mod worker;

@@ -1,0 +1,183 @@
+//! `tessera coordinator`: opens the data folder, recovers, and serves the API.
+//!
+//! Data folder layout:
+//!
+//! ```text
+//! DATA/farm.sqlite (+ -wal, -shm)   jobs, tasks, leases, results, tokens
+//! DATA/blobs/ab/abcdef…             scene files by SHA-256
+//! DATA/outputs/JOB/frame_NNNN.exr   assembled frames
+//! DATA/tokens/admin.token           first-start admin token (mode 0600)
+//! DATA/tokens/worker.token          first-start worker token (mode 0600)
+//! DATA/address                      the address the API listens on, written once bound
+//! ```
+//!
+//! On restart, leases that were running get a full lease time from now (their
+//! workers keep rendering and upload to the restarted coordinator), and frames
+//! whose tiles were all in but not yet written are assembled again.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::Notify;
+
+use super::assemble;
+use super::auth::{self, Authenticator, Role};
+use super::bundle::BlobDir;
+use super::metrics::Metrics;
+use super::scheduler::{self, SchedConfig, SchedState};
+use super::server::{self, App, Limits};
+use super::store::{self, writer::Writer, ReadPool};
+
+/// How a coordinator runs.
+#[derive(Clone, Debug)]
+pub struct CoordinatorOptions {
+    /// Address to listen on; port 0 picks a free one (see `DATA/address`).
+    pub listen: String,
+    pub data: PathBuf,
+    pub config: SchedConfig,
+    pub limits: Limits,
+}
+
+/// File in the data folder holding the bound address.
+pub fn address_file(data: &Path) -> PathBuf {
+    data.join("address")
+}
+
+/// Writes `contents` to `path` readable by the owner only, atomically.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        std::io::Write::write_all(&mut file, contents.as_bytes())?;
+        file.sync_all()?;
+    }
+    std::fs::rename(tmp, path)
+}
+
+/// Creates an admin and a worker token on first start and writes them to `DATA/tokens/`.
+fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Result<()> {
+    if auth::has_tokens(conn)? {
+        return Ok(());
+    }
+    let dir = data.join("tokens");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (role, name, file) in [(Role::Admin, "admin", "admin.token"), (Role::Worker, "workers", "worker.token")] {
+        let token = auth::create_token(conn, role, name)?;
+        let path = dir.join(file);
+        write_private(&path, &format!("{token}\n")).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("Created the first {} token in {}", role.as_str(), path.display());
+    }
+    Ok(())
+}
+
+/// Runs the coordinator until Ctrl-C.
+pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&opts.data).with_context(|| format!("creating data folder {}", opts.data.display()))?;
+    let db_path = store::db_path(&opts.data);
+    let conn = store::open(&db_path)?;
+    first_start_tokens(&conn, &opts.data)?;
+
+    let metrics = Arc::new(Metrics::default());
+    let work = Arc::new(Notify::new());
+    let (assemble_tx, assemble_rx) = std::sync::mpsc::channel();
+    let state = SchedState::new(opts.config.clone(), work.clone(), assemble_tx.clone(), metrics.clone());
+    let extended = scheduler::extend_leases_after_restart(&conn, &state)?;
+    let pending = scheduler::frames_to_assemble(&conn)?;
+    if extended > 0 || !pending.is_empty() {
+        eprintln!("Recovered: {extended} running lease(s) extended, {} frame(s) to assemble", pending.len());
+    }
+
+    let reads = ReadPool::new(&db_path);
+    let (writer, _writer_thread) = Writer::start(conn, state);
+    let outputs = opts.data.join("outputs");
+    let _assembler = assemble::spawn(assemble_rx, reads.clone(), writer.clone(), outputs.clone());
+    for key in pending {
+        let _ = assemble_tx.send(key);
+    }
+    drop(assemble_tx);
+
+    let app = App {
+        writer: writer.clone(),
+        reads: reads.clone(),
+        auth: Authenticator::new(reads),
+        blobs: BlobDir::new(opts.data.join("blobs")),
+        outputs,
+        work,
+        metrics,
+        config: opts.config.clone(),
+        limits: opts.limits.clone(),
+        stopping: Arc::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // On return the process exits: committed state is on disk, and a frame
+    // being assembled is assembled again on the next start.
+    runtime.block_on(serve(app, &opts))
+}
+
+async fn serve(app: App, opts: &CoordinatorOptions) -> anyhow::Result<()> {
+    let address = address_file(&opts.data);
+    let _ = std::fs::remove_file(&address);
+    let listener = tokio::net::TcpListener::bind(&opts.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", opts.listen))?;
+    let bound: SocketAddr = listener.local_addr()?;
+    write_private(&address, &format!("{bound}\n")).with_context(|| format!("writing {}", address.display()))?;
+    eprintln!("Coordinator listening on http://{bound} (data in {})", opts.data.display());
+
+    let reaper = tokio::spawn(reap_expired(app.writer.clone(), app.config.lease_ms));
+    let (stopping, work) = (app.stopping.clone(), app.work.clone());
+    let router = server::router(app);
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            eprintln!("Shutting down");
+            // Long polls answer now instead of holding the shutdown up.
+            stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+            work.notify_waiters();
+        })
+        .await;
+    reaper.abort();
+    result.context("serving the API")
+}
+
+/// Ctrl-C, or SIGTERM on Unix (service managers, containers).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Requeues expired leases, checking four times per lease time (at most once a second).
+async fn reap_expired(writer: Writer<SchedState>, lease_ms: u64) {
+    let period = Duration::from_millis((lease_ms / 4).clamp(10, 1000));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let reaped = writer.call(|db, st, after| scheduler::reap(db, st, after, store::now_ms(), 1000)).await;
+        if let Err(e) = reaped {
+            tracing::error!("requeueing expired leases: {e}");
+        }
+    }
+}

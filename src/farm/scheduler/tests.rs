@@ -1,0 +1,326 @@
+//! The state machine, driven directly against a database (no HTTP).
+
+use std::sync::mpsc::{channel, Receiver};
+
+use super::*;
+use crate::farm::protocol::{BundleFile, FrameRange, OutputFormat, SceneManifest};
+use crate::farm::queries;
+use crate::output::OutputOptions;
+use crate::render::settings::RenderSettings;
+use crate::render::task::PixelSums;
+
+const HASH: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+struct Farm {
+    _dir: tempfile::TempDir,
+    db: Connection,
+    st: SchedState,
+    assembled: Receiver<FrameKey>,
+}
+
+impl Farm {
+    fn new(config: SchedConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::farm::store::open(&dir.path().join("farm.sqlite")).unwrap();
+        db.execute("INSERT INTO blobs (hash, size, created_ms) VALUES (?1, 1, 0)", [HASH]).unwrap();
+        let (tx, assembled) = channel();
+        let st = SchedState::new(config, Arc::new(Notify::new()), tx, Arc::new(Metrics::default()));
+        Self { _dir: dir, db, st, assembled }
+    }
+
+    /// Runs a change in a transaction, then its after-commit actions.
+    fn run<R>(&mut self, f: impl FnOnce(&Connection, &mut SchedState, &mut AfterCommit) -> R) -> R {
+        let tx = self.db.unchecked_transaction().unwrap();
+        let mut after = AfterCommit::default();
+        let r = f(&tx, &mut self.st, &mut after);
+        tx.commit().unwrap();
+        after.run();
+        r
+    }
+
+    fn submit(&mut self, priority: i32, width: u32, frames: u32) -> i64 {
+        self.submit_spec(priority, width, frames, "s.gltf")
+    }
+
+    fn submit_scene(&mut self, priority: i32, root: &str) -> i64 {
+        self.submit_spec(priority, 4, 1, root)
+    }
+
+    fn submit_spec(&mut self, priority: i32, width: u32, frames: u32, root: &str) -> i64 {
+        let spec = JobSpec {
+            name: format!("p{priority}"),
+            scene: SceneManifest {
+                root: root.into(),
+                files: vec![BundleFile { path: root.into(), sha256: HASH.into(), size: 1 }],
+            },
+            settings: RenderSettings { width, height: 4, spp: 2, max_depth: 2, ..Default::default() },
+            frames: FrameRange { first: 0, last: frames - 1 },
+            tile: 4,
+            samples_per_task: 2,
+            priority,
+            denoise: false,
+            formats: vec![OutputFormat::Exr],
+            output: OutputOptions::default(),
+        };
+        self.run(|db, st, after| submit(db, st, after, "alice", spec)).unwrap().job_id
+    }
+
+    fn worker(&mut self) -> i64 {
+        let caps = Capabilities {
+            name: "w".into(),
+            version: "t".into(),
+            backend: crate::backend::BackendInfo { name: "cpu".into(), device: "test".into() },
+            probes: Vec::new(),
+            memory_bytes: 0,
+            cpu_threads: 1,
+            bench_samples_per_second: 0.0,
+        };
+        self.run(|db, _, _| register(db, &caps)).unwrap()
+    }
+
+    fn lease(&mut self, worker: i64) -> Option<Lease> {
+        self.run(|db, st, _| lease(db, st, worker, now_ms())).unwrap()
+    }
+
+    fn complete(&mut self, worker: i64, l: &Lease) -> Result<Result<(), ApiError>, ApiError> {
+        let t = l.task;
+        let result = TileResult {
+            frame: t.frame,
+            tile: t.tile,
+            samples: t.samples,
+            pixels: vec![PixelSums { count: t.samples.count(), ..Default::default() }; t.tile.pixel_count()],
+            rays: 1,
+        };
+        let bytes = crate::farm::protocol::encode_result(&result);
+        let upload = Upload { worker_id: worker, lease_id: l.lease_id, result, bytes, invalid: None };
+        self.run(|db, st, after| complete(db, st, after, upload))
+    }
+
+    fn fail(&mut self, worker: i64, l: &Lease) {
+        self.run(|db, st, after| fail(db, st, after, worker, l.lease_id, "boom")).unwrap()
+    }
+
+    fn status(&self, job: i64) -> crate::farm::protocol::JobStatus {
+        let admin = Principal { role: crate::farm::auth::Role::Admin, name: "root".into() };
+        queries::job_status(&self.db, &admin, job, true, self.st.config.blocklist_after).unwrap()
+    }
+}
+
+fn alice() -> Principal {
+    Principal { role: crate::farm::auth::Role::User, name: "alice".into() }
+}
+
+#[test]
+fn higher_priority_first_then_submission_order() {
+    let mut farm = Farm::new(SchedConfig::default());
+    let a = farm.submit(0, 8, 1); // 2 tiles
+    let b = farm.submit(5, 8, 1);
+    let c = farm.submit(0, 4, 1); // 1 tile
+    let w = farm.worker();
+    let order: Vec<(i64, u32)> = std::iter::from_fn(|| farm.lease(w)).map(|l| (l.job_id, l.task.tile.x)).collect();
+    assert_eq!(order, vec![(b, 0), (b, 4), (a, 0), (a, 4), (c, 0)]);
+    let s = farm.status(a);
+    assert_eq!((s.tasks.leased, s.tasks.queued), (2, 0));
+}
+
+#[test]
+fn the_last_lease_of_a_job_names_the_next_jobs_scene_only_when_it_differs() {
+    let mut farm = Farm::new(SchedConfig::default());
+    farm.submit(0, 8, 1);
+    farm.submit(0, 4, 1);
+    let other = farm.submit_scene(0, "other.gltf");
+    let w = farm.worker();
+    assert_eq!(farm.lease(w).unwrap().prefetch, None, "more of the same job follows");
+    assert_eq!(farm.lease(w).unwrap().prefetch, None, "the next job has the same scene");
+    let last_of_second = farm.lease(w).unwrap();
+    let prefetch = last_of_second.prefetch.expect("the next job's scene differs");
+    assert_eq!((prefetch.job_id, prefetch.scene.root.as_str()), (other, "other.gltf"));
+}
+
+#[test]
+fn an_expired_lease_is_requeued_and_the_old_holder_is_fenced_off() {
+    let mut farm = Farm::new(SchedConfig { lease_ms: 1000, ..Default::default() });
+    let job = farm.submit(0, 4, 1);
+    let (w1, w2) = (farm.worker(), farm.worker());
+    let l1 = farm.lease(w1).unwrap();
+    // Heartbeats keep it alive; nothing expires before the deadline.
+    farm.run(|db, st, _| heartbeat(db, st, w1, l1.lease_id, now_ms())).unwrap();
+    assert_eq!(farm.run(|db, st, after| reap(db, st, after, now_ms(), 10)).unwrap(), 0);
+    assert_eq!(farm.run(|db, st, after| reap(db, st, after, now_ms() + 5000, 10)).unwrap(), 1);
+    let l2 = farm.lease(w2).unwrap();
+    assert_eq!((l2.task_id, l2.attempt), (l1.task_id, 2));
+
+    let late = farm.complete(w1, &l1).unwrap_err();
+    assert_eq!((late.status, late.code), (axum::http::StatusCode::CONFLICT, "lease_lost"));
+    assert!(late.message.contains("handed to another worker"), "{}", late.message);
+    let hb = farm.run(|db, st, _| heartbeat(db, st, w1, l1.lease_id, now_ms())).unwrap_err();
+    assert_eq!(hb.code, "lease_lost");
+    // The current holder cannot be impersonated by another worker id either.
+    assert_eq!(farm.complete(w1, &l2).unwrap_err().code, "lease_lost");
+
+    farm.complete(w2, &l2).unwrap().unwrap();
+    assert_eq!(farm.assembled.try_recv(), Ok(FrameKey { job_id: job, frame: 0 }));
+    let s = farm.status(job);
+    assert_eq!((s.tasks.done, s.frames[0].state.as_str()), (1, "assembling"));
+    assert!(s.errors[0].message.contains("expired"), "{:?}", s.errors);
+    let task = &s.task_list.unwrap()[0];
+    assert_eq!((task.attempts, task.failures, task.state.as_str()), (2, 1, "done"));
+    // A second upload for a done task is refused and stores nothing new.
+    assert_eq!(farm.complete(w2, &l2).unwrap_err().code, "lease_lost");
+    let stored: i64 = farm.db.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 1);
+
+    farm.run(|db, _, _| frame_assembled(db, FrameKey { job_id: job, frame: 0 }, &["frame_0000.exr".into()])).unwrap();
+    let s = farm.status(job);
+    assert_eq!((s.state, s.frames[0].outputs.clone()), (JobState::Done, vec!["frame_0000.exr".to_string()]));
+    let stored: i64 = farm.db.query_row("SELECT count(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 0, "tile results are dropped once the frame is written");
+}
+
+#[test]
+fn a_task_fails_after_max_attempts_and_retry_requeues_it() {
+    let mut farm = Farm::new(SchedConfig { max_attempts: 2, blocklist_after: 10, ..Default::default() });
+    let job = farm.submit(0, 4, 1);
+    let w = farm.worker();
+    let l = farm.lease(w).unwrap();
+    farm.fail(w, &l);
+    let l = farm.lease(w).unwrap();
+    assert_eq!(l.attempt, 2);
+    farm.fail(w, &l);
+    assert!(farm.lease(w).is_none());
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.failed, s.frames[0].state.as_str()), (JobState::Failed, 1, "failed"));
+    assert_eq!(s.errors.len(), 2);
+    assert!(s.errors[0].message.contains("boom"));
+
+    assert_eq!(farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Retry)).unwrap(), JobState::Active);
+    let s = farm.status(job);
+    assert_eq!((s.tasks.queued, s.tasks.failed, s.frames[0].state.as_str()), (1, 0, "rendering"));
+    let l = farm.lease(w).unwrap();
+    farm.complete(w, &l).unwrap().unwrap();
+    assert_eq!(farm.status(job).tasks.done, 1);
+}
+
+#[test]
+fn a_worker_that_keeps_failing_a_job_is_blocklisted_for_it() {
+    let mut farm = Farm::new(SchedConfig { max_attempts: 10, blocklist_after: 2, ..Default::default() });
+    let job = farm.submit(0, 16, 1); // 4 tiles
+    let (bad, good) = (farm.worker(), farm.worker());
+    for _ in 0..2 {
+        let l = farm.lease(bad).unwrap();
+        farm.fail(bad, &l);
+    }
+    assert!(farm.lease(bad).is_none(), "blocklisted worker still gets tasks of the job");
+    assert_eq!(farm.status(job).blocklisted_workers, vec![bad]);
+    let other = farm.submit(0, 4, 1);
+    assert_eq!(farm.lease(bad).unwrap().job_id, other, "the blocklist is per job");
+    assert_eq!(farm.lease(good).unwrap().job_id, job);
+}
+
+#[test]
+fn pause_resume_and_cancel() {
+    let mut farm = Farm::new(SchedConfig::default());
+    let job = farm.submit(0, 8, 1);
+    let w = farm.worker();
+    let running = farm.lease(w).unwrap();
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Pause)).unwrap();
+    assert!(farm.lease(w).is_none(), "a paused job hands out nothing");
+    let again = farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Pause)).unwrap_err();
+    assert_eq!(again.code, "invalid_state");
+    // A task running when the job was paused still finishes.
+    farm.complete(w, &running).unwrap().unwrap();
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Resume)).unwrap();
+    let l = farm.lease(w).unwrap();
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Cancel)).unwrap();
+    assert_eq!(farm.complete(w, &l).unwrap_err().code, "lease_lost");
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.done, s.tasks.cancelled), (JobState::Cancelled, 1, 1));
+
+    let bob = Principal { role: crate::farm::auth::Role::User, name: "bob".into() };
+    let err = farm.run(|db, st, a| control(db, st, a, &bob, job, Control::Retry)).unwrap_err();
+    assert_eq!((err.status, err.code), (axum::http::StatusCode::NOT_FOUND, "unknown_job"));
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Retry)).unwrap();
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.queued, s.tasks.cancelled), (JobState::Active, 1, 0));
+}
+
+#[test]
+fn a_result_for_the_wrong_tile_is_refused_and_counted_as_a_failure() {
+    let mut farm = Farm::new(SchedConfig::default());
+    let job = farm.submit(0, 8, 1);
+    let w = farm.worker();
+    let l = farm.lease(w).unwrap();
+    let mut t = l.task;
+    t.tile.x += 4;
+    let result = TileResult {
+        frame: t.frame,
+        tile: t.tile,
+        samples: t.samples,
+        pixels: vec![PixelSums::default(); 16],
+        rays: 0,
+    };
+    let bytes = crate::farm::protocol::encode_result(&result);
+    let refused = farm.run(|db, st, after| {
+        complete(db, st, after, Upload { worker_id: w, lease_id: l.lease_id, result, bytes, invalid: None })
+    });
+    let refused = refused.unwrap().unwrap_err();
+    assert_eq!(refused.code, "bad_result");
+    let s = farm.status(job);
+    assert_eq!((s.tasks.queued, s.tasks.done), (2, 0));
+    assert!(s.errors[0].message.contains("bad result"));
+}
+
+#[test]
+fn impossible_jobs_are_refused_with_the_field_named() {
+    let mut farm = Farm::new(SchedConfig::default());
+    let base = JobSpec {
+        name: "x".into(),
+        scene: SceneManifest {
+            root: "s.gltf".into(),
+            files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
+        },
+        settings: RenderSettings::default(),
+        frames: FrameRange { first: 0, last: 0 },
+        tile: 64,
+        samples_per_task: 64,
+        priority: 0,
+        denoise: false,
+        formats: vec![OutputFormat::Png],
+        output: OutputOptions::default(),
+    };
+    let cases: Vec<(JobSpec, &str)> = vec![
+        (JobSpec { tile: 0, ..base.clone() }, "tile"),
+        (JobSpec { tile: 4096, ..base.clone() }, "tile"),
+        (JobSpec { settings: RenderSettings { spp: 0, ..Default::default() }, ..base.clone() }, "settings"),
+        (JobSpec { formats: vec![], ..base.clone() }, "formats"),
+        (JobSpec { priority: 5000, ..base.clone() }, "priority"),
+        (JobSpec { frames: FrameRange { first: 0, last: 10_000_000 }, ..base.clone() }, "frames"),
+        (
+            JobSpec {
+                scene: SceneManifest {
+                    root: "../s.gltf".into(),
+                    files: vec![BundleFile { path: "../s.gltf".into(), sha256: HASH.into(), size: 1 }],
+                },
+                ..base.clone()
+            },
+            "scene",
+        ),
+        (
+            JobSpec {
+                scene: SceneManifest {
+                    root: "s.gltf".into(),
+                    files: vec![BundleFile { path: "s.gltf".into(), sha256: "b".repeat(64), size: 1 }],
+                },
+                ..base.clone()
+            },
+            "not uploaded",
+        ),
+    ];
+    for (spec, field) in cases {
+        let err = farm.run(|db, st, after| submit(db, st, after, "alice", spec)).unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(err.message.contains(field), "{field}: {}", err.message);
+    }
+    let jobs: i64 = farm.db.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0)).unwrap();
+    assert_eq!(jobs, 0);
+}
