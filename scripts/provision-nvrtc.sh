@@ -12,9 +12,8 @@
 # it); without that variable it uses the libnvrtc on the library path, as
 # installed by the CUDA toolkit.
 #
-# Idempotent: does nothing when .nvrtc/ already holds this version. Downloads with
-# `python3 -m pip download` when pip exists, else with curl from the PyPI JSON API
-# at $PYPI_URL (the index's base URL); unpacks with python3 or unzip.
+# Idempotent: does nothing when .nvrtc/ already holds this version. Downloading
+# and unpacking: scripts/wheel.sh.
 set -euo pipefail
 
 VERSION=12.8.93
@@ -27,6 +26,9 @@ LICENSE=nvidia_cuda_nvrtc_cu12-$VERSION.dist-info/License.txt
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$root/.nvrtc"
 stage="$root/.nvrtc.partial"
+
+# shellcheck source=scripts/wheel.sh
+source "$root/scripts/wheel.sh"
 
 fail() {
   echo "provision-nvrtc: $*" >&2
@@ -42,41 +44,10 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp" "$stage"' EXIT
 
-# Download the wheel.
-if python3 -m pip --version >/dev/null 2>&1; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
-    --dest "$tmp" "$PACKAGE==$VERSION" >"$tmp/pip.log" 2>&1 ||
-    fail "pip could not download $PACKAGE==$VERSION: $(tail -n 3 "$tmp/pip.log")"
-elif command -v curl >/dev/null 2>&1; then
-  [[ -n "${PYPI_URL:-}" ]] || fail "pip is not installed; install it (python3 -m ensurepip) or set PYPI_URL to the PyPI base URL for curl"
-  meta="$(curl -fsSL "${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/json")" || fail "could not query ${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/json"
-  url="$(grep -o "\"url\": *\"[^\"]*/$WHEEL\"" <<<"$meta" | head -n 1 | sed 's/^"url": *"\(.*\)"$/\1/')"
-  [[ -n "$url" ]] || fail "the PyPI JSON API lists no $WHEEL"
-  # Mirrors may answer with URLs relative to the JSON document (curl resolves the ../).
-  [[ "$url" == http*://* ]] || url="${PYPI_URL%/}/pypi/$PACKAGE/$VERSION/$url"
-  curl -fsSL -o "$tmp/$WHEEL" "$url" || fail "could not download $url"
-else
-  fail "neither pip nor curl is available to download $WHEEL"
-fi
-[[ -f "$tmp/$WHEEL" ]] || fail "the download did not produce $WHEEL"
-echo "$WHEEL_SHA256  $tmp/$WHEEL" | sha256sum --check --status ||
-  fail "$WHEEL does not have the expected SHA-256 $WHEEL_SHA256"
-
-# Unpack only the libraries and the licence.
+# Download the wheel and unpack only the libraries and the licence.
+fetch_wheel "$PACKAGE" "$VERSION" "$WHEEL" "$WHEEL_SHA256" "$tmp"
 members=("${LIBS[@]/#/nvidia/cuda_nvrtc/lib/}" "$LICENSE")
-if command -v python3 >/dev/null 2>&1; then
-  python3 - "$tmp/$WHEEL" "$tmp/unpacked" "${members[@]}" <<'EOF' || fail "could not unpack $WHEEL"
-import sys, zipfile
-wheel, out, *members = sys.argv[1:]
-with zipfile.ZipFile(wheel) as z:
-    for m in members:
-        z.extract(m, out)
-EOF
-elif command -v unzip >/dev/null 2>&1; then
-  unzip -q "$tmp/$WHEEL" "${members[@]}" -d "$tmp/unpacked" || fail "could not unpack $WHEEL"
-else
-  fail "neither python3 nor unzip is available to unpack $WHEEL"
-fi
+unpack_members "$tmp/$WHEEL" "$tmp/unpacked" "${members[@]}"
 
 # Assemble beside the destination, then swap it in, so an interrupted run
 # never leaves a half-filled .nvrtc/.

@@ -13,9 +13,8 @@
 # gives the binaries an rpath to $OIDN_DIR/lib, so nothing else needs setting.
 # To use another OIDN 2.5 install, set OIDN_DIR to its prefix instead.
 #
-# Idempotent: does nothing when .oidn/ already holds this version. Downloads with
-# `python3 -m pip download` when pip exists, else with curl from the PyPI JSON API
-# at $PYPI_URL (the index's base URL); unpacks with python3 or unzip.
+# Idempotent: does nothing when .oidn/ already holds this version. Downloading
+# and unpacking: scripts/wheel.sh.
 set -euo pipefail
 
 VERSION=2.5.1
@@ -34,6 +33,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$root/.oidn"
 stage="$root/.oidn.partial"
 
+# shellcheck source=scripts/wheel.sh
+source "$root/scripts/wheel.sh"
+
 fail() {
   echo "provision-oidn: $*" >&2
   exit 1
@@ -48,41 +50,10 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp" "$stage"' EXIT
 
-# Download the wheel.
-if python3 -m pip --version >/dev/null 2>&1; then
-  python3 -m pip download --quiet --no-deps --only-binary=:all: --platform manylinux2014_x86_64 \
-    --dest "$tmp" "pyoidn==$VERSION.0" >"$tmp/pip.log" 2>&1 ||
-    fail "pip could not download pyoidn==$VERSION.0: $(tail -n 3 "$tmp/pip.log")"
-elif command -v curl >/dev/null 2>&1; then
-  [[ -n "${PYPI_URL:-}" ]] || fail "pip is not installed; install it (python3 -m ensurepip) or set PYPI_URL to the PyPI base URL for curl"
-  meta="$(curl -fsSL "${PYPI_URL%/}/pypi/pyoidn/json")" || fail "could not query ${PYPI_URL%/}/pypi/pyoidn/json"
-  url="$(grep -o "\"url\": *\"[^\"]*/$WHEEL\"" <<<"$meta" | head -n 1 | sed 's/^"url": *"\(.*\)"$/\1/')"
-  [[ -n "$url" ]] || fail "the PyPI JSON API lists no $WHEEL"
-  # Mirrors may answer with URLs relative to the JSON document (curl resolves the ../).
-  [[ "$url" == http*://* ]] || url="${PYPI_URL%/}/pypi/pyoidn/$url"
-  curl -fsSL -o "$tmp/$WHEEL" "$url" || fail "could not download $url"
-else
-  fail "neither pip nor curl is available to download $WHEEL"
-fi
-[[ -f "$tmp/$WHEEL" ]] || fail "the download did not produce $WHEEL"
-echo "$WHEEL_SHA256  $tmp/$WHEEL" | sha256sum --check --status ||
-  fail "$WHEEL does not have the expected SHA-256 $WHEEL_SHA256"
-
-# Unpack only the libraries.
+# Download the wheel and unpack only the libraries.
+fetch_wheel pyoidn "$VERSION.0" "$WHEEL" "$WHEEL_SHA256" "$tmp"
 members=("${LIBS[@]/#/pyoidn/oidn/lib/}")
-if command -v python3 >/dev/null 2>&1; then
-  python3 - "$tmp/$WHEEL" "$tmp/unpacked" "${members[@]}" <<'EOF' || fail "could not unpack $WHEEL"
-import sys, zipfile
-wheel, out, *members = sys.argv[1:]
-with zipfile.ZipFile(wheel) as z:
-    for m in members:
-        z.extract(m, out)
-EOF
-elif command -v unzip >/dev/null 2>&1; then
-  unzip -q "$tmp/$WHEEL" "${members[@]}" -d "$tmp/unpacked" || fail "could not unpack $WHEEL"
-else
-  fail "neither python3 nor unzip is available to unpack $WHEEL"
-fi
+unpack_members "$tmp/$WHEEL" "$tmp/unpacked" "${members[@]}"
 
 # Assemble beside the destination, then swap it in, so an interrupted run
 # never leaves a half-filled .oidn/.

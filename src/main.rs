@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use tessera::backend::{self, BackendKind, BackendOptions};
+use tessera::backend::{self, BackendArgs};
 use tessera::denoise::{self, DenoiseDevice};
 use tessera::farm::cli::FarmCommand;
 use tessera::output::{self, OutputOptions, ViewTransform};
@@ -65,15 +65,8 @@ struct QualityArgs {
     /// Random seed; the same seed renders the same image.
     #[arg(long, default_value_t = 0)]
     seed: u32,
-    /// Backend: auto picks CUDA, then wgpu, then the CPU.
-    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
-    backend: BackendKind,
-    /// GPU index for the wgpu and CUDA backends (see `tessera info --devices`).
-    #[arg(long)]
-    device: Option<usize>,
-    /// CPU threads for the CPU backend (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    backend: BackendArgs,
 }
 
 impl QualityArgs {
@@ -87,10 +80,6 @@ impl QualityArgs {
             camera: self.camera.clone(),
             environment: self.env.clone(),
         }
-    }
-
-    fn backend_options(&self) -> BackendOptions {
-        BackendOptions { device: self.device, threads: self.threads }
     }
 }
 
@@ -197,7 +186,7 @@ fn init_logging(verbose: u8) {
 
 /// Creates the requested backend and says which one runs (and why others were skipped).
 fn create_backend(quality: &QualityArgs) -> Result<Box<dyn backend::Backend>> {
-    let (backend, skipped) = backend::create(quality.backend, &quality.backend_options())?;
+    let (backend, skipped) = backend::create(quality.backend.backend, &quality.backend.options())?;
     for line in skipped {
         eprintln!("{line}");
     }

@@ -342,7 +342,7 @@ fn export(scene: &FlatScene, dir: &Path) -> String {
     use bytemuck::{bytes_of, cast_slice};
     tessera::backend::cuda::validate_scene(scene).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).unwrap();
-    let srgb = params::srgb_to_linear_table();
+    let srgb = *tessera::scene::texture::SRGB_TO_LINEAR;
     let arrays: [(&str, &[u8]); 14] = [
         ("header", bytes_of(&scene.header)),
         ("nodes", cast_slice(&scene.nodes)),

@@ -83,6 +83,26 @@ pub struct BackendOptions {
     pub threads: Option<usize>,
 }
 
+/// `--backend`, `--device` and `--threads`: the options of every command that renders.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BackendArgs {
+    /// Backend: auto picks CUDA, then wgpu, then the CPU.
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
+    pub backend: BackendKind,
+    /// GPU index for the wgpu and CUDA backends (see `tessera info --devices`).
+    #[arg(long)]
+    pub device: Option<usize>,
+    /// CPU threads for the CPU backend (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+impl BackendArgs {
+    pub fn options(&self) -> BackendOptions {
+        BackendOptions { device: self.device, threads: self.threads }
+    }
+}
+
 /// Result of probing one backend: its devices, or why it cannot run here.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Probe {

@@ -15,7 +15,7 @@ use super::scheduler::SchedConfig;
 use super::server::Limits;
 use super::store;
 use super::worker::{self, Worker, WorkerOptions};
-use crate::backend::{BackendKind, BackendOptions};
+use crate::backend::BackendArgs;
 use crate::output::{OutputOptions, ViewTransform};
 use crate::render::settings::RenderSettings;
 use crate::scene::{CameraSelect, EnvironmentSpec};
@@ -173,15 +173,8 @@ impl ClientArgs {
 pub struct WorkerArgs {
     #[command(flatten)]
     client: ClientArgs,
-    /// Backend: auto picks CUDA, then wgpu, then the CPU.
-    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
-    backend: BackendKind,
-    /// GPU index for the wgpu and CUDA backends.
-    #[arg(long)]
-    device: Option<usize>,
-    /// CPU threads for the CPU backend (default: all cores).
-    #[arg(long)]
-    threads: Option<usize>,
+    #[command(flatten)]
+    backend: BackendArgs,
     /// Name shown on the coordinator (default: the host name).
     #[arg(long)]
     name: Option<String>,
@@ -403,8 +396,8 @@ fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let mut worker = Worker::start(WorkerOptions {
         coordinator: args.client.coordinator.clone(),
         token: token.trim().to_string(),
-        backend: args.backend,
-        backend_options: BackendOptions { device: args.device, threads: args.threads },
+        backend: args.backend.backend,
+        backend_options: args.backend.options(),
         name: args.name.unwrap_or_else(worker::host_name),
         cache: args.cache,
         skip_bench: args.skip_bench,

@@ -10,8 +10,9 @@ use super::flat::{
     FlatScene, Texture, TextureSlot, NONE, TEX_NEAREST, TEX_SRGB, WRAP_CLAMP, WRAP_MIRROR, WRAP_S_SHIFT, WRAP_T_SHIFT,
 };
 
-/// sRGB-encoded byte → linear value (IEC 61966-2-1).
-static SRGB_TO_LINEAR: LazyLock<[f32; 256]> = LazyLock::new(|| {
+/// sRGB-encoded byte → linear value (IEC 61966-2-1). The GPU backends upload
+/// this table, so all three backends decode texels alike.
+pub static SRGB_TO_LINEAR: LazyLock<[f32; 256]> = LazyLock::new(|| {
     std::array::from_fn(|i| {
         let c = i as f32 / 255.0;
         if c <= 0.04045 {

@@ -6,6 +6,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::scene::flat::*;
+use crate::scene::texture::SRGB_TO_LINEAR;
 
 /// `SceneView` in `kernels/layout.cuh`: the header by value and a device address
 /// per array of the flat scene.
@@ -67,18 +68,6 @@ pub const SHADOW_LANES: usize = 3;
 /// Device bytes the wavefront needs per path of a wave: state, hit, shadow ray, three queues.
 pub const BYTES_PER_PATH: usize = (STATE_LANES + 1 + SHADOW_LANES) * 16 + 3 * 4;
 
-/// sRGB-encoded byte → linear value, computed as `scene::texture` computes its table.
-pub fn srgb_to_linear_table() -> [f32; 256] {
-    std::array::from_fn(|i| {
-        let c = i as f32 / 255.0;
-        if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    })
-}
-
 /// Where each array of a packed scene starts, in bytes from the allocation's start.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SceneOffsets {
@@ -110,7 +99,7 @@ pub fn pack_scene(scene: &FlatScene) -> (Vec<u8>, SceneOffsets) {
     }
     use bytemuck::cast_slice;
     let mut b = Vec::with_capacity(scene.byte_size() + 16 * 256 + 1024);
-    let srgb = srgb_to_linear_table();
+    let srgb = &*SRGB_TO_LINEAR;
     let offsets = SceneOffsets {
         nodes: put(&mut b, cast_slice(&scene.nodes), 32),
         triangles: put(&mut b, cast_slice(&scene.triangles), 0),
@@ -124,7 +113,7 @@ pub fn pack_scene(scene: &FlatScene) -> (Vec<u8>, SceneOffsets) {
         env_texels: put(&mut b, cast_slice(&scene.env_texels), 0),
         env_marginal_cdf: put(&mut b, cast_slice(&scene.env_marginal_cdf), 0),
         env_conditional_cdf: put(&mut b, cast_slice(&scene.env_conditional_cdf), 0),
-        srgb_to_linear: put(&mut b, cast_slice(&srgb), 0),
+        srgb_to_linear: put(&mut b, cast_slice(srgb.as_slice()), 0),
     };
     // Room for the 16-byte loads of the last element of any array.
     b.resize(b.len().next_multiple_of(256), 0);

@@ -11,6 +11,7 @@ use wgpu::util::DeviceExt;
 use super::adapter::{BufferNeeds, GpuDevice};
 use crate::backend::BackendError;
 use crate::scene::flat::*;
+use crate::scene::texture::SRGB_TO_LINEAR;
 
 /// Read-only storage buffers of bind group 0.
 pub const SCENE_STORAGE_BUFFERS: u32 = 10;
@@ -107,20 +108,6 @@ pub struct SceneBuffers {
 /// Binding of the sRGB table, after the storage arrays.
 const SRGB_BINDING: u32 = SCENE_STORAGE_BUFFERS + 1;
 
-/// sRGB-encoded byte → linear value (IEC 61966-2-1), computed as
-/// `scene::texture` computes its table, so that both backends decode alike
-/// (a test checks every entry against the CPU's lookups).
-pub fn srgb_table() -> [f32; 256] {
-    std::array::from_fn(|i| {
-        let c = i as f32 / 255.0;
-        if c <= 0.04045 {
-            c / 12.92
-        } else {
-            ((c + 0.055) / 1.055).powf(2.4)
-        }
-    })
-}
-
 /// Layout of bind group 0: the header uniform, the read-only arrays and the sRGB table.
 pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let mut entries = vec![buffer_entry(0, wgpu::BufferBindingType::Uniform)];
@@ -158,7 +145,7 @@ pub fn upload(
             let contents = if a.bytes.is_empty() { vec![0; a.element].into() } else { a.bytes };
             buffers.push(init(a.name, &contents, wgpu::BufferUsages::STORAGE));
         }
-        buffers.push(init("srgb_to_linear", bytemuck::cast_slice(&srgb_table()), wgpu::BufferUsages::UNIFORM));
+        buffers.push(init("srgb_to_linear", bytemuck::cast_slice(&*SRGB_TO_LINEAR), wgpu::BufferUsages::UNIFORM));
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -197,7 +184,7 @@ mod tests {
         let texels = (0..=255u32).map(|b| b | b << 8 | b << 16 | 0xff << 24).collect();
         let tex = Texture { offset: 0, width: 256, height: 1, flags: TEX_SRGB | TEX_NEAREST };
         let scene = FlatScene { texels, textures: vec![tex], ..Default::default() };
-        for (i, &value) in srgb_table().iter().enumerate() {
+        for (i, &value) in SRGB_TO_LINEAR.iter().enumerate() {
             let cpu = crate::scene::texture::sample_texture(&scene, &tex, (i as f32 + 0.5) / 256.0, 0.5);
             assert_eq!(cpu.x.to_bits(), value.to_bits(), "byte {i}");
         }
