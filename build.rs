@@ -1,6 +1,7 @@
 //! With the `oidn` feature, gives Tessera's binaries and tests an rpath to Open
 //! Image Denoise's libraries ($OIDN_DIR/lib, by default the `.oidn/` folder that
-//! scripts/provision-oidn.sh fills), so they run without LD_LIBRARY_PATH.
+//! scripts/provision-oidn.sh fills) and to the binary's own folder, so they run
+//! without LD_LIBRARY_PATH.
 //! Without the feature it does nothing and needs nothing.
 
 use std::env;
@@ -25,8 +26,14 @@ fn main() {
     }
     let lib = lib.canonicalize().unwrap_or(lib);
     match env::var("CARGO_CFG_TARGET_OS").as_deref() {
-        Ok("linux") | Ok("macos") => {
+        Ok("linux") => {
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+            // Also beside the binary, so a copied binary finds libraries copied with it.
+            println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN");
+        }
+        Ok("macos") => {
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+            println!("cargo:rustc-link-arg=-Wl,-rpath,@loader_path");
         }
         // Windows finds DLLs beside the executable or on PATH; there is no rpath.
         _ => {}
