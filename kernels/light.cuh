@@ -51,14 +51,8 @@ TS_HD float3 triangle_emission(const SceneView& s, unsigned tri, float b1, float
     unsigned material = ldg(&s.triangles[tri].material);
     const Material& m = s.materials[material];
     if (!front && (m.flags & MAT_DOUBLE_SIDED) == 0u) return splat3(0.0f);
-    TriangleVertices idx = ldg(s.triangle_vertices + tri);
-    const Vertex& a = s.vertices[idx.v[0]];
-    const Vertex& b = s.vertices[idx.v[1]];
-    const Vertex& c = s.vertices[idx.v[2]];
-    float b0 = 1.0f - b1 - b2;
-    float2 uv0 = a.uv0 * b0 + b.uv0 * b1 + c.uv0 * b2;
-    float2 uv1 = a.uv1 * b0 + b.uv1 * b1 + c.uv1 * b2;
-    return m.emission * xyz(sample_slot(s, m.emissive_tex, uv0, uv1));
+    TriangleUvs uvs = triangle_uvs(s, tri, b1, b2);
+    return m.emission * xyz(sample_slot(s, m.emissive_tex, uvs.uv0, uvs.uv1));
 }
 
 TS_HD float triangle_light_pdf(const SceneView& s, unsigned tri, float dist, float cos_light) {

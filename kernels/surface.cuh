@@ -56,14 +56,8 @@ TS_HD float material_alpha(const SceneView& s, const Material& m, float2 uv0, fl
 TS_HD bool alpha_mask_accepts(const SceneView& s, unsigned tri, float u, float v) {
     unsigned material = ldg(&s.triangles[tri].material);
     const Material& m = s.materials[material];
-    TriangleVertices idx = ldg(s.triangle_vertices + tri);
-    const Vertex& a = s.vertices[idx.v[0]];
-    const Vertex& b = s.vertices[idx.v[1]];
-    const Vertex& c = s.vertices[idx.v[2]];
-    float w = 1.0f - u - v;
-    float2 uv0 = a.uv0 * w + b.uv0 * u + c.uv0 * v;
-    float2 uv1 = a.uv1 * w + b.uv1 * u + c.uv1 * v;
-    return material_alpha(s, m, uv0, uv1) >= m.alpha_cutoff;
+    TriangleUvs uvs = triangle_uvs(s, tri, u, v);
+    return material_alpha(s, m, uvs.uv0, uvs.uv1) >= m.alpha_cutoff;
 }
 
 struct AlphaMask {

@@ -49,6 +49,20 @@ TS_HD float4 sample_texture(const SceneView& s, const Texture& tex, float u, flo
     return top * (1.0f - fy) + bottom * fy;
 }
 
+// Texture coordinates (UV sets 0 and 1) of a triangle at barycentrics (u, v).
+struct TriangleUvs {
+    float2 uv0, uv1;
+};
+
+TS_HD TriangleUvs triangle_uvs(const SceneView& s, unsigned tri, float u, float v) {
+    TriangleVertices idx = ldg(s.triangle_vertices + tri);
+    const Vertex& a = s.vertices[idx.v[0]];
+    const Vertex& b = s.vertices[idx.v[1]];
+    const Vertex& c = s.vertices[idx.v[2]];
+    float w = 1.0f - u - v;
+    return TriangleUvs{a.uv0 * w + b.uv0 * u + c.uv0 * v, a.uv1 * w + b.uv1 * u + c.uv1 * v};
+}
+
 // Filtered linear RGBA of a material's texture slot; (1,1,1,1) when the slot is empty.
 TS_HD float4 sample_slot(const SceneView& s, const TextureSlot& slot, float2 uv0, float2 uv1) {
     if (slot.texture == NONE) return make_float4(1.0f, 1.0f, 1.0f, 1.0f);

@@ -62,14 +62,8 @@ fn triangle_emission(tri: u32, b1: f32, b2: f32, front: bool) -> vec3<f32> {
     if !front && (m.flags & MAT_DOUBLE_SIDED) == 0u {
         return vec3<f32>(0.0);
     }
-    let idx = triangle_vertices[tri].v;
-    let a = vertices[idx.x];
-    let b = vertices[idx.y];
-    let c = vertices[idx.z];
-    let b0 = 1.0 - b1 - b2;
-    let uv0 = a.uv0 * b0 + b.uv0 * b1 + c.uv0 * b2;
-    let uv1 = a.uv1 * b0 + b.uv1 * b1 + c.uv1 * b2;
-    return m.emission * sample_slot(m.emissive_tex, uv0, uv1).xyz;
+    let uvs = triangle_uvs(tri, b1, b2);
+    return m.emission * sample_slot(m.emissive_tex, uvs.uv0, uvs.uv1).xyz;
 }
 
 // Solid-angle density of sampling a point on emissive triangle `tri`.

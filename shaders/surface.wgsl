@@ -61,14 +61,8 @@ fn material_alpha(m: Material, uv0: vec2<f32>, uv1: vec2<f32>) -> f32 {
 // Alpha-mask test for traversal: whether a hit on `tri` at (u, v) counts.
 fn alpha_mask_accepts(tri: u32, u: f32, v: f32) -> bool {
     let m = materials[triangles[tri].material];
-    let idx = triangle_vertices[tri].v;
-    let a = vertices[idx.x];
-    let b = vertices[idx.y];
-    let c = vertices[idx.z];
-    let w = 1.0 - u - v;
-    let uv0 = a.uv0 * w + b.uv0 * u + c.uv0 * v;
-    let uv1 = a.uv1 * w + b.uv1 * u + c.uv1 * v;
-    return material_alpha(m, uv0, uv1) >= m.alpha_cutoff;
+    let uvs = triangle_uvs(tri, u, v);
+    return material_alpha(m, uvs.uv0, uvs.uv1) >= m.alpha_cutoff;
 }
 
 fn shade(hit: SurfaceHit) -> ShadingPoint {

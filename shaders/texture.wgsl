@@ -2,6 +2,21 @@
 // RGBA8 texels in the one `texels` buffer, filtered here (bilinear or nearest,
 // repeat / clamp / mirrored-repeat wrapping, sRGB decoded per texel by table).
 
+// Texture coordinates (UV sets 0 and 1) of a triangle at barycentrics (u, v).
+struct TriangleUvs {
+    uv0: vec2<f32>,
+    uv1: vec2<f32>,
+}
+
+fn triangle_uvs(tri: u32, u: f32, v: f32) -> TriangleUvs {
+    let idx = triangle_vertices[tri].v;
+    let a = vertices[idx.x];
+    let b = vertices[idx.y];
+    let c = vertices[idx.z];
+    let w = 1.0 - u - v;
+    return TriangleUvs(a.uv0 * w + b.uv0 * u + c.uv0 * v, a.uv1 * w + b.uv1 * u + c.uv1 * v);
+}
+
 // Filtered linear RGBA of a slot at the given UV sets; 1 when the slot is empty.
 fn sample_slot(slot: TextureSlot, uv0: vec2<f32>, uv1: vec2<f32>) -> vec4<f32> {
     if slot.texture == NONE {

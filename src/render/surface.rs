@@ -8,7 +8,7 @@ use crate::accel::Hit;
 use crate::sampling::bsdf::Bsdf;
 use crate::sampling::warp::Frame;
 use crate::scene::flat::*;
-use crate::scene::texture::sample_slot;
+use crate::scene::texture::{sample_slot, triangle_uvs};
 
 /// Shading attributes at a hit, before the material is applied.
 #[derive(Clone, Copy, Debug)]
@@ -82,11 +82,7 @@ pub fn material_alpha(scene: &FlatScene, m: &Material, uv0: Vec2, uv1: Vec2) -> 
 pub fn alpha_mask_accepts(scene: &FlatScene, tri: u32, u: f32, v: f32) -> bool {
     let t = &scene.triangles[tri as usize];
     let m = &scene.materials[t.material as usize];
-    let idx = scene.triangle_vertices[tri as usize].v;
-    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
-    let w = 1.0 - u - v;
-    let uv0 = Vec2::from(a.uv0) * w + Vec2::from(b.uv0) * u + Vec2::from(c.uv0) * v;
-    let uv1 = Vec2::from(a.uv1) * w + Vec2::from(b.uv1) * u + Vec2::from(c.uv1) * v;
+    let (uv0, uv1) = triangle_uvs(scene, tri, u, v);
     material_alpha(scene, m, uv0, uv1) >= m.alpha_cutoff
 }
 

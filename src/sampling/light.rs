@@ -10,7 +10,7 @@ use glam::{Vec2, Vec3, Vec4Swizzles};
 use super::distribution::{env_distribution_pdf, sample_cdf, sample_env_distribution};
 use super::warp::{square_to_uniform_sphere, square_to_uniform_triangle, uniform_sphere_pdf};
 use crate::scene::flat::*;
-use crate::scene::texture::sample_slot;
+use crate::scene::texture::{sample_slot, triangle_uvs};
 
 /// A sampled direction towards a light.
 #[derive(Clone, Copy, Debug)]
@@ -81,11 +81,7 @@ pub fn triangle_emission(scene: &FlatScene, tri: u32, b1: f32, b2: f32, front: b
     if !front && m.flags & MAT_DOUBLE_SIDED == 0 {
         return Vec3::ZERO;
     }
-    let idx = scene.triangle_vertices[tri as usize].v;
-    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
-    let b0 = 1.0 - b1 - b2;
-    let uv0 = Vec2::from(a.uv0) * b0 + Vec2::from(b.uv0) * b1 + Vec2::from(c.uv0) * b2;
-    let uv1 = Vec2::from(a.uv1) * b0 + Vec2::from(b.uv1) * b1 + Vec2::from(c.uv1) * b2;
+    let (uv0, uv1) = triangle_uvs(scene, tri, b1, b2);
     Vec3::from(m.emission) * sample_slot(scene, &m.emissive_tex, uv0, uv1).xyz()
 }
 

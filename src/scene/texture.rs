@@ -23,6 +23,15 @@ pub static SRGB_TO_LINEAR: LazyLock<[f32; 256]> = LazyLock::new(|| {
     })
 });
 
+/// Texture coordinates (UV sets 0 and 1) of triangle `tri` at barycentrics (u, v).
+pub fn triangle_uvs(scene: &FlatScene, tri: u32, u: f32, v: f32) -> (Vec2, Vec2) {
+    let idx = scene.triangle_vertices[tri as usize].v;
+    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
+    let w = 1.0 - u - v;
+    let lerp = |x: [f32; 2], y: [f32; 2], z: [f32; 2]| Vec2::from(x) * w + Vec2::from(y) * u + Vec2::from(z) * v;
+    (lerp(a.uv0, b.uv0, c.uv0), lerp(a.uv1, b.uv1, c.uv1))
+}
+
 /// Filtered linear RGBA of `slot` at the given UV sets; (1,1,1,1) when the slot is empty.
 pub fn sample_slot(scene: &FlatScene, slot: &TextureSlot, uv0: Vec2, uv1: Vec2) -> Vec4 {
     if slot.texture == NONE {
