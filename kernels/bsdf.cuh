@@ -3,12 +3,12 @@
 // f(wo, wi) |cos θi|; wo points to the camera, wi to the light, both local.
 #pragma once
 
+#include "ggx_albedo.cuh"
 #include "microfacet.cuh"
 #include "warp.cuh"
 
 static constexpr float MIN_REFRACTING_IOR = 1.01f;
 static constexpr float MAX_IOR = 10.0f;
-static constexpr float MAX_LOBE_FRESNEL = 0.9f;
 
 struct Bsdf {
     float3 base_color;
@@ -17,6 +17,9 @@ struct Bsdf {
     float ior;
     float transmission;
     bool thin;
+    float albedo_row;
+    float f0;
+    float diffuse_scale;
 };
 
 struct BsdfSample {
@@ -26,7 +29,15 @@ struct BsdfSample {
     bool transmitted;
 };
 
+// The GGX albedos at one direction: (E1, W) and the dielectric layer's E.
+struct Albedo {
+    float2 lobe;
+    float layer;
+};
+
 TS_HD float3 mirror_z(float3 v) { return make_float3(v.x, v.y, -v.z); }
+
+TS_HD float mean3(float3 v) { return (v.x + v.y + v.z) * (1.0f / 3.0f); }
 
 // NaN maps to 0, as in the Rust `unit` helper.
 TS_HD float bsdf_unit(float x) { return x > 0.0f ? fminf(x, 1.0f) : 0.0f; }
@@ -35,11 +46,16 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     Bsdf b;
     b.transmission = bsdf_unit(transmission);
     float min_ior = (b.transmission > 0.0f && !thin) ? MIN_REFRACTING_IOR : 1.0f;
+    float r = bsdf_unit(roughness);
     b.base_color = make_float3(bsdf_unit(base_color.x), bsdf_unit(base_color.y), bsdf_unit(base_color.z));
     b.metallic = bsdf_unit(metallic);
-    b.alpha = roughness_to_alpha(bsdf_unit(roughness));
+    b.alpha = roughness_to_alpha(r);
     b.ior = fminf(fmaxf(ior, min_ior), MAX_IOR);
     b.thin = thin;
+    b.albedo_row = roughness_row(r);
+    b.f0 = dielectric_f0(b.ior);
+    float average = dielectric_average(b.albedo_row, b.f0);
+    b.diffuse_scale = 1.0f / fmaxf(1.0f - average, 1e-3f);
     return b;
 }
 
@@ -56,25 +72,58 @@ TS_HD float3 bsdf_upper_hemisphere(const Bsdf& b, float3 wo, bool& mirrored, flo
     return mirror_z(wo);
 }
 
-TS_HD void bsdf_lobe_probabilities(const Bsdf& b, float cos_o, float eta, float p[3]) {
-    float f = fminf(fresnel_dielectric(cos_o, eta), MAX_LOBE_FRESNEL);
-    float dielectric = 1.0f - b.metallic;
-    float refracted = dielectric * (1.0f - f);
-    p[0] = b.metallic + dielectric * f;
-    p[1] = refracted * (1.0f - b.transmission);
-    p[2] = refracted * b.transmission;
+TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
+    Albedo a;
+    a.lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
+    a.layer = dielectric_albedo(a.lobe, b.f0);
+    return a;
 }
 
-TS_HD float3 bsdf_eval_pdf_reflection(const Bsdf& b, float3 wo, float3 wi, float eta, float p_specular,
-                                      float p_diffuse, float& pdf) {
-    float3 h = normalize(wo + wi);
+TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[3]) {
+    float3 c = b.base_color;
+    float dielectric = 1.0f - b.metallic;
+    float3 metal = (c * (o.lobe.x - o.lobe.y) + splat3(o.lobe.y)) * multiscatter_scale3(o.lobe, c);
+    float specular = b.metallic * mean3(metal) + dielectric * o.layer;
+    float refracted = dielectric * fmaxf(1.0f - o.layer, 0.0f) * mean3(c);
+    float diffuse = refracted * (1.0f - b.transmission);
+    float transmission = refracted * b.transmission;
+    float total = specular + diffuse + transmission;
+    if (!(total > 0.0f)) {
+        p[0] = 1.0f;
+        p[1] = 0.0f;
+        p[2] = 0.0f;
+        return;
+    }
+    p[0] = specular / total;
+    p[1] = diffuse / total;
+    p[2] = transmission / total;
+}
+
+// Bsdf::reflection: the specular and diffuse parts of f cos θi, half vector h.
+TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float eta, Albedo o, float3& specular,
+                           float3& diffuse) {
     float wo_h = dot(wo, h);
     float dielectric = 1.0f - b.metallic;
-    float3 fresnel = b.metallic * fresnel_schlick(b.base_color, wo_h) + splat3(dielectric * fresnel_dielectric(wo_h, eta));
-    float3 specular = fresnel * (ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z));
-    float interface_ = (1.0f - fresnel_dielectric(wo.z, eta)) * (1.0f - fresnel_dielectric(wi.z, eta));
-    float3 diffuse = b.base_color * (dielectric * (1.0f - b.transmission) * interface_ * TS_FRAC_1_PI * wi.z);
-    pdf = p_specular * ggx_vndf_pdf(wo, h, b.alpha) / (4.0f * wo_h) + p_diffuse * cosine_hemisphere_pdf(wi.z);
+    float3 metal = fresnel_schlick(b.base_color, wo_h) * multiscatter_scale3(o.lobe, b.base_color);
+    float layer = fresnel_schlick_dielectric(wo_h, eta) * multiscatter_scale(o.lobe, b.f0);
+    float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
+    specular = (metal * b.metallic + splat3(layer * dielectric)) * lobe;
+    float weight = dielectric * (1.0f - b.transmission);
+    if (weight > 0.0f) {
+        float layer_i = bsdf_albedo(b, wi.z).layer;
+        float through = fmaxf(1.0f - o.layer, 0.0f) * fmaxf(1.0f - layer_i, 0.0f) * b.diffuse_scale;
+        diffuse = b.base_color * (weight * through * TS_FRAC_1_PI * wi.z);
+    } else {
+        diffuse = splat3(0.0f);
+    }
+}
+
+TS_HD float3 bsdf_eval_pdf_reflection(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, float p_specular,
+                                      float p_diffuse, float& pdf) {
+    float3 h = normalize(wo + wi);
+    float3 specular, diffuse;
+    bsdf_reflection(b, wo, wi, h, eta, o, specular, diffuse);
+    pdf = p_specular * ggx_vndf_pdf(wo, h, b.alpha) / (4.0f * dot(wo, h)) + p_diffuse * cosine_hemisphere_pdf(wi.z);
     return specular + diffuse;
 }
 
@@ -83,7 +132,7 @@ TS_HD float3 bsdf_eval_pdf_thin_transmission(const Bsdf& b, float3 wo, float3 wi
     wi = mirror_z(wi);
     float3 h = normalize(wo + wi);
     float wo_h = dot(wo, h);
-    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_dielectric(wo_h, eta));
+    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_schlick_dielectric(wo_h, eta));
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
     pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) / (4.0f * wo_h);
     return b.base_color * (weight * lobe);
@@ -107,17 +156,17 @@ TS_HD float3 bsdf_eval_pdf_refraction(const Bsdf& b, float3 wo, float3 wi, float
     }
     float denom = wo_h + eta * wi_h;
     float denom2 = denom * denom;
-    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_dielectric(wo_h, eta));
+    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_schlick_dielectric(wo_h, eta));
     float btdf = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) * wo_h * -wi_h / (wo.z * denom2);
     pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) * eta * eta * -wi_h / denom2;
     return b.base_color * (weight * btdf);
 }
 
-// eval and pdf for wo.z > 0.
-TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, float& pdf) {
+// eval and pdf for wo.z > 0, with the albedos o seen from wo.
+TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, float& pdf) {
     float p[3];
-    bsdf_lobe_probabilities(b, wo.z, eta, p);
-    if (wi.z > 0.0f) return bsdf_eval_pdf_reflection(b, wo, wi, eta, p[0], p[1], pdf);
+    bsdf_lobe_probabilities(b, o, p);
+    if (wi.z > 0.0f) return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p[0], p[1], pdf);
     if (p[2] == 0.0f) {
         pdf = 0.0f;
         return splat3(0.0f);
@@ -136,7 +185,7 @@ TS_HD float3 bsdf_eval_pdf(const Bsdf& b, float3 wo, float3 wi, float& pdf) {
     float eta;
     wo = bsdf_upper_hemisphere(b, wo, mirrored, eta);
     if (mirrored) wi = mirror_z(wi);
-    return bsdf_eval_pdf_upper(b, wo, wi, eta, pdf);
+    return bsdf_eval_pdf_upper(b, wo, wi, eta, bsdf_albedo(b, wo.z), pdf);
 }
 
 TS_HD float3 bsdf_eval(const Bsdf& b, float3 wo, float3 wi) {
@@ -156,8 +205,9 @@ TS_HD bool bsdf_sample(const Bsdf& b, float3 wo, float u_lobe, float2 u, BsdfSam
     bool mirrored;
     float eta;
     float3 wo_up = bsdf_upper_hemisphere(b, wo, mirrored, eta);
+    Albedo o = bsdf_albedo(b, wo_up.z);
     float p[3];
-    bsdf_lobe_probabilities(b, wo_up.z, eta, p);
+    bsdf_lobe_probabilities(b, o, p);
     float3 wi_up;
     if (u_lobe < p[0]) {
         wi_up = reflect(wo_up, sample_ggx_vndf(wo_up, b.alpha, u));
@@ -175,7 +225,7 @@ TS_HD bool bsdf_sample(const Bsdf& b, float3 wo, float u_lobe, float2 u, BsdfSam
         if (!(wi_up.z < 0.0f)) return false;
     }
     float pdf;
-    float3 eval = bsdf_eval_pdf_upper(b, wo_up, wi_up, eta, pdf);
+    float3 eval = bsdf_eval_pdf_upper(b, wo_up, wi_up, eta, o, pdf);
     if (!(pdf > 0.0f)) return false;
     s.wi = mirrored ? mirror_z(wi_up) : wi_up;
     s.weight = eval / pdf;

@@ -54,23 +54,29 @@ TS_HD bool refract(float3 wo, float3 m, float eta, float3& wi) {
     return true;
 }
 
-TS_HD float3 fresnel_schlick(float3 f0, float cos_theta) {
+TS_HD float schlick_weight(float cos_theta) {
     float c = 1.0f - ts_clamp(cos_theta, 0.0f, 1.0f);
     float c2 = c * c;
-    return f0 + (splat3(1.0f) - f0) * (c2 * c2 * c);
+    return c2 * c2 * c;
 }
 
-TS_HD float fresnel_dielectric(float cos_theta_i, float eta) {
-    float cos_i = cos_theta_i;
-    if (cos_theta_i < 0.0f) {
-        cos_i = -cos_theta_i;
-        eta = 1.0f / eta;
+TS_HD float3 fresnel_schlick(float3 f0, float cos_theta) { return f0 + (splat3(1.0f) - f0) * schlick_weight(cos_theta); }
+
+TS_HD float dielectric_f0(float eta) {
+    float r = (eta - 1.0f) / (eta + 1.0f);
+    return r * r;
+}
+
+// Schlick with total internal reflection: seen from the denser side (eta < 1)
+// the angle is the refracted one.
+TS_HD float fresnel_schlick_dielectric(float cos_theta_i, float eta) {
+    float cos_i = ts_clamp(cos_theta_i, 0.0f, 1.0f);
+    float cos_t = cos_i;
+    if (eta < 1.0f) {
+        float sin2_t = (1.0f - cos_i * cos_i) / (eta * eta);
+        if (sin2_t >= 1.0f) return 1.0f;
+        cos_t = sqrtf(1.0f - sin2_t);
     }
-    cos_i = fminf(cos_i, 1.0f);
-    float sin2_t = (1.0f - cos_i * cos_i) / (eta * eta);
-    if (sin2_t >= 1.0f) return 1.0f;
-    float cos_t = sqrtf(1.0f - sin2_t);
-    float r_parallel = (eta * cos_i - cos_t) / (eta * cos_i + cos_t);
-    float r_perpendicular = (cos_i - eta * cos_t) / (cos_i + eta * cos_t);
-    return 0.5f * (r_parallel * r_parallel + r_perpendicular * r_perpendicular);
+    float f0 = dielectric_f0(eta);
+    return f0 + (1.0f - f0) * schlick_weight(cos_t);
 }

@@ -1,7 +1,11 @@
 // Resources of the path tracer. Group 0 is the uploaded scene (the FlatScene
 // arrays as they are; `cdfs` holds light_cdf, env_marginal_cdf and
-// env_conditional_cdf one after another; `srgb_to_linear` is the sRGB decoding
-// table of src/scene/texture.rs, four entries per vec4). Group 1 is the band of the tile being
+// env_conditional_cdf one after another; `tables` holds the constant tables of
+// every scene, four entries per vec4: the sRGB decoding table of
+// src/scene/texture.rs from SRGB_TABLE on, the GGX albedo table of
+// src/sampling/ggx_albedo.rs from GGX_ALBEDO_TABLE on: one uniform, as some
+// drivers, Mesa's lavapipe among them, fail with a third uniform in a group).
+// Group 1 is the band of the tile being
 // rendered. Empty arrays are uploaded as one zeroed element.
 
 @group(0) @binding(0) var<uniform> header: SceneHeader;
@@ -15,9 +19,14 @@
 @group(0) @binding(8) var<storage, read> lights: array<Light>;
 @group(0) @binding(9) var<storage, read> cdfs: array<f32>;
 @group(0) @binding(10) var<storage, read> env_texels: array<vec4<f32>>;
-@group(0) @binding(11) var<uniform> srgb_to_linear: array<vec4<f32>, 64>;
+@group(0) @binding(11) var<uniform> tables: array<vec4<f32>, TABLES_VEC4S>;
 
 @group(1) @binding(0) var<uniform> params: DispatchParams;
 @group(1) @binding(1) var<storage, read_write> pixel_sums: array<PixelSums>;
 // Rays traced per pixel of the band, as a 64-bit count (low word, high word).
 @group(1) @binding(2) var<storage, read_write> ray_counts: array<vec2<u32>>;
+
+// Entry i of `tables`.
+fn table_at(i: u32) -> f32 {
+    return tables[i / 4u][i % 4u];
+}

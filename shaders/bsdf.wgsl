@@ -3,9 +3,6 @@
 // `eval` returns f(wo, wi) |cos θi|; the surface is two-sided (wo.z < 0 mirrors
 // both directions, and a refracting dielectric then sees 1 / ior).
 
-// Cap on the Fresnel reflectance used to choose lobes (bsdf.rs MAX_LOBE_FRESNEL).
-const MAX_LOBE_FRESNEL: f32 = 0.9;
-
 struct Bsdf {
     base_color: vec3<f32>,
     metallic: f32,
@@ -13,6 +10,15 @@ struct Bsdf {
     ior: f32,
     transmission: f32,
     thin: bool,
+    albedo_row: f32,
+    f0: f32,
+    diffuse_scale: f32,
+}
+
+// The GGX albedos at one direction: (E1, W) and the dielectric layer's E.
+struct Albedo {
+    lobe: vec2<f32>,
+    layer: f32,
 }
 
 struct BsdfSample {
@@ -38,14 +44,25 @@ fn bsdf_new(base_color: vec3<f32>, metallic: f32, roughness: f32, ior: f32, tran
     let tr = unit_interval(transmission);
     let min_ior = select(1.0, MIN_REFRACTING_IOR, tr > 0.0 && !thin);
     let clamped_ior = min(select(min_ior, ior, ior > min_ior), MAX_IOR);
+    let r = unit_interval(roughness);
+    let row = roughness_row(r);
+    let f0 = dielectric_f0(clamped_ior);
+    let average = dielectric_average(row, f0);
     return Bsdf(
         vec3<f32>(unit_interval(base_color.x), unit_interval(base_color.y), unit_interval(base_color.z)),
         unit_interval(metallic),
-        roughness_to_alpha(unit_interval(roughness)),
+        roughness_to_alpha(r),
         clamped_ior,
         tr,
         thin,
+        row,
+        f0,
+        1.0 / max(1.0 - average, 1e-3),
     );
+}
+
+fn mean3(v: vec3<f32>) -> f32 {
+    return (v.x + v.y + v.z) * (1.0 / 3.0);
 }
 
 fn mirror_z(v: vec3<f32>) -> vec3<f32> {
@@ -66,12 +83,25 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
     return UpperHemisphere(mirror_z(wo), true, select(b.ior, 1.0 / b.ior, inside));
 }
 
-// Probabilities of [specular, diffuse, transmission] for cos θo > 0.
-fn bsdf_lobe_probabilities(b: Bsdf, cos_o: f32, eta: f32) -> vec3<f32> {
-    let f = min(fresnel_dielectric(cos_o, eta), MAX_LOBE_FRESNEL);
+fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
+    let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
+    return Albedo(lobe, dielectric_albedo(lobe, b.f0));
+}
+
+// Probabilities of [specular, diffuse, transmission] given the albedos seen from wo.
+fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec3<f32> {
+    let c = b.base_color;
     let dielectric = 1.0 - b.metallic;
-    let refracted = dielectric * (1.0 - f);
-    return vec3<f32>(b.metallic + dielectric * f, refracted * (1.0 - b.transmission), refracted * b.transmission);
+    let metal = (c * (o.lobe.x - o.lobe.y) + vec3<f32>(o.lobe.y)) * multiscatter_scale3(o.lobe, c);
+    let specular = b.metallic * mean3(metal) + dielectric * o.layer;
+    let refracted = dielectric * max(1.0 - o.layer, 0.0) * mean3(c);
+    let diffuse = refracted * (1.0 - b.transmission);
+    let transmission = refracted * b.transmission;
+    let total = specular + diffuse + transmission;
+    if !(total > 0.0) {
+        return vec3<f32>(1.0, 0.0, 0.0);
+    }
+    return vec3<f32>(specular / total, diffuse / total, transmission / total);
 }
 
 fn bsdf_eval(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>) -> vec3<f32> {
@@ -91,13 +121,13 @@ fn bsdf_eval_pdf(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>) -> BsdfValue {
     if up.mirrored {
         wi_up = mirror_z(wi);
     }
-    return bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta);
+    return bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta, bsdf_albedo(b, up.wo.z));
 }
 
-fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32) -> BsdfValue {
-    let p = bsdf_lobe_probabilities(b, wo.z, eta);
+fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo) -> BsdfValue {
+    let p = bsdf_lobe_probabilities(b, o);
     if wi.z > 0.0 {
-        return bsdf_eval_pdf_reflection(b, wo, wi, eta, p.x, p.y);
+        return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p.x, p.y);
     } else if p.z == 0.0 {
         return BsdfValue(vec3<f32>(0.0), 0.0);
     } else if b.thin {
@@ -106,23 +136,41 @@ fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32) -> BsdfV
     return bsdf_eval_pdf_refraction(b, wo, wi, eta, p.z);
 }
 
-fn bsdf_eval_pdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, p_specular: f32, p_diffuse: f32) -> BsdfValue {
-    let h = normalize(wo + wi);
+struct Reflection {
+    specular: vec3<f32>,
+    diffuse: vec3<f32>,
+}
+
+// Bsdf::reflection: the specular and diffuse parts of f cos θi, half vector h.
+fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32, o: Albedo) -> Reflection {
     let wo_h = dot(wo, h);
     let dielectric = 1.0 - b.metallic;
-    let fresnel = b.metallic * fresnel_schlick(b.base_color, wo_h) + vec3<f32>(dielectric * fresnel_dielectric(wo_h, eta));
-    let specular = fresnel * (ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z));
-    let crossings = (1.0 - fresnel_dielectric(wo.z, eta)) * (1.0 - fresnel_dielectric(wi.z, eta));
-    let diffuse = b.base_color * (dielectric * (1.0 - b.transmission) * crossings * FRAC_1_PI * wi.z);
-    let pdf = p_specular * ggx_vndf_pdf(wo, h, b.alpha) / (4.0 * wo_h) + p_diffuse * cosine_hemisphere_pdf(wi.z);
-    return BsdfValue(specular + diffuse, pdf);
+    let metal = fresnel_schlick(b.base_color, wo_h) * multiscatter_scale3(o.lobe, b.base_color);
+    let layer = fresnel_schlick_dielectric(wo_h, eta) * multiscatter_scale(o.lobe, b.f0);
+    let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
+    let specular = (metal * b.metallic + vec3<f32>(layer * dielectric)) * lobe;
+    let weight = dielectric * (1.0 - b.transmission);
+    var diffuse = vec3<f32>(0.0);
+    if weight > 0.0 {
+        let layer_i = bsdf_albedo(b, wi.z).layer;
+        let through = max(1.0 - o.layer, 0.0) * max(1.0 - layer_i, 0.0) * b.diffuse_scale;
+        diffuse = b.base_color * (weight * through * FRAC_1_PI * wi.z);
+    }
+    return Reflection(specular, diffuse);
+}
+
+fn bsdf_eval_pdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo, p_specular: f32, p_diffuse: f32) -> BsdfValue {
+    let h = normalize(wo + wi);
+    let r = bsdf_reflection(b, wo, wi, h, eta, o);
+    let pdf = p_specular * ggx_vndf_pdf(wo, h, b.alpha) / (4.0 * dot(wo, h)) + p_diffuse * cosine_hemisphere_pdf(wi.z);
+    return BsdfValue(r.specular + r.diffuse, pdf);
 }
 
 fn bsdf_eval_pdf_thin_transmission(b: Bsdf, wo: vec3<f32>, wi_below: vec3<f32>, eta: f32, p_transmission: f32) -> BsdfValue {
     let wi = mirror_z(wi_below);
     let h = normalize(wo + wi);
     let wo_h = dot(wo, h);
-    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_dielectric(wo_h, eta));
+    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
     let pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) / (4.0 * wo_h);
     return BsdfValue(b.base_color * (weight * lobe), pdf);
@@ -146,7 +194,7 @@ fn bsdf_eval_pdf_refraction(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, p_t
     }
     let denom = wo_h + eta * wi_h;
     let denom2 = denom * denom;
-    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_dielectric(wo_h, eta));
+    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
     let btdf = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) * wo_h * -wi_h / (wo.z * denom2);
     let pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) * eta * eta * -wi_h / denom2;
     return BsdfValue(b.base_color * (weight * btdf), pdf);
@@ -162,7 +210,8 @@ fn bsdf_sample(b: Bsdf, wo: vec3<f32>, u_lobe: f32, u: vec2<f32>) -> BsdfSample 
         return no_bsdf_sample();
     }
     let up = bsdf_upper_hemisphere(b, wo);
-    let p = bsdf_lobe_probabilities(b, up.wo.z, up.eta);
+    let o = bsdf_albedo(b, up.wo.z);
+    let p = bsdf_lobe_probabilities(b, o);
     var wi_up: vec3<f32>;
     if u_lobe < p.x {
         wi_up = microfacet_reflect(up.wo, sample_ggx_vndf(up.wo, b.alpha, u));
@@ -189,7 +238,7 @@ fn bsdf_sample(b: Bsdf, wo: vec3<f32>, u_lobe: f32, u: vec2<f32>) -> BsdfSample 
             return no_bsdf_sample();
         }
     }
-    let value = bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta);
+    let value = bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta, o);
     if !(value.pdf > 0.0) {
         return no_bsdf_sample();
     }

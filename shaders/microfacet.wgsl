@@ -73,26 +73,33 @@ fn microfacet_refract(wo: vec3<f32>, m: vec3<f32>, eta: f32) -> Refraction {
     return Refraction((cos_i / eta - cos_t) * m - wo / eta, true);
 }
 
-fn fresnel_schlick(f0: vec3<f32>, cos_theta: f32) -> vec3<f32> {
+fn schlick_weight(cos_theta: f32) -> f32 {
     let c = 1.0 - clamp(cos_theta, 0.0, 1.0);
     let c2 = c * c;
-    return f0 + (vec3<f32>(1.0) - f0) * (c2 * c2 * c);
+    return c2 * c2 * c;
 }
 
-fn fresnel_dielectric(cos_theta_i: f32, eta_in: f32) -> f32 {
-    var cos_i = cos_theta_i;
-    var eta = eta_in;
-    if cos_theta_i < 0.0 {
-        cos_i = -cos_theta_i;
-        eta = 1.0 / eta_in;
+fn fresnel_schlick(f0: vec3<f32>, cos_theta: f32) -> vec3<f32> {
+    return f0 + (vec3<f32>(1.0) - f0) * schlick_weight(cos_theta);
+}
+
+fn dielectric_f0(eta: f32) -> f32 {
+    let r = (eta - 1.0) / (eta + 1.0);
+    return r * r;
+}
+
+// Schlick with total internal reflection: seen from the denser side (eta < 1)
+// the angle is the refracted one.
+fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
+    let cos_i = clamp(cos_theta_i, 0.0, 1.0);
+    var cos_t = cos_i;
+    if eta < 1.0 {
+        let sin2_t = (1.0 - cos_i * cos_i) / (eta * eta);
+        if sin2_t >= 1.0 {
+            return 1.0;
+        }
+        cos_t = sqrt(1.0 - sin2_t);
     }
-    cos_i = min(cos_i, 1.0);
-    let sin2_t = (1.0 - cos_i * cos_i) / (eta * eta);
-    if sin2_t >= 1.0 {
-        return 1.0;
-    }
-    let cos_t = sqrt(1.0 - sin2_t);
-    let r_parallel = (eta * cos_i - cos_t) / (eta * cos_i + cos_t);
-    let r_perpendicular = (cos_i - eta * cos_t) / (cos_i + eta * cos_t);
-    return 0.5 * (r_parallel * r_parallel + r_perpendicular * r_perpendicular);
+    let f0 = dielectric_f0(eta);
+    return f0 + (1.0 - f0) * schlick_weight(cos_t);
 }

@@ -91,7 +91,7 @@ fn wrap(i: i32, n: i32, mode: u32) -> i32 {
 
 // sRGB-encoded byte → linear value: the CPU's table, so both decode alike to the bit.
 fn srgb_byte_to_linear(byte: u32) -> f32 {
-    return srgb_to_linear[byte >> 2u][byte & 3u];
+    return table_at(SRGB_TABLE + byte);
 }
 
 // One texel as linear RGBA (sRGB decoded before any filtering).

@@ -40,6 +40,7 @@ fn build_driver() -> Result<PathBuf, String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_host");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("layout_checks.h"), source::layout_checks()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(source::GGX_ALBEDO_TABLE), source::ggx_albedo_table()).map_err(|e| e.to_string())?;
     let kernels = common::repo().join("kernels");
     let exe = dir.join("driver");
     let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());

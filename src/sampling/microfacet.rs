@@ -107,31 +107,50 @@ pub fn refract(wo: Vec3, m: Vec3, eta: f32) -> Option<Vec3> {
     Some((cos_i / eta - cos_t) * m - wo / eta)
 }
 
+/// Schlick's weight (1 − cos θ)⁵, cos θ clamped to [0, 1].
+#[inline]
+pub fn schlick_weight(cos_theta: f32) -> f32 {
+    let c = 1.0 - cos_theta.clamp(0.0, 1.0);
+    let c2 = c * c;
+    c2 * c2 * c
+}
+
 /// Schlick's approximation of conductor Fresnel reflectance with normal
 /// reflectance `f0` (the glTF metal base colour).
 #[inline]
 pub fn fresnel_schlick(f0: Vec3, cos_theta: f32) -> Vec3 {
-    let c = 1.0 - cos_theta.clamp(0.0, 1.0);
-    let c2 = c * c;
-    f0 + (Vec3::ONE - f0) * (c2 * c2 * c)
+    f0 + (Vec3::ONE - f0) * schlick_weight(cos_theta)
 }
 
-/// Exact unpolarised Fresnel reflectance of a dielectric interface. `eta` is
-/// the index on the far side of the interface over the index on the side the
-/// normal points to; `cos_theta_i < 0` means the incident direction is on the
-/// far side, and the roles of the two media swap. 1 on total internal reflection.
+/// Normal reflectance ((η − 1) / (η + 1))² of a dielectric interface with
+/// relative index η (the same for η and 1 / η).
 #[inline]
-pub fn fresnel_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
-    let (cos_i, eta) = if cos_theta_i < 0.0 { (-cos_theta_i, 1.0 / eta) } else { (cos_theta_i, eta) };
-    let cos_i = cos_i.min(1.0);
-    let sin2_t = (1.0 - cos_i * cos_i) / (eta * eta);
-    if sin2_t >= 1.0 {
-        return 1.0;
-    }
-    let cos_t = (1.0 - sin2_t).sqrt();
-    let r_parallel = (eta * cos_i - cos_t) / (eta * cos_i + cos_t);
-    let r_perpendicular = (cos_i - eta * cos_t) / (cos_i + eta * cos_t);
-    0.5 * (r_parallel * r_parallel + r_perpendicular * r_perpendicular)
+pub fn dielectric_f0(eta: f32) -> f32 {
+    let r = (eta - 1.0) / (eta + 1.0);
+    r * r
+}
+
+/// Schlick's approximation of dielectric Fresnel reflectance for light
+/// arriving at `cos_theta_i` > 0 on the side the normal points to, where `eta`
+/// is the index beyond the interface over the index on that side. Seen from
+/// the denser side (η < 1), Schlick's formula is a function of the angle in
+/// the less dense medium, the refracted one, and reflectance is total beyond
+/// the critical angle: so F is the same from both sides of one refraction,
+/// and reflection and refraction stay complementary and reciprocal.
+#[inline]
+pub fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
+    let cos_i = cos_theta_i.clamp(0.0, 1.0);
+    let cos = if eta < 1.0 {
+        let sin2_t = (1.0 - cos_i * cos_i) / (eta * eta);
+        if sin2_t >= 1.0 {
+            return 1.0;
+        }
+        (1.0 - sin2_t).sqrt()
+    } else {
+        cos_i
+    };
+    let f0 = dielectric_f0(eta);
+    f0 + (1.0 - f0) * schlick_weight(cos)
 }
 
 #[cfg(test)]
@@ -203,20 +222,17 @@ mod tests {
     }
 
     #[test]
-    fn fresnel_dielectric_matches_known_values() {
-        // Normal incidence: ((η − 1) / (η + 1))².
-        assert!((fresnel_dielectric(1.0, 1.5) - 0.04).abs() < 1e-6);
-        assert!((fresnel_dielectric(-1.0, 1.5) - 0.04).abs() < 1e-6);
-        assert_eq!(fresnel_dielectric(0.7, 1.0), 0.0);
-        assert!((fresnel_dielectric(1e-6, 1.5) - 1.0).abs() < 1e-4);
+    fn dielectric_schlick_matches_known_values() {
+        // Normal incidence from either side: ((η − 1) / (η + 1))².
+        assert!((fresnel_schlick_dielectric(1.0, 1.5) - 0.04).abs() < 1e-6);
+        assert!((fresnel_schlick_dielectric(1.0, 1.0 / 1.5) - 0.04).abs() < 1e-6);
+        assert_eq!(fresnel_schlick_dielectric(0.0, 1.5), 1.0);
         // From inside glass beyond the critical angle (sin θc = 1/1.5): total.
-        assert_eq!(fresnel_dielectric(0.5, 1.0 / 1.5), 1.0);
-        assert_eq!(fresnel_dielectric(-0.5, 1.5), 1.0);
-        // Brewster's angle (tan θB = η): only the perpendicular part remains.
-        let cos_b = 1.0 / (1.0f32 + 1.5 * 1.5).sqrt();
-        let cos_t = (1.0f32 - (1.0 - cos_b * cos_b) / 2.25).sqrt();
-        let r_perp = (cos_b - 1.5 * cos_t) / (cos_b + 1.5 * cos_t);
-        assert!((fresnel_dielectric(cos_b, 1.5) - 0.5 * r_perp * r_perp).abs() < 1e-6);
+        assert_eq!(fresnel_schlick_dielectric(0.5, 1.0 / 1.5), 1.0);
+        // Schlick's curve at 60° from outside: F0 + (1 − F0) / 32.
+        assert!((fresnel_schlick_dielectric(0.5, 1.5) - (0.04 + 0.96 / 32.0)).abs() < 1e-6);
+        // Close to the exact Fresnel factor near normal incidence (0.0420 at 45°).
+        assert!((fresnel_schlick_dielectric(std::f32::consts::FRAC_1_SQRT_2, 1.5) - 0.0420).abs() < 2e-3);
     }
 
     #[test]
@@ -230,7 +246,7 @@ mod tests {
                     continue;
                 }
                 let Some(wi) = refract(wo, m, eta) else {
-                    assert_eq!(fresnel_dielectric(cos_o, eta), 1.0, "refraction failed without TIR");
+                    assert_eq!(fresnel_schlick_dielectric(cos_o, eta), 1.0, "refraction failed without TIR");
                     continue;
                 };
                 assert!((wi.length() - 1.0).abs() < 1e-5);
@@ -242,7 +258,8 @@ mod tests {
                 // Going back reverses the path, and both sides reflect the same.
                 let back = refract(wi, -m, 1.0 / eta).expect("reverse refraction");
                 assert!((back - wo).length() < 1e-4);
-                let (f_o, f_i) = (fresnel_dielectric(cos_o, eta), fresnel_dielectric(wi.dot(m), eta));
+                let (f_o, f_i) =
+                    (fresnel_schlick_dielectric(cos_o, eta), fresnel_schlick_dielectric(-wi.dot(m), 1.0 / eta));
                 assert!((f_o - f_i).abs() < 1e-5, "F = {f_o} from outside, {f_i} from inside");
             }
         }

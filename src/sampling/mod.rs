@@ -6,7 +6,9 @@ pub mod bsdf;
 #[cfg(test)]
 mod chi2;
 pub mod distribution;
+pub mod ggx_albedo;
 pub mod light;
 pub mod microfacet;
+pub mod quadrature;
 pub mod rng;
 pub mod warp;

@@ -10,12 +10,13 @@ use crate::render::task::PixelSums;
 use crate::scene::flat::*;
 
 /// The kernel files, by the name `#include` uses.
-pub const FILES: [(&str, &str); 15] = [
+pub const FILES: [(&str, &str); 16] = [
     ("common.cuh", include_str!("../../../kernels/common.cuh")),
     ("layout.cuh", include_str!("../../../kernels/layout.cuh")),
     ("rng.cuh", include_str!("../../../kernels/rng.cuh")),
     ("warp.cuh", include_str!("../../../kernels/warp.cuh")),
     ("microfacet.cuh", include_str!("../../../kernels/microfacet.cuh")),
+    ("ggx_albedo.cuh", include_str!("../../../kernels/ggx_albedo.cuh")),
     ("bsdf.cuh", include_str!("../../../kernels/bsdf.cuh")),
     ("distribution.cuh", include_str!("../../../kernels/distribution.cuh")),
     ("texture.cuh", include_str!("../../../kernels/texture.cuh")),
@@ -49,8 +50,36 @@ pub fn kernel_source() -> String {
     out
 }
 
+/// The header holding the GGX albedo table, generated from the Rust one.
+pub const GGX_ALBEDO_TABLE: &str = "ggx_albedo_table.h";
+
+/// The text of [`GGX_ALBEDO_TABLE`]: `TS_GGX_ALBEDO`, the numbers of
+/// `sampling::ggx_albedo::TABLE` (`{:?}` prints each as the shortest decimal
+/// that reads back as the same f32).
+pub fn ggx_albedo_table() -> String {
+    use crate::sampling::ggx_albedo::TABLE;
+    let mut out = format!(
+        "// Generated from src/sampling/ggx_albedo.table.\n#pragma once\nstatic __device__ const float TS_GGX_ALBEDO[{}] = {{\n",
+        TABLE.len()
+    );
+    for line in TABLE.chunks(8) {
+        let items: Vec<String> = line.iter().map(|v| format!("{v:?}f")).collect();
+        let _ = writeln!(out, "    {},", items.join(", "));
+    }
+    out.push_str("};\n");
+    out
+}
+
+/// A kernel file's text by the name `#include` uses.
+fn file(name: &str) -> Option<std::borrow::Cow<'static, str>> {
+    if name == GGX_ALBEDO_TABLE {
+        return Some(ggx_albedo_table().into());
+    }
+    FILES.iter().find(|(n, _)| *n == name).map(|(_, text)| (*text).into())
+}
+
 fn expand(name: &str, out: &mut String, included: &mut Vec<String>) {
-    let Some((_, text)) = FILES.iter().find(|(n, _)| *n == name) else {
+    let Some(text) = file(name) else {
         return;
     };
     included.push(name.to_string());
@@ -59,7 +88,7 @@ fn expand(name: &str, out: &mut String, included: &mut Vec<String>) {
         let target = line.trim().strip_prefix("#include \"").and_then(|rest| rest.strip_suffix('"'));
         match target {
             // Host-only includes stay as written: they sit in blocks NVRTC skips.
-            Some(target) if FILES.iter().any(|(n, _)| *n == target) && target != "host/shim.h" => {
+            Some(target) if file(target).is_some() && target != "host/shim.h" => {
                 if !included.iter().any(|n| n == target) {
                     expand(target, out, included);
                 }
@@ -137,7 +166,7 @@ pub fn layout_checks() -> String {
     });
 
     use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
-    use crate::sampling::{bsdf, microfacet, rng};
+    use crate::sampling::{bsdf, ggx_albedo, microfacet, rng};
     let unsigned = [
         ("NONE", NONE),
         ("TRI_ALPHA_TESTED", TRI_ALPHA_TESTED),
@@ -169,6 +198,9 @@ pub fn layout_checks() -> String {
         ("COUNTER_NEXT", super::params::COUNTER_NEXT as u32),
         ("SHADOW_LANES", SHADOW_LANES as u32),
         ("TS_BLOCK", BLOCK_SIZE),
+        ("ROUGHNESS_STEPS", ggx_albedo::ROUGHNESS_STEPS as u32),
+        ("COS_STEPS", ggx_albedo::COS_STEPS as u32),
+        ("AVERAGES", ggx_albedo::AVERAGES as u32),
     ];
     for (name, value) in unsigned {
         let _ = writeln!(o, "static_assert({name} == {value}u, \"{name} differs from Rust ({value})\");");
@@ -208,6 +240,7 @@ mod tests {
             assert_eq!(src.matches(&format!("#line 1 \"{name}\"")).count(), 1, "{name}");
         }
         assert!(!src.contains("#include \"rng.cuh\""));
+        assert_eq!(src.matches("static __device__ const float TS_GGX_ALBEDO[").count(), 1);
         assert!(src.contains("#include \"host/shim.h\""), "the host-only include stays behind its #if");
         for kernel in KERNELS {
             assert!(src.contains(&format!("void __launch_bounds__(TS_BLOCK) {kernel}(")), "{kernel}");

@@ -1,8 +1,8 @@
 //! The flat scene on the device: each `FlatScene` array uploaded byte for byte
 //! into its own storage buffer (bind group 0 of `shaders/bindings.wgsl`), the
 //! header into a uniform buffer. The three CDF arrays share one buffer so that
-//! one WGSL `sample_cdf` serves them all. A second uniform holds the sRGB
-//! decoding table.
+//! one WGSL `sample_cdf` serves them all. A second uniform holds the constant
+//! tables: sRGB decoding and the BSDF's GGX albedo.
 
 use std::mem::size_of;
 
@@ -10,6 +10,7 @@ use wgpu::util::DeviceExt;
 
 use super::adapter::{BufferNeeds, GpuDevice};
 use crate::backend::BackendError;
+use crate::sampling::ggx_albedo;
 use crate::scene::flat::*;
 use crate::scene::texture::SRGB_TO_LINEAR;
 
@@ -105,16 +106,28 @@ pub struct SceneBuffers {
     pub bind_group: wgpu::BindGroup,
 }
 
-/// Binding of the sRGB table, after the storage arrays.
-const SRGB_BINDING: u32 = SCENE_STORAGE_BUFFERS + 1;
+/// Binding of the constant tables, after the storage arrays.
+const TABLES_BINDING: u32 = SCENE_STORAGE_BUFFERS + 1;
+/// Where the sRGB table starts in the tables uniform (in f32s).
+pub const SRGB_TABLE: usize = 0;
+/// Where the GGX albedo table starts.
+pub const GGX_ALBEDO_TABLE: usize = SRGB_TABLE + 256;
+/// Length of the tables uniform (whole vec4s, as the WGSL declares it).
+pub const TABLES_LEN: usize = GGX_ALBEDO_TABLE + ggx_albedo::TABLE_LEN;
+const _: () = assert!(TABLES_LEN % 4 == 0);
 
-/// Layout of bind group 0: the header uniform, the read-only arrays and the sRGB table.
+/// The constant tables uniform: sRGB decoding, then the GGX albedo.
+fn tables() -> Vec<f32> {
+    SRGB_TO_LINEAR.iter().chain(&ggx_albedo::TABLE).copied().collect()
+}
+
+/// Layout of bind group 0: the header uniform, the read-only arrays and the tables.
 pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let mut entries = vec![buffer_entry(0, wgpu::BufferBindingType::Uniform)];
     entries.extend(
         (1..=SCENE_STORAGE_BUFFERS).map(|b| buffer_entry(b, wgpu::BufferBindingType::Storage { read_only: true })),
     );
-    entries.push(buffer_entry(SRGB_BINDING, wgpu::BufferBindingType::Uniform));
+    entries.push(buffer_entry(TABLES_BINDING, wgpu::BufferBindingType::Uniform));
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("scene"), entries: &entries })
 }
 
@@ -145,7 +158,7 @@ pub fn upload(
             let contents = if a.bytes.is_empty() { vec![0; a.element].into() } else { a.bytes };
             buffers.push(init(a.name, &contents, wgpu::BufferUsages::STORAGE));
         }
-        buffers.push(init("srgb_to_linear", bytemuck::cast_slice(&*SRGB_TO_LINEAR), wgpu::BufferUsages::UNIFORM));
+        buffers.push(init("tables", bytemuck::cast_slice(&tables()), wgpu::BufferUsages::UNIFORM));
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -188,6 +201,14 @@ mod tests {
             let cpu = crate::scene::texture::sample_texture(&scene, &tex, (i as f32 + 0.5) / 256.0, 0.5);
             assert_eq!(cpu.x.to_bits(), value.to_bits(), "byte {i}");
         }
+    }
+
+    #[test]
+    fn tables_hold_srgb_then_the_ggx_albedo() {
+        let t = tables();
+        assert_eq!(t.len(), TABLES_LEN);
+        assert_eq!(t[SRGB_TABLE + 128].to_bits(), SRGB_TO_LINEAR[128].to_bits());
+        assert_eq!(&t[GGX_ALBEDO_TABLE..], &ggx_albedo::TABLE[..]);
     }
 
     #[test]

@@ -5,9 +5,11 @@
 
 use std::fmt::Write;
 
+use super::scene;
 use crate::accel::STACK_SIZE;
 use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
 use crate::sampling::bsdf::{MAX_IOR, MIN_REFRACTING_IOR};
+use crate::sampling::ggx_albedo;
 use crate::sampling::microfacet::MIN_ALPHA;
 use crate::sampling::rng::{GROUPS_PER_BOUNCE, GROUP_CAMERA};
 use crate::scene::flat;
@@ -19,13 +21,14 @@ pub const REDUCE_ENTRY: &str = "reduce_lanes";
 
 /// The WGSL files in the order they are concatenated (WGSL does not care about
 /// the order of module-scope declarations; this one reads bottom-up).
-pub const MODULES: [(&str, &str); 13] = [
+pub const MODULES: [(&str, &str); 14] = [
     ("layout.wgsl", include_str!("../../../shaders/layout.wgsl")),
     ("bindings.wgsl", include_str!("../../../shaders/bindings.wgsl")),
     ("math.wgsl", include_str!("../../../shaders/math.wgsl")),
     ("rng.wgsl", include_str!("../../../shaders/rng.wgsl")),
     ("warp.wgsl", include_str!("../../../shaders/warp.wgsl")),
     ("microfacet.wgsl", include_str!("../../../shaders/microfacet.wgsl")),
+    ("ggx_albedo.wgsl", include_str!("../../../shaders/ggx_albedo.wgsl")),
     ("bsdf.wgsl", include_str!("../../../shaders/bsdf.wgsl")),
     ("distribution.wgsl", include_str!("../../../shaders/distribution.wgsl")),
     ("texture.wgsl", include_str!("../../../shaders/texture.wgsl")),
@@ -53,7 +56,7 @@ pub fn source() -> String {
 /// `const` declarations for the values the WGSL shares with the Rust reference.
 pub fn constants() -> String {
     let mut out = String::from("// ---- constants generated from the Rust definitions ----\n");
-    let u32s: [(&str, u32); 27] = [
+    let u32s: [(&str, u32); 33] = [
         ("NONE", flat::NONE),
         ("TRI_ALPHA_TESTED", flat::TRI_ALPHA_TESTED),
         ("MAT_ALPHA_MASK", flat::MAT_ALPHA_MASK),
@@ -81,6 +84,12 @@ pub fn constants() -> String {
         ("RR_START_BOUNCE", RR_START_BOUNCE),
         ("MAX_TRANSPARENT_HITS", MAX_TRANSPARENT_HITS),
         ("WORKGROUP_SIZE", super::kernel::WORKGROUP_SIZE),
+        ("ROUGHNESS_STEPS", ggx_albedo::ROUGHNESS_STEPS as u32),
+        ("COS_STEPS", ggx_albedo::COS_STEPS as u32),
+        ("AVERAGES", ggx_albedo::AVERAGES as u32),
+        ("SRGB_TABLE", scene::SRGB_TABLE as u32),
+        ("GGX_ALBEDO_TABLE", scene::GGX_ALBEDO_TABLE as u32),
+        ("TABLES_VEC4S", scene::TABLES_LEN as u32 / 4),
     ];
     for (name, value) in u32s {
         let _ = writeln!(out, "const {name}: u32 = {value}u;");
