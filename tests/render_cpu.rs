@@ -40,17 +40,20 @@ fn white_furnace_lambertian_sphere_matches_environment() {
 }
 
 #[test]
-fn ggx_spheres_never_gain_energy() {
+fn ggx_spheres_in_a_white_furnace_neither_gain_nor_lose_energy() {
+    // With multiple scattering compensated and the diffuse base under the
+    // layer, white spheres reflect (nearly) all the light at every angle the
+    // sphere shows: the bounds of the BSDF's furnace table, less 0.5% for noise.
     let dir = tempfile::tempdir().unwrap();
-    for (metallic, ior) in [(1.0, 1.5), (0.0, 1.5)] {
+    for (metallic, ior, lowest) in [(1.0, 1.5, 0.97), (0.0, 1.5, 0.96)] {
         for roughness in [0.05, 0.3, 0.6, 1.0] {
             let material = TestMaterial { base_color: [1.0; 3], metallic, roughness, ior };
             let path = sphere_gltf(dir.path(), &material);
             let image = render(&path, &furnace_settings(128), BackendKind::Cpu, 64, None);
             let (mean, _) = covered_mean(&image);
-            assert!(mean <= 1.005, "metallic {metallic} roughness {roughness}: mean {mean} > 1 gains energy");
-            // Single-scattering GGX at roughness 1 keeps only ~1 - ln 2 ≈ 0.31 at normal incidence.
-            assert!(mean > 0.3, "metallic {metallic} roughness {roughness}: mean {mean} loses implausibly much");
+            let what = format!("metallic {metallic} roughness {roughness}: mean {mean}");
+            assert!(mean <= 1.005, "{what} > 1 gains energy");
+            assert!(mean >= lowest - 0.005, "{what} loses more than the model allows ({lowest})");
         }
     }
 }
