@@ -29,10 +29,22 @@ struct BsdfSample {
     bool transmitted;
 };
 
-// The GGX albedos at one direction: (E1, W) and the dielectric layer's E.
+// The GGX albedos at one direction: (E1, W), (1 − E1) / E1 and the dielectric layer's E.
 struct Albedo {
     float2 lobe;
+    float lost;
     float layer;
+};
+
+// Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
+struct BsdfView {
+    Bsdf bsdf;
+    float3 wo;
+    bool mirrored;
+    float eta;
+    Albedo albedo;
+    float lobes[3];
+    bool valid;
 };
 
 TS_HD float3 mirror_z(float3 v) { return make_float3(v.x, v.y, -v.z); }
@@ -75,6 +87,7 @@ TS_HD float3 bsdf_upper_hemisphere(const Bsdf& b, float3 wo, bool& mirrored, flo
 TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
     Albedo a;
     a.lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
+    a.lost = multiscatter_lost(a.lobe);
     a.layer = dielectric_albedo(a.lobe, b.f0);
     return a;
 }
@@ -82,7 +95,7 @@ TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
 TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[3]) {
     float3 c = b.base_color;
     float dielectric = 1.0f - b.metallic;
-    float3 metal = (c * (o.lobe.x - o.lobe.y) + splat3(o.lobe.y)) * multiscatter_scale3(o.lobe, c);
+    float3 metal = (c * (o.lobe.x - o.lobe.y) + splat3(o.lobe.y)) * (splat3(1.0f) + c * o.lost);
     float specular = b.metallic * mean3(metal) + dielectric * o.layer;
     float refracted = dielectric * fmaxf(1.0f - o.layer, 0.0f) * mean3(c);
     float diffuse = refracted * (1.0f - b.transmission);
@@ -104,8 +117,8 @@ TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float 
                            float3& diffuse) {
     float wo_h = dot(wo, h);
     float dielectric = 1.0f - b.metallic;
-    float3 metal = fresnel_schlick(b.base_color, wo_h) * multiscatter_scale3(o.lobe, b.base_color);
-    float layer = fresnel_schlick_dielectric(wo_h, eta) * multiscatter_scale(o.lobe, b.f0);
+    float3 metal = fresnel_schlick(b.base_color, wo_h) * (splat3(1.0f) + b.base_color * o.lost);
+    float layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0f + b.f0 * o.lost);
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
     specular = (metal * b.metallic + splat3(layer * dielectric)) * lobe;
     float weight = dielectric * (1.0f - b.transmission);
@@ -162,10 +175,9 @@ TS_HD float3 bsdf_eval_pdf_refraction(const Bsdf& b, float3 wo, float3 wi, float
     return b.base_color * (weight * btdf);
 }
 
-// eval and pdf for wo.z > 0, with the albedos o seen from wo.
-TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, float& pdf) {
-    float p[3];
-    bsdf_lobe_probabilities(b, o, p);
+// eval and pdf for wo.z > 0, with the albedos o seen from wo and the lobe probabilities p.
+TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, const float p[3],
+                                 float& pdf) {
     if (wi.z > 0.0f) return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p[0], p[1], pdf);
     if (p[2] == 0.0f) {
         pdf = 0.0f;
@@ -175,61 +187,62 @@ TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta,
     return bsdf_eval_pdf_refraction(b, wo, wi, eta, p[2], pdf);
 }
 
-// Bsdf::eval_pdf: f(wo, wi) |cos θi| and the density with which bsdf_sample returns wi.
-TS_HD float3 bsdf_eval_pdf(const Bsdf& b, float3 wo, float3 wi, float& pdf) {
-    if (!(fabsf(wo.z) > 0.0f && fabsf(wi.z) > 0.0f)) {
+TS_HD BsdfView bsdf_view(const Bsdf& b, float3 wo) {
+    BsdfView v;
+    v.bsdf = b;
+    v.wo = bsdf_upper_hemisphere(b, wo, v.mirrored, v.eta);
+    v.valid = v.wo.z > 0.0f;
+    v.albedo = bsdf_albedo(b, v.valid ? v.wo.z : 1.0f);
+    bsdf_lobe_probabilities(b, v.albedo, v.lobes);
+    return v;
+}
+
+// BsdfView::eval_pdf: f(wo, wi) |cos θi| and the density with which bsdf_view_sample returns wi.
+TS_HD float3 bsdf_view_eval_pdf(const BsdfView& v, float3 wi, float& pdf) {
+    if (!(v.valid && fabsf(wi.z) > 0.0f)) {
         pdf = 0.0f;
         return splat3(0.0f);
     }
-    bool mirrored;
-    float eta;
-    wo = bsdf_upper_hemisphere(b, wo, mirrored, eta);
-    if (mirrored) wi = mirror_z(wi);
-    return bsdf_eval_pdf_upper(b, wo, wi, eta, bsdf_albedo(b, wo.z), pdf);
+    if (v.mirrored) wi = mirror_z(wi);
+    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi, v.eta, v.albedo, v.lobes, pdf);
 }
 
-TS_HD float3 bsdf_eval(const Bsdf& b, float3 wo, float3 wi) {
-    float pdf;
-    return bsdf_eval_pdf(b, wo, wi, pdf);
-}
-
-TS_HD float bsdf_pdf(const Bsdf& b, float3 wo, float3 wi) {
-    float pdf;
-    bsdf_eval_pdf(b, wo, wi, pdf);
-    return pdf;
-}
-
-// Bsdf::sample: false where the Rust version returns None.
-TS_HD bool bsdf_sample(const Bsdf& b, float3 wo, float u_lobe, float2 u, BsdfSample& s) {
-    if (!(fabsf(wo.z) > 0.0f)) return false;
-    bool mirrored;
-    float eta;
-    float3 wo_up = bsdf_upper_hemisphere(b, wo, mirrored, eta);
-    Albedo o = bsdf_albedo(b, wo_up.z);
-    float p[3];
-    bsdf_lobe_probabilities(b, o, p);
+// BsdfView::sample: false where the Rust version returns None.
+TS_HD bool bsdf_view_sample(const BsdfView& v, float u_lobe, float2 u, BsdfSample& s) {
+    if (!v.valid) return false;
+    const Bsdf& b = v.bsdf;
+    float3 wo = v.wo;
     float3 wi_up;
-    if (u_lobe < p[0]) {
-        wi_up = reflect(wo_up, sample_ggx_vndf(wo_up, b.alpha, u));
+    if (u_lobe < v.lobes[0]) {
+        wi_up = reflect(wo, sample_ggx_vndf(wo, b.alpha, u));
         if (!(wi_up.z > 0.0f)) return false;
-    } else if (u_lobe < p[0] + p[1]) {
+    } else if (u_lobe < v.lobes[0] + v.lobes[1]) {
         wi_up = square_to_cosine_hemisphere(u);
         if (!(wi_up.z > 0.0f)) return false;
     } else {
-        float3 h = sample_ggx_vndf(wo_up, b.alpha, u);
+        float3 h = sample_ggx_vndf(wo, b.alpha, u);
         if (b.thin) {
-            wi_up = mirror_z(reflect(wo_up, h));
-        } else if (!refract(wo_up, h, eta, wi_up)) {
+            wi_up = mirror_z(reflect(wo, h));
+        } else if (!refract(wo, h, v.eta, wi_up)) {
             return false;
         }
         if (!(wi_up.z < 0.0f)) return false;
     }
     float pdf;
-    float3 eval = bsdf_eval_pdf_upper(b, wo_up, wi_up, eta, o, pdf);
+    float3 eval = bsdf_eval_pdf_upper(b, wo, wi_up, v.eta, v.albedo, v.lobes, pdf);
     if (!(pdf > 0.0f)) return false;
-    s.wi = mirrored ? mirror_z(wi_up) : wi_up;
+    s.wi = v.mirrored ? mirror_z(wi_up) : wi_up;
     s.weight = eval / pdf;
     s.pdf = pdf;
     s.transmitted = wi_up.z < 0.0f;
     return true;
+}
+
+// Bsdf::eval_pdf and Bsdf::sample: through a view of wo.
+TS_HD float3 bsdf_eval_pdf(const Bsdf& b, float3 wo, float3 wi, float& pdf) {
+    return bsdf_view_eval_pdf(bsdf_view(b, wo), wi, pdf);
+}
+
+TS_HD bool bsdf_sample(const Bsdf& b, float3 wo, float u_lobe, float2 u, BsdfSample& s) {
+    return bsdf_view_sample(bsdf_view(b, wo), u_lobe, u, s);
 }

@@ -52,12 +52,9 @@ TS_HD float dielectric_average(float row, float f0) {
     return k[0] + f0 * (k[1] + f0 * k[2]);
 }
 
-TS_HD float multiscatter_scale(float2 albedo, float f0) { return 1.0f + f0 * (1.0f - albedo.x) / albedo.x; }
-
-TS_HD float3 multiscatter_scale3(float2 albedo, float3 f0) {
-    return splat3(1.0f) + f0 * ((1.0f - albedo.x) / albedo.x);
-}
+// (1 − E1) / E1: Turquin's compensation scales a lobe of normal reflectance F0 by 1 + F0 · this.
+TS_HD float multiscatter_lost(float2 albedo) { return (1.0f - albedo.x) / albedo.x; }
 
 TS_HD float dielectric_albedo(float2 albedo, float f0) {
-    return (f0 * (albedo.x - albedo.y) + albedo.y) * multiscatter_scale(albedo, f0);
+    return (f0 * (albedo.x - albedo.y) + albedo.y) * (1.0f + f0 * multiscatter_lost(albedo));
 }

@@ -139,20 +139,21 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, Pat
     if (p.bounce == max_depth) return false;
 
     float3 wo_world = -p.ray.dir;
-    float3 wo = to_local(sp.frame, wo_world);
+    BsdfView view = bsdf_view(sp.bsdf, to_local(sp.frame, wo_world));
 
     // Next-event estimation: the shadow ray is traced by the caller.
     LightSample ls;
     if (sample_light(s, surf.position, rand4(seed, p.px, p.py, p.sample, group_light(p.bounce)), ls)) {
         if (!is_black(ls.radiance)) {
             float3 wi = to_local(sp.frame, ls.wi);
-            float3 f = bsdf_eval(sp.bsdf, wo, wi);
+            float bsdf_pdf;
+            float3 f = bsdf_view_eval_pdf(view, wi, bsdf_pdf);
             if (!is_black(f)) {
                 float3 side = dot(ls.wi, sp.geo_normal) >= 0.0f ? sp.geo_normal : -sp.geo_normal;
                 shadow.ray.origin = offset_ray_origin(surf.position, side);
                 shadow.ray.dir = ls.wi;
                 shadow.t_max = ts_isfinite(ls.dist) ? ls.dist * (1.0f - 1e-4f) : TS_INF;
-                float weight = ls.delta ? 1.0f : power_heuristic(ls.pdf, bsdf_pdf(sp.bsdf, wo, wi));
+                float weight = ls.delta ? 1.0f : power_heuristic(ls.pdf, bsdf_pdf);
                 shadow.contribution = p.beta * f * ls.radiance * (weight / ls.pdf);
                 has_shadow = true;
             }
@@ -162,7 +163,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, Pat
     // Continue the path by sampling the BSDF.
     float4 u = rand4(seed, p.px, p.py, p.sample, group_bsdf(p.bounce));
     BsdfSample bs;
-    if (!bsdf_sample(sp.bsdf, wo, u.x, make_float2(u.y, u.z), bs)) return false;
+    if (!bsdf_view_sample(view, u.x, make_float2(u.y, u.z), bs)) return false;
     p.beta *= bs.weight;
     p.prev_bsdf_pdf = bs.pdf;
     float3 wi_world = to_world(sp.frame, bs.wi);

@@ -15,10 +15,22 @@ struct Bsdf {
     diffuse_scale: f32,
 }
 
-// The GGX albedos at one direction: (E1, W) and the dielectric layer's E.
+// The GGX albedos at one direction: (E1, W), (1 − E1) / E1 and the dielectric layer's E.
 struct Albedo {
     lobe: vec2<f32>,
+    lost: f32,
     layer: f32,
+}
+
+// Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
+struct BsdfView {
+    bsdf: Bsdf,
+    wo: vec3<f32>,
+    mirrored: bool,
+    eta: f32,
+    albedo: Albedo,
+    lobes: vec3<f32>,
+    valid: bool,
 }
 
 struct BsdfSample {
@@ -85,14 +97,14 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
 
 fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
     let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
-    return Albedo(lobe, dielectric_albedo(lobe, b.f0));
+    return Albedo(lobe, multiscatter_lost(lobe), dielectric_albedo(lobe, b.f0));
 }
 
 // Probabilities of [specular, diffuse, transmission] given the albedos seen from wo.
 fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec3<f32> {
     let c = b.base_color;
     let dielectric = 1.0 - b.metallic;
-    let metal = (c * (o.lobe.x - o.lobe.y) + vec3<f32>(o.lobe.y)) * multiscatter_scale3(o.lobe, c);
+    let metal = (c * (o.lobe.x - o.lobe.y) + vec3<f32>(o.lobe.y)) * (vec3<f32>(1.0) + c * o.lost);
     let specular = b.metallic * mean3(metal) + dielectric * o.layer;
     let refracted = dielectric * max(1.0 - o.layer, 0.0) * mean3(c);
     let diffuse = refracted * (1.0 - b.transmission);
@@ -104,28 +116,7 @@ fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec3<f32> {
     return vec3<f32>(specular / total, diffuse / total, transmission / total);
 }
 
-fn bsdf_eval(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>) -> vec3<f32> {
-    return bsdf_eval_pdf(b, wo, wi).eval;
-}
-
-fn bsdf_pdf(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>) -> f32 {
-    return bsdf_eval_pdf(b, wo, wi).pdf;
-}
-
-fn bsdf_eval_pdf(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>) -> BsdfValue {
-    if !(abs(wo.z) > 0.0 && abs(wi.z) > 0.0) {
-        return BsdfValue(vec3<f32>(0.0), 0.0);
-    }
-    let up = bsdf_upper_hemisphere(b, wo);
-    var wi_up = wi;
-    if up.mirrored {
-        wi_up = mirror_z(wi);
-    }
-    return bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta, bsdf_albedo(b, up.wo.z));
-}
-
-fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo) -> BsdfValue {
-    let p = bsdf_lobe_probabilities(b, o);
+fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo, p: vec3<f32>) -> BsdfValue {
     if wi.z > 0.0 {
         return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p.x, p.y);
     } else if p.z == 0.0 {
@@ -145,8 +136,8 @@ struct Reflection {
 fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32, o: Albedo) -> Reflection {
     let wo_h = dot(wo, h);
     let dielectric = 1.0 - b.metallic;
-    let metal = fresnel_schlick(b.base_color, wo_h) * multiscatter_scale3(o.lobe, b.base_color);
-    let layer = fresnel_schlick_dielectric(wo_h, eta) * multiscatter_scale(o.lobe, b.f0);
+    let metal = fresnel_schlick(b.base_color, wo_h) * (vec3<f32>(1.0) + b.base_color * o.lost);
+    let layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0 + b.f0 * o.lost);
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
     let specular = (metal * b.metallic + vec3<f32>(layer * dielectric)) * lobe;
     let weight = dielectric * (1.0 - b.transmission);
@@ -204,17 +195,35 @@ fn no_bsdf_sample() -> BsdfSample {
     return BsdfSample(vec3<f32>(0.0), vec3<f32>(0.0), 0.0, false, false);
 }
 
-// Samples wi given wo: u_lobe picks the lobe, u the direction.
-fn bsdf_sample(b: Bsdf, wo: vec3<f32>, u_lobe: f32, u: vec2<f32>) -> BsdfSample {
-    if !(abs(wo.z) > 0.0) {
+fn bsdf_view(b: Bsdf, wo: vec3<f32>) -> BsdfView {
+    let up = bsdf_upper_hemisphere(b, wo);
+    let valid = up.wo.z > 0.0;
+    let albedo = bsdf_albedo(b, select(1.0, up.wo.z, valid));
+    return BsdfView(b, up.wo, up.mirrored, up.eta, albedo, bsdf_lobe_probabilities(b, albedo), valid);
+}
+
+// BsdfView::eval_pdf: f(wo, wi) |cos θi| and the density with which bsdf_view_sample returns wi.
+fn bsdf_view_eval_pdf(v: BsdfView, wi: vec3<f32>) -> BsdfValue {
+    if !(v.valid && abs(wi.z) > 0.0) {
+        return BsdfValue(vec3<f32>(0.0), 0.0);
+    }
+    var wi_up = wi;
+    if v.mirrored {
+        wi_up = mirror_z(wi);
+    }
+    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi_up, v.eta, v.albedo, v.lobes);
+}
+
+// BsdfView::sample: u_lobe picks the lobe, u the direction.
+fn bsdf_view_sample(v: BsdfView, u_lobe: f32, u: vec2<f32>) -> BsdfSample {
+    if !v.valid {
         return no_bsdf_sample();
     }
-    let up = bsdf_upper_hemisphere(b, wo);
-    let o = bsdf_albedo(b, up.wo.z);
-    let p = bsdf_lobe_probabilities(b, o);
+    let b = v.bsdf;
+    let p = v.lobes;
     var wi_up: vec3<f32>;
     if u_lobe < p.x {
-        wi_up = microfacet_reflect(up.wo, sample_ggx_vndf(up.wo, b.alpha, u));
+        wi_up = microfacet_reflect(v.wo, sample_ggx_vndf(v.wo, b.alpha, u));
         if !(wi_up.z > 0.0) {
             return no_bsdf_sample();
         }
@@ -224,11 +233,11 @@ fn bsdf_sample(b: Bsdf, wo: vec3<f32>, u_lobe: f32, u: vec2<f32>) -> BsdfSample 
             return no_bsdf_sample();
         }
     } else {
-        let h = sample_ggx_vndf(up.wo, b.alpha, u);
+        let h = sample_ggx_vndf(v.wo, b.alpha, u);
         if b.thin {
-            wi_up = mirror_z(microfacet_reflect(up.wo, h));
+            wi_up = mirror_z(microfacet_reflect(v.wo, h));
         } else {
-            let r = microfacet_refract(up.wo, h, up.eta);
+            let r = microfacet_refract(v.wo, h, v.eta);
             if !r.ok {
                 return no_bsdf_sample();
             }
@@ -238,12 +247,12 @@ fn bsdf_sample(b: Bsdf, wo: vec3<f32>, u_lobe: f32, u: vec2<f32>) -> BsdfSample 
             return no_bsdf_sample();
         }
     }
-    let value = bsdf_eval_pdf_upper(b, up.wo, wi_up, up.eta, o);
+    let value = bsdf_eval_pdf_upper(b, v.wo, wi_up, v.eta, v.albedo, v.lobes);
     if !(value.pdf > 0.0) {
         return no_bsdf_sample();
     }
     var wi = wi_up;
-    if up.mirrored {
+    if v.mirrored {
         wi = mirror_z(wi_up);
     }
     return BsdfSample(wi, value.eval / value.pdf, value.pdf, wi_up.z < 0.0, true);

@@ -50,14 +50,11 @@ fn dielectric_average(row: f32, f0: f32) -> f32 {
     return average_coefficient(r0, tr, 0u) + f0 * (average_coefficient(r0, tr, 1u) + f0 * average_coefficient(r0, tr, 2u));
 }
 
-fn multiscatter_scale(albedo: vec2<f32>, f0: f32) -> f32 {
-    return 1.0 + f0 * (1.0 - albedo.x) / albedo.x;
-}
-
-fn multiscatter_scale3(albedo: vec2<f32>, f0: vec3<f32>) -> vec3<f32> {
-    return vec3<f32>(1.0) + f0 * ((1.0 - albedo.x) / albedo.x);
+// (1 − E1) / E1: Turquin's compensation scales a lobe of normal reflectance F0 by 1 + F0 · this.
+fn multiscatter_lost(albedo: vec2<f32>) -> f32 {
+    return (1.0 - albedo.x) / albedo.x;
 }
 
 fn dielectric_albedo(albedo: vec2<f32>, f0: f32) -> f32 {
-    return (f0 * (albedo.x - albedo.y) + albedo.y) * multiscatter_scale(albedo, f0);
+    return (f0 * (albedo.x - albedo.y) + albedo.y) * (1.0 + f0 * multiscatter_lost(albedo));
 }

@@ -98,13 +98,14 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         }
 
         let wo_world = -ray.dir;
-        let wo = frame_to_local(sp.frame, wo_world);
+        let view = bsdf_view(sp.bsdf, frame_to_local(sp.frame, wo_world));
 
         // Next-event estimation.
         let ls = sample_light(surf.position, rand4(seed, px, py, sample, group_light(bounce)));
         if ls.valid && !is_black(ls.radiance) {
             let wi = frame_to_local(sp.frame, ls.wi);
-            let f = bsdf_eval(sp.bsdf, wo, wi);
+            let value = bsdf_view_eval_pdf(view, wi);
+            let f = value.eval;
             if !is_black(f) {
                 let side = select(-sp.geo_normal, sp.geo_normal, dot(ls.wi, sp.geo_normal) >= 0.0);
                 let shadow = Ray(offset_ray_origin(surf.position, side), ls.wi);
@@ -116,7 +117,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
                 if !occluded(shadow, t_max) {
                     var weight = 1.0;
                     if !ls.delta {
-                        weight = power_heuristic(ls.pdf, bsdf_pdf(sp.bsdf, wo, wi));
+                        weight = power_heuristic(ls.pdf, value.pdf);
                     }
                     radiance += beta * f * ls.radiance * (weight / ls.pdf);
                 }
@@ -125,7 +126,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
 
         // Continue the path by sampling the BSDF.
         let u = rand4(seed, px, py, sample, group_bsdf(bounce));
-        let bs = bsdf_sample(sp.bsdf, wo, u.x, u.yz);
+        let bs = bsdf_view_sample(view, u.x, u.yz);
         if !bs.valid {
             break;
         }

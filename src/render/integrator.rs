@@ -126,13 +126,13 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
         }
 
         let wo_world = -ray.dir;
-        let wo = sp.frame.to_local(wo_world);
+        let view = sp.bsdf.view(sp.frame.to_local(wo_world));
 
         // Next-event estimation.
         if let Some(ls) = sample_light(scene, surf.position, rand(group_light(bounce))) {
             if !is_black(ls.radiance) {
                 let wi = sp.frame.to_local(ls.wi);
-                let (f, bsdf_pdf) = sp.bsdf.eval_pdf(wo, wi);
+                let (f, bsdf_pdf) = view.eval_pdf(wi);
                 if !is_black(f) {
                     let side = if ls.wi.dot(sp.geo_normal) >= 0.0 { sp.geo_normal } else { -sp.geo_normal };
                     let shadow = Ray { origin: offset_ray_origin(surf.position, side), dir: ls.wi };
@@ -148,7 +148,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
 
         // Continue the path by sampling the BSDF.
         let u = rand(group_bsdf(bounce));
-        let Some(bs) = sp.bsdf.sample(wo, u[0], Vec2::new(u[1], u[2])) else {
+        let Some(bs) = view.sample(u[0], Vec2::new(u[1], u[2])) else {
             break;
         };
         beta *= bs.weight;

@@ -72,7 +72,7 @@ use std::f32::consts::FRAC_1_PI;
 use glam::{Vec2, Vec3};
 
 use super::ggx_albedo::{
-    albedo_lookup, dielectric_albedo, dielectric_average, multiscatter_scale, multiscatter_scale3, roughness_row, TABLE,
+    albedo_lookup, dielectric_albedo, dielectric_average, multiscatter_lost, roughness_row, TABLE,
 };
 use super::microfacet::{
     dielectric_f0, fresnel_schlick, fresnel_schlick_dielectric, ggx_d, ggx_vndf_pdf, reflect, refract,
@@ -119,12 +119,32 @@ pub struct BsdfSample {
     pub transmitted: bool,
 }
 
-/// The GGX albedos at one direction: (E1, W) from the table and the
-/// compensated dielectric layer's albedo E.
+/// The GGX albedos at one direction: (E1, W) from the table, what single
+/// scattering loses over what it keeps ((1 − E1) / E1), and the compensated
+/// dielectric layer's albedo E.
 #[derive(Clone, Copy, Debug)]
 struct Albedo {
     lobe: Vec2,
+    lost: f32,
     layer: f32,
+}
+
+/// A [`Bsdf`] seen from one direction `wo`: what every evaluation and sample
+/// from there shares — the mirroring to the upper side, one albedo lookup and
+/// the lobe probabilities — computed once per shading point.
+#[derive(Clone, Copy, Debug)]
+pub struct BsdfView {
+    bsdf: Bsdf,
+    /// `wo` mirrored to the upper side.
+    wo: Vec3,
+    mirrored: bool,
+    /// Index beyond the surface over index on `wo`'s side.
+    eta: f32,
+    albedo: Albedo,
+    /// Probabilities of sampling [specular, diffuse, transmission].
+    lobes: [f32; 3],
+    /// False when `wo` lies in the surface plane (or is NaN): nothing scatters.
+    valid: bool,
 }
 
 /// Mirror image through the surface plane.
@@ -181,7 +201,17 @@ impl Bsdf {
     #[inline]
     fn albedo(&self, cos: f32) -> Albedo {
         let lobe = albedo_lookup(&TABLE, self.albedo_row, self.alpha, cos);
-        Albedo { lobe, layer: dielectric_albedo(lobe, self.f0) }
+        Albedo { lobe, lost: multiscatter_lost(lobe), layer: dielectric_albedo(lobe, self.f0) }
+    }
+
+    /// The BSDF seen from `wo`, for any number of evaluations and samples.
+    pub fn view(&self, wo: Vec3) -> BsdfView {
+        let (wo, mirrored, eta) = self.upper_hemisphere(wo);
+        // Also false for NaN.
+        let valid = wo.z > 0.0;
+        let albedo = self.albedo(if valid { wo.z } else { 1.0 });
+        let lobes = self.lobe_probabilities(albedo);
+        BsdfView { bsdf: *self, wo, mirrored, eta, albedo, lobes, valid }
     }
 
     /// Probabilities of sampling [specular, diffuse, transmission] given the
@@ -191,7 +221,7 @@ impl Bsdf {
         let c = self.base_color;
         let dielectric = 1.0 - self.metallic;
         // The metal's albedo: F0 (E1 − W) + W per channel, compensated.
-        let metal = (c * (o.lobe.x - o.lobe.y) + Vec3::splat(o.lobe.y)) * multiscatter_scale3(o.lobe, c);
+        let metal = (c * (o.lobe.x - o.lobe.y) + Vec3::splat(o.lobe.y)) * (Vec3::ONE + c * o.lost);
         let specular = self.metallic * mean3(metal) + dielectric * o.layer;
         let refracted = dielectric * (1.0 - o.layer).max(0.0) * mean3(c);
         let diffuse = refracted * (1.0 - self.transmission);
@@ -215,18 +245,18 @@ impl Bsdf {
 
     /// [`Bsdf::eval`] and [`Bsdf::pdf`] together (they share most of the work).
     pub fn eval_pdf(&self, wo: Vec3, wi: Vec3) -> (Vec3, f32) {
-        // Also false for NaN.
-        if !(wo.z.abs() > 0.0 && wi.z.abs() > 0.0) {
-            return (Vec3::ZERO, 0.0);
-        }
-        let (wo, mirrored, eta) = self.upper_hemisphere(wo);
-        let wi = if mirrored { mirror_z(wi) } else { wi };
-        self.eval_pdf_upper(wo, wi, eta, self.albedo(wo.z))
+        self.view(wo).eval_pdf(wi)
     }
 
-    /// eval and pdf for `wo.z > 0`, with the albedos `o` seen from `wo`.
-    fn eval_pdf_upper(&self, wo: Vec3, wi: Vec3, eta: f32, o: Albedo) -> (Vec3, f32) {
-        let [p_specular, p_diffuse, p_transmission] = self.lobe_probabilities(o);
+    /// Samples `wi` given `wo`: see [`BsdfView::sample`].
+    pub fn sample(&self, wo: Vec3, u_lobe: f32, u: Vec2) -> Option<BsdfSample> {
+        self.view(wo).sample(u_lobe, u)
+    }
+
+    /// eval and pdf for `wo.z > 0`, with the albedos `o` seen from `wo` and
+    /// the lobe probabilities.
+    fn eval_pdf_upper(&self, wo: Vec3, wi: Vec3, eta: f32, o: Albedo, lobes: [f32; 3]) -> (Vec3, f32) {
+        let [p_specular, p_diffuse, p_transmission] = lobes;
         if wi.z > 0.0 {
             self.eval_pdf_reflection(wo, wi, eta, o, p_specular, p_diffuse)
         } else if p_transmission == 0.0 {
@@ -260,8 +290,8 @@ impl Bsdf {
     fn reflection(&self, wo: Vec3, wi: Vec3, h: Vec3, eta: f32, o: Albedo) -> (Vec3, Vec3) {
         let wo_h = wo.dot(h);
         let dielectric = 1.0 - self.metallic;
-        let metal = fresnel_schlick(self.base_color, wo_h) * multiscatter_scale3(o.lobe, self.base_color);
-        let layer = fresnel_schlick_dielectric(wo_h, eta) * multiscatter_scale(o.lobe, self.f0);
+        let metal = fresnel_schlick(self.base_color, wo_h) * (Vec3::ONE + self.base_color * o.lost);
+        let layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0 + self.f0 * o.lost);
         // D G2 / (4 cos θo cos θi), times cos θi.
         let lobe = ggx_d(h, self.alpha) * smith_g2(wo, wi, self.alpha) / (4.0 * wo.z);
         let specular = (metal * self.metallic + Vec3::splat(layer * dielectric)) * lobe;
@@ -314,20 +344,31 @@ impl Bsdf {
         let pdf = p_transmission * ggx_vndf_pdf(wo, h, self.alpha) * eta * eta * -wi_h / denom2;
         (self.base_color * (weight * btdf), pdf)
     }
+}
 
-    /// Samples `wi` given `wo`: `u_lobe` picks the lobe, `u` the direction.
-    /// `None` when the sampled direction is impossible (a reflection below the
-    /// surface, total internal reflection in the transmission lobe) or `wo`
-    /// lies in the surface plane.
-    pub fn sample(&self, wo: Vec3, u_lobe: f32, u: Vec2) -> Option<BsdfSample> {
-        if !(wo.z.abs() > 0.0) {
+impl BsdfView {
+    /// f(wo, wi) |cos θi| and the density with which [`BsdfView::sample`] returns `wi`.
+    pub fn eval_pdf(&self, wi: Vec3) -> (Vec3, f32) {
+        // Also false for NaN.
+        if !(self.valid && wi.z.abs() > 0.0) {
+            return (Vec3::ZERO, 0.0);
+        }
+        let wi = if self.mirrored { mirror_z(wi) } else { wi };
+        self.bsdf.eval_pdf_upper(self.wo, wi, self.eta, self.albedo, self.lobes)
+    }
+
+    /// Samples `wi`: `u_lobe` picks the lobe, `u` the direction. `None` when
+    /// the sampled direction is impossible (a reflection below the surface,
+    /// total internal reflection in the transmission lobe) or `wo` lies in the
+    /// surface plane.
+    pub fn sample(&self, u_lobe: f32, u: Vec2) -> Option<BsdfSample> {
+        if !self.valid {
             return None;
         }
-        let (wo_up, mirrored, eta) = self.upper_hemisphere(wo);
-        let o = self.albedo(wo_up.z);
-        let [p_specular, p_diffuse, _] = self.lobe_probabilities(o);
+        let (b, wo) = (&self.bsdf, self.wo);
+        let [p_specular, p_diffuse, _] = self.lobes;
         let wi_up = if u_lobe < p_specular {
-            let wi = reflect(wo_up, sample_ggx_vndf(wo_up, self.alpha, u));
+            let wi = reflect(wo, sample_ggx_vndf(wo, b.alpha, u));
             if !(wi.z > 0.0) {
                 return None;
             }
@@ -339,18 +380,18 @@ impl Bsdf {
             }
             wi
         } else {
-            let h = sample_ggx_vndf(wo_up, self.alpha, u);
-            let wi = if self.thin { mirror_z(reflect(wo_up, h)) } else { refract(wo_up, h, eta)? };
+            let h = sample_ggx_vndf(wo, b.alpha, u);
+            let wi = if b.thin { mirror_z(reflect(wo, h)) } else { refract(wo, h, self.eta)? };
             if !(wi.z < 0.0) {
                 return None;
             }
             wi
         };
-        let (eval, pdf) = self.eval_pdf_upper(wo_up, wi_up, eta, o);
+        let (eval, pdf) = b.eval_pdf_upper(wo, wi_up, self.eta, self.albedo, self.lobes);
         if !(pdf > 0.0) {
             return None;
         }
-        let wi = if mirrored { mirror_z(wi_up) } else { wi_up };
+        let wi = if self.mirrored { mirror_z(wi_up) } else { wi_up };
         Some(BsdfSample { wi, weight: eval / pdf, pdf, transmitted: wi_up.z < 0.0 })
     }
 }
@@ -589,7 +630,7 @@ mod tests {
                     let (wo, wi) = (random_dir(5, i), random_dir(6, i));
                     let (wo, wi) = (Vec3::new(wo.x, wo.y, wo.z.abs()), Vec3::new(wi.x, wi.y, wi.z.abs()));
                     let (forward, backward) = both_ways(&bsdf, wo, wi);
-                    let scale = |cos: f32| multiscatter_scale3(bsdf.albedo(cos).lobe, f0);
+                    let scale = |cos: f32| Vec3::ONE + f0 * bsdf.albedo(cos).lost;
                     let what = format!("metallic {metallic}, roughness {roughness} at {wo}, {wi}");
                     assert_close(forward / scale(wo.z), backward / scale(wi.z), 1e-3, &what);
                 }

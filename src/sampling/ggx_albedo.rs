@@ -114,25 +114,20 @@ pub fn dielectric_average(table: &[f32], row: f32, f0: f32) -> f32 {
     coefficient(0) + f0 * (coefficient(1) + f0 * coefficient(2))
 }
 
-/// Multiple-scattering compensation of a GGX lobe with normal reflectance
-/// `f0` (Turquin 2019): 1 + F0 (1 − E1) / E1, which makes a lobe with F = 1
+/// What a single-scattering GGX lobe loses over what it keeps, (1 − E1) / E1:
+/// Turquin's (2019) multiple-scattering compensation scales a lobe of normal
+/// reflectance F0 by 1 + F0 (1 − E1) / E1, which makes a lobe with F = 1
 /// reflect exactly all the light.
 #[inline]
-pub fn multiscatter_scale(albedo: Vec2, f0: f32) -> f32 {
-    1.0 + f0 * (1.0 - albedo.x) / albedo.x
-}
-
-/// [`multiscatter_scale`] per colour channel (a metal's F0 is its base colour).
-#[inline]
-pub fn multiscatter_scale3(albedo: Vec2, f0: Vec3) -> Vec3 {
-    Vec3::ONE + f0 * ((1.0 - albedo.x) / albedo.x)
+pub fn multiscatter_lost(albedo: Vec2) -> f32 {
+    (1.0 - albedo.x) / albedo.x
 }
 
 /// Directional albedo of the compensated dielectric specular lobe with normal
 /// reflectance `f0`: (F0 (E1 − W) + W) · (1 + F0 (1 − E1) / E1).
 #[inline]
 pub fn dielectric_albedo(albedo: Vec2, f0: f32) -> f32 {
-    (f0 * (albedo.x - albedo.y) + albedo.y) * multiscatter_scale(albedo, f0)
+    (f0 * (albedo.x - albedo.y) + albedo.y) * (1.0 + f0 * multiscatter_lost(albedo))
 }
 
 /// (E1, W) for view cosine `cos_o` and roughness `roughness`. With h
