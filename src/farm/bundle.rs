@@ -182,7 +182,9 @@ fn read_gltf_json(dir: &Path, root: &str) -> Result<Vec<u8>, BundleError> {
     let (skip, len) = if glb {
         let chunk = u64::from(u32::from_le_bytes(head[12..16].try_into().expect("4 bytes")));
         if &head[16..20] != b"JSON" || chunk > size - 20 {
-            return Err(named(format!("not a valid GLB file: the first chunk is not JSON within the file's {size} bytes")));
+            return Err(named(format!(
+                "not a valid GLB file: the first chunk is not JSON within the file's {size} bytes"
+            )));
         }
         (20, chunk)
     } else {

@@ -24,12 +24,7 @@ pub const CHECK_SUBCOMMAND: &str = "check-scene";
 /// Starts `tessera <subcommand>` with stdin, stdout and stderr piped.
 pub fn spawn(subcommand: &str) -> std::io::Result<Child> {
     let exe = std::env::current_exe()?;
-    Command::new(exe)
-        .arg(subcommand)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    Command::new(exe).arg(subcommand).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()
 }
 
 /// How a child ended, for people: "exit status 3" or "signal 6 (SIGABRT)".
@@ -96,44 +91,50 @@ pub fn read_frame(input: &mut impl Read, max: usize) -> std::io::Result<Option<(
     Ok(Some((head[0], payload)))
 }
 
-/// Forwards a child's stderr into this process's log, keeping its last line.
+/// Lines of a child's stderr kept for its error message.
+const TAIL_LINES: usize = 32;
+
+/// Forwards a child's stderr into this process's log, keeping its last lines.
 pub struct StderrTail {
-    last: Arc<Mutex<String>>,
+    last: Arc<Mutex<std::collections::VecDeque<String>>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl StderrTail {
     pub fn start(stderr: ChildStderr, label: String) -> Self {
-        let last = Arc::new(Mutex::new(String::new()));
+        let last = Arc::new(Mutex::new(std::collections::VecDeque::new()));
         let keep = last.clone();
         let thread = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[{label}] {line}");
-                if !line.trim().is_empty() {
-                    *keep.lock().expect("stderr tail lock") = line;
+                let mut tail = keep.lock().expect("stderr tail lock");
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
                 }
+                tail.push_back(line);
             }
         });
         Self { last, thread: Some(thread) }
     }
 
-    /// The child's last line, once its stderr is closed (it has exited).
-    pub fn finish(&mut self) -> String {
+    /// The child's last lines, once its stderr is closed (it has exited).
+    pub fn finish(&mut self) -> Vec<String> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        self.last.lock().expect("stderr tail lock").clone()
+        self.last.lock().expect("stderr tail lock").iter().cloned().collect()
     }
 }
 
 /// The one line of a dying child's stderr worth passing on: the allocator's
 /// "memory allocation of N bytes failed" (it names a size, not file content).
-pub fn allocation_failure(last_line: &str) -> Option<&str> {
-    let line = last_line.trim();
-    let rest = line.strip_prefix("memory allocation of ")?;
-    let bytes = rest.strip_suffix(" bytes failed")?;
-    bytes.chars().all(|c| c.is_ascii_digit()).then_some(line)
+pub fn allocation_failure(lines: &[String]) -> Option<&str> {
+    lines.iter().rev().map(|l| l.trim()).find(|line| {
+        line.strip_prefix("memory allocation of ")
+            .and_then(|rest| rest.strip_suffix(" bytes failed"))
+            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    })
 }
 
 /// Panic text kept by [`install_panic_hook`] for the child's error reply.
@@ -235,12 +236,11 @@ mod tests {
 
     #[test]
     fn only_the_allocators_message_is_passed_on() {
-        assert_eq!(
-            allocation_failure("memory allocation of 51539607540 bytes failed"),
-            Some("memory allocation of 51539607540 bytes failed")
-        );
-        assert_eq!(allocation_failure("memory allocation of secret bytes failed"), None);
-        assert_eq!(allocation_failure("thread 'main' panicked at x"), None);
+        let lines = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let died = lines(&["memory allocation of 51539607540 bytes failed", "note: run with `RUST_BACKTRACE=1`"]);
+        assert_eq!(allocation_failure(&died), Some("memory allocation of 51539607540 bytes failed"));
+        assert_eq!(allocation_failure(&lines(&["memory allocation of secret bytes failed"])), None);
+        assert_eq!(allocation_failure(&lines(&["thread 'main' panicked at x"])), None);
     }
 
     #[cfg(unix)]

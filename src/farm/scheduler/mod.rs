@@ -956,11 +956,14 @@ pub fn control(
                 [job_id],
             )?;
             // Tasks never created count as failed or cancelled too, and go back to the queue.
-            let uncreated: i64 = db.query_row(
-                "SELECT tasks_total - tasks_created FROM jobs WHERE id = ?1 AND state IN ('failed', 'cancelled')",
-                [job_id],
-                |r| r.get(0),
-            ).optional()?.unwrap_or(0);
+            let uncreated: i64 = db
+                .query_row(
+                    "SELECT tasks_total - tasks_created FROM jobs WHERE id = ?1 AND state IN ('failed', 'cancelled')",
+                    [job_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
             if requeued == 0 && refailed == 0 && uncreated == 0 {
                 return refuse("retry it: nothing failed or was cancelled");
             }
