@@ -56,7 +56,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
         let strength = m.emissive_strength().unwrap_or(1.0);
         finite_in(strength, 0.0, f32::MAX).map_err(|message| fail(strength_field.clone(), message))?;
         let emission = m.emissive_factor().map(|e| e * strength);
-        if emission.iter().any(|&e| !(e <= MAX_RADIANCE)) {
+        if emission.iter().any(|&e| e.is_nan() || e > MAX_RADIANCE) {
             let message = format!(
                 "emissiveFactor {:?} × emissiveStrength {strength} exceeds the largest renderable radiance {MAX_RADIANCE:e}",
                 m.emissive_factor()
@@ -83,7 +83,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             let f = field("extensions.KHR_materials_volume.thicknessFactor");
             finite_in(v.thickness_factor(), 0.0, f32::MAX).map_err(|message| fail(f, message))?;
             let d = v.attenuation_distance();
-            if !(d > 0.0) {
+            if d.is_nan() || d <= 0.0 {
                 let f = field("extensions.KHR_materials_volume.attenuationDistance");
                 return Err(fail(f, format!("{d} must be positive")));
             }
@@ -93,7 +93,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
         let field = |name: &str| format!("extensions.KHR_lights_punctual.lights[{}].{name}", light.index());
         finite_in(light.intensity(), 0.0, MAX_RADIANCE).map_err(|m| fail(field("intensity"), m))?;
         all_in(&light.color(), 0.0, f32::MAX).map_err(|m| fail(field("color"), m))?;
-        if light.color().iter().any(|&c| !(c * light.intensity() <= MAX_RADIANCE)) {
+        if light.color().iter().any(|&c| c * light.intensity() > MAX_RADIANCE) {
             let message = format!("color × intensity exceeds the largest renderable intensity {MAX_RADIANCE:e}");
             return Err(fail(field("intensity"), message));
         }
