@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scene::{CameraSelect, EnvironmentSpec};
+use super::film::Film;
+use crate::scene::{format_bytes, CameraSelect, EnvironmentSpec};
 
 /// Everything besides the scene file that determines a rendered frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,8 @@ pub enum SettingsError {
     Spp(u32),
     #[error("max depth {0} is invalid: must be between 1 and {MAX_DEPTH}")]
     MaxDepth(u32),
+    #[error("a {width}x{height} film takes {}, over the memory budget of {}", format_bytes(*.bytes), format_bytes(*.limit))]
+    FilmMemory { width: u32, height: u32, bytes: u64, limit: u64 },
 }
 
 impl RenderSettings {
@@ -52,6 +55,20 @@ impl RenderSettings {
         }
         if !(1..=MAX_DEPTH).contains(&self.max_depth) {
             return Err(SettingsError::MaxDepth(self.max_depth));
+        }
+        Ok(())
+    }
+
+    /// Checks that the film of a frame fits in `memory_limit` bytes.
+    pub fn check_memory(&self, memory_limit: u64) -> Result<(), SettingsError> {
+        let bytes = Film::memory_bytes(self.width, self.height);
+        if bytes > memory_limit {
+            return Err(SettingsError::FilmMemory {
+                width: self.width,
+                height: self.height,
+                bytes,
+                limit: memory_limit,
+            });
         }
         Ok(())
     }
@@ -111,6 +128,15 @@ mod tests {
         );
         assert!(RenderSettings { height: 100_000, ..ok.clone() }.validate().is_err());
         assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
-        assert_eq!(RenderSettings { max_depth: 0, ..ok }.validate(), Err(SettingsError::MaxDepth(0)));
+        assert_eq!(RenderSettings { max_depth: 0, ..ok.clone() }.validate(), Err(SettingsError::MaxDepth(0)));
+        // 16384² pixels fit the side limit but not a 1 GiB budget.
+        let big = RenderSettings { width: 16_384, height: 16_384, ..ok.clone() };
+        assert_eq!(big.validate(), Ok(()));
+        let message = big.check_memory(1 << 30).unwrap_err().to_string();
+        assert!(
+            message.starts_with("a 16384x16384 film takes 63.0 GiB, over the memory budget of 1.0 GiB"),
+            "{message}"
+        );
+        assert_eq!(ok.check_memory(1 << 30), Ok(()));
     }
 }
