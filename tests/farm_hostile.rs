@@ -4,14 +4,16 @@
 //! check stands between the scene and the farm.
 
 mod farm_support;
+#[path = "common/hostile.rs"]
+mod hostile;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use farm_support::*;
+use hostile::{hostile_corpus, HostileCase};
 use reqwest::blocking::Client;
 use reqwest::Method as M;
 use serde_json::{json, Value};
@@ -22,102 +24,6 @@ use tessera::farm::protocol::{
 use tessera::output::{read_exr, OutputOptions};
 use tessera::render::settings::RenderSettings;
 use tessera::scene::EnvironmentSpec;
-
-/// A scene a hostile user submits: its file, and the field its refusal must name.
-struct Case {
-    name: &'static str,
-    path: PathBuf,
-    field: Option<&'static str>,
-    environment: Option<&'static str>,
-}
-
-/// One triangle, with the knobs hostile scenes turn.
-fn triangle(count: u64, buffer_uri: Option<&str>, buffer_len: u64, image: Option<&str>) -> Value {
-    let positions: Vec<u8> = [0f32, 0., 0., 1., 0., 0., 0., 1., 0.].iter().flat_map(|v| v.to_le_bytes()).collect();
-    let data = format!(
-        "data:application/octet-stream;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(&positions)
-    );
-    let mut g = json!({
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-        "buffers": [{"uri": data, "byteLength": 36}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36}],
-        "accessors": [{"bufferView": 0, "componentType": 5126, "count": count, "type": "VEC3",
-                       "min": [0, 0, 0], "max": [1, 1, 0]}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}]
-    });
-    if let Some(uri) = buffer_uri {
-        // A second buffer read as indices: its bytes would show up as "element 0 is …".
-        g["buffers"].as_array_mut().unwrap().push(json!({"uri": uri, "byteLength": buffer_len}));
-        g["bufferViews"].as_array_mut().unwrap().push(json!({"buffer": 1, "byteLength": buffer_len}));
-        g["accessors"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"bufferView": 1, "componentType": 5125, "count": 3, "type": "SCALAR"}));
-        g["meshes"][0]["primitives"][0]["indices"] = json!(1);
-    }
-    if let Some(uri) = image {
-        g["images"] = json!([{"uri": uri}]);
-        g["textures"] = json!([{"source": 0}]);
-        g["materials"] = json!([{"pbrMetallicRoughness": {"baseColorTexture": {"index": 0}}}]);
-        g["meshes"][0]["primitives"][0]["material"] = json!(0);
-    }
-    g
-}
-
-const ZERO_HDR: &[u8] = b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 0 +X 0\n";
-
-/// Hostile scenes, each in its own folder under `dir`; `secret` is a planted
-/// file outside every bundle (also reachable as `../secret.bin` from a bundle
-/// folder where the test planted a copy).
-fn corpus(dir: &Path, secret: &Path) -> Vec<Case> {
-    let secret_len = std::fs::metadata(secret).unwrap().len();
-    let write = |name: &str, gltf: Value, extra: &[(&str, &[u8])]| {
-        let folder = dir.join(name);
-        std::fs::create_dir_all(&folder).unwrap();
-        for (file, bytes) in extra {
-            let path = folder.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, bytes).unwrap();
-        }
-        let path = folder.join("scene.gltf");
-        std::fs::write(&path, serde_json::to_vec(&gltf).unwrap()).unwrap();
-        path
-    };
-    let absolute = secret.display().to_string();
-    vec![
-        Case {
-            name: "accessor-4-billion",
-            path: write("huge", triangle(4_294_967_295, None, 0, None), &[]),
-            field: None,
-            environment: None,
-        },
-        Case {
-            name: "0x0-hdr-texture",
-            path: write("hdrtex", triangle(3, None, 0, Some("zero.hdr")), &[("zero.hdr", ZERO_HDR)]),
-            field: None,
-            environment: None,
-        },
-        Case {
-            name: "0x0-hdr-environment",
-            path: write("hdrenv", triangle(3, None, 0, None), &[("environment/zero.hdr", ZERO_HDR)]),
-            field: None,
-            environment: Some("environment/zero.hdr"),
-        },
-        Case {
-            name: "buffer-dotdot",
-            path: write("dotdot", triangle(3, Some("../secret.bin"), secret_len, None), &[]),
-            field: Some("buffers[1].uri"),
-            environment: None,
-        },
-        Case {
-            name: "buffer-absolute",
-            path: write("absolute", triangle(3, Some(&absolute), secret_len, None), &[]),
-            field: Some("buffers[1].uri"),
-            environment: None,
-        },
-    ]
-}
 
 /// A random secret planted at `path`: a token, padded to an unusual size.
 struct Secret {
@@ -191,7 +97,9 @@ fn quality() -> RenderSettings {
     RenderSettings { width: 64, height: 48, spp: 4, max_depth: 4, ..Default::default() }
 }
 
-/// Uploads every file of `scene`'s folder (but `exclude`) as a bundle; returns its manifest.
+/// Uploads every regular file of `scene`'s folder (but `exclude`) as a bundle,
+/// as a client does (links, devices and FIFOs are not files a bundle can
+/// carry); returns its manifest.
 fn upload_bundle(farm: &Farm, token: &str, scene: &Path, exclude: &Path) -> SceneManifest {
     let folder = scene.parent().unwrap();
     let mut files = Vec::new();
@@ -199,9 +107,10 @@ fn upload_bundle(farm: &Farm, token: &str, scene: &Path, exclude: &Path) -> Scen
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            let kind = std::fs::symlink_metadata(&path).unwrap().file_type();
+            if kind.is_dir() {
                 stack.push(path);
-            } else if path != exclude {
+            } else if kind.is_file() && path != exclude {
                 files.push(path);
             }
         }
@@ -295,37 +204,40 @@ fn plant_beside_bundles(secret: &Secret, farm: &Farm, workers: usize) {
 
 #[test]
 fn hostile_scenes_are_refused_or_fail_while_the_workers_live_and_a_good_job_renders() {
-    let mut farm = Farm::start(&["--lease", "10s", "--heartbeat", "500ms"]);
+    let mut farm = Farm::start(&["--lease", "10s", "--heartbeat", "500ms", "--scene-check-memory-limit", "256MiB"]);
     let secret = Secret::new();
     let secret_path = farm.dir.path().join("secret.bin");
     secret.plant(&secret_path);
     plant_beside_bundles(&secret, &farm, 2);
-    farm.add_worker(&[]);
-    farm.add_worker(&[]);
+    farm.add_worker(&["--memory-limit", "256MiB"]);
+    farm.add_worker(&["--memory-limit", "256MiB"]);
     farm.wait_workers(2);
 
-    let cases = corpus(&farm.dir.path().join("corpus"), &secret_path);
+    let cases = hostile_corpus(&farm.dir.path().join("corpus"), &secret_path);
+    assert!(cases.len() >= 30, "{} cases", cases.len());
     let mut bodies = Vec::new();
-    let mut accepted = Vec::new();
+    let mut accepted: Vec<(&HostileCase, i64)> = Vec::new();
     for case in &cases {
         let manifest = upload_bundle(&farm, &farm.admin, &case.path, &secret_path);
         let mut settings = quality();
-        settings.environment = case.environment.map(|e| EnvironmentSpec::Map(e.into()));
-        let (status, body) = post_job(&farm, &farm.admin, &spec(case.name, manifest, settings, 64, 10));
+        settings.environment = case.env.clone().map(EnvironmentSpec::Map);
+        let (status, body) = post_job(&farm, &farm.admin, &spec(&case.name, manifest, settings, 64, 10));
         eprintln!("{}: {status} {body}", case.name);
         bodies.push(body.to_string());
         match status {
             422 => {
-                assert_eq!(body["error"]["code"], "invalid_scene", "{}: {body}", case.name);
-                let message = body["error"]["message"].as_str().unwrap();
-                if let Some(field) = case.field {
-                    assert!(message.contains(field), "{}: the refusal should name {field}: {message}", case.name);
-                    assert!(
-                        message.contains("scene.gltf"),
-                        "{}: the refusal should name the file: {message}",
-                        case.name
-                    );
-                }
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    ["invalid_scene", "invalid_job"].contains(&body["error"]["code"].as_str().unwrap_or_default()),
+                    "{}: {body}",
+                    case.name
+                );
+                assert!(
+                    message.contains(&case.field),
+                    "{}: the refusal should name {}: {message}",
+                    case.name,
+                    case.field
+                );
             }
             201 => accepted.push((case, body["job_id"].as_i64().unwrap())),
             other => panic!("{}: answered {other}: {body}", case.name),
@@ -337,9 +249,7 @@ fn hostile_scenes_are_refused_or_fail_while_the_workers_live_and_a_good_job_rend
         assert_eq!(s.state, JobState::Failed, "{}: {s:?}", case.name);
         let message = &s.errors.first().unwrap_or_else(|| panic!("{}: no error recorded", case.name)).message;
         eprintln!("{}: failed: {message}", case.name);
-        if let Some(field) = case.field {
-            assert!(message.contains(field), "{}: {message}", case.name);
-        }
+        assert!(message.contains(&case.field), "{}: the error should name {}: {message}", case.name, case.field);
         bodies.push(status_text(&farm, *job));
     }
     assert_good_job_matches_local_render(&farm, good);
@@ -377,15 +287,18 @@ fn a_scene_reaching_outside_its_bundle_on_a_worker_gives_nothing_away() {
     farm.add_worker(&[]);
     farm.add_worker(&[]);
     farm.wait_workers(2);
-    let cases: Vec<Case> = corpus(&farm.dir.path().join("corpus"), &secret_path)
+    // The cases that reach for a file outside their folder.
+    let escapes = ["dotdot-escape", "absolute-path", "symlink-out", "file-uri", "image-dotdot-escape"];
+    let cases: Vec<HostileCase> = hostile_corpus(&farm.dir.path().join("corpus"), &secret_path)
         .into_iter()
-        .filter(|c| c.name.starts_with("buffer-"))
+        .filter(|c| escapes.contains(&c.name.as_str()))
         .collect();
+    assert_eq!(cases.len(), escapes.len());
     let mut texts = Vec::new();
     let mut jobs = Vec::new();
     for case in &cases {
         let manifest = upload_bundle(&farm, &farm.admin, &case.path, &secret_path);
-        let (status, body) = post_job(&farm, &farm.admin, &spec(case.name, manifest, quality(), 64, 10));
+        let (status, body) = post_job(&farm, &farm.admin, &spec(&case.name, manifest, quality(), 64, 10));
         assert_eq!(status, 201, "{}: {body}", case.name);
         jobs.push((case, body["job_id"].as_i64().unwrap()));
         texts.push(body.to_string());
@@ -395,7 +308,7 @@ fn a_scene_reaching_outside_its_bundle_on_a_worker_gives_nothing_away() {
         let s = farm.wait_status(*job, Duration::from_secs(120), "the job to fail", |s| s.state.is_finished());
         assert_eq!(s.state, JobState::Failed, "{}: {s:?}", case.name);
         for e in &s.errors {
-            assert!(e.message.contains("buffers[1].uri"), "{}: {}", case.name, e.message);
+            assert!(e.message.contains(&case.field), "{}: {}", case.name, e.message);
             assert!(!e.message.contains(&farm.dir.path().join("cache0").display().to_string()), "{}", e.message);
         }
         texts.push(status_text(&farm, *job));

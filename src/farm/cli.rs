@@ -19,7 +19,7 @@ use super::{render_process, validate};
 use crate::backend::BackendArgs;
 use crate::output::{OutputOptions, ViewTransform};
 use crate::render::settings::{RenderSettings, MAX_IMAGE_SIDE, MAX_SPP};
-use crate::scene::{CameraSelect, EnvironmentSpec};
+use crate::scene::{parse_memory_size, CameraSelect, EnvironmentSpec};
 
 /// Default coordinator address for clients and workers.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7878";
@@ -52,27 +52,6 @@ pub enum FarmCommand {
     /// The coordinator's scene check (started by `tessera coordinator`; speaks on stdin/stdout).
     #[command(name = "check-scene", hide = true)]
     CheckScene,
-}
-
-/// A memory size: "512MiB", "4GiB", "2G", "1.5GB", or a number of bytes.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (number, unit) = (t[..split].trim(), t[split..].trim());
-    let value: f64 = number.parse().map_err(|_| format!("\"{s}\" is not a memory size (e.g. 512MiB, 4GiB)"))?;
-    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" | "kib" => 1024.0,
-        "m" | "mb" | "mib" => 1024.0 * 1024.0,
-        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tb" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (use B, KiB, MiB, GiB or TiB)")),
-    };
-    let bytes = value * scale;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
-        return Err(format!("\"{s}\" is not a sensible memory size"));
-    }
-    Ok(bytes as u64)
 }
 
 /// A duration: "500ms", "10s", "2m", or a number of seconds.
@@ -191,7 +170,7 @@ struct ServeArgs {
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     scene_check_time_limit: Duration,
     /// Memory budget of the scene check, e.g. 8GiB (default: the loader's default).
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_memory_size)]
     scene_check_memory_limit: Option<u64>,
     /// Testing aid: accept scenes without checking them (workers still refuse bad ones).
     #[arg(long, hide = true)]
@@ -243,7 +222,7 @@ pub struct WorkerArgs {
     #[arg(long)]
     max_tasks: Option<u64>,
     /// Memory budget of loading a scene, e.g. 8GiB (default: the loader's default, the available memory).
-    #[arg(long, value_parser = parse_size)]
+    #[arg(long, value_parser = parse_memory_size)]
     memory_limit: Option<u64>,
     /// Stop a task's render after this long and report it failed, e.g. 30m (0: no limit).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -565,16 +544,5 @@ mod tests {
         assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
-    fn memory_sizes_parse() {
-        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
-        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
-        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
-        assert_eq!(parse_size("1000"), Ok(1000));
-        for bad in ["", "lots", "-1GiB", "0", "NaN", "inf", "1e400", "4 parsecs"] {
-            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
-        }
     }
 }

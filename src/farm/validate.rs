@@ -30,7 +30,7 @@ use super::child::{self, StderrTail};
 use super::error::ApiError;
 use super::protocol::JobSpec;
 use crate::render::settings::{prepare_frame, RenderSettings};
-use crate::scene::{Environment, EnvironmentSpec, Scene};
+use crate::scene::{default_memory_limit, Confinement, Environment, EnvironmentSpec, LoadOptions, Scene};
 
 /// A scene and its environment, loaded from a bundle folder.
 pub struct Confined {
@@ -39,22 +39,30 @@ pub struct Confined {
 }
 
 /// Loads bundle `dir`'s scene `root` (and the environment; a map is a bundle
-/// path) with its references confined to the bundle.
+/// path) with its references confined to the bundle, within `memory_limit`
+/// (default: the loader's, the memory available).
 pub fn load_confined(
     dir: &Path,
     root: &str,
     environment: Option<&EnvironmentSpec>,
-    _memory_limit: Option<u64>,
+    memory_limit: Option<u64>,
 ) -> Result<Confined, String> {
     bundle::check_references(dir, root).map_err(|e| e.to_string())?;
-    let scene = Scene::load(&dir.join(root)).map_err(|e| e.to_string())?;
+    let options = LoadOptions {
+        root: Confinement::Folder(dir.to_path_buf()),
+        memory_limit: memory_limit.unwrap_or_else(default_memory_limit),
+        ..LoadOptions::default()
+    };
+    let scene = Scene::load_with(&dir.join(root), &options).map_err(|e| e.to_string())?;
+    let remaining = options.memory_limit.saturating_sub(scene.memory_bytes);
     let environment = match environment {
         Some(EnvironmentSpec::Map(rel)) => {
             let rel = rel.to_string_lossy();
             bundle::check_path(&rel).map_err(|e| format!("environment map: {e}"))?;
-            Some(Environment::load(&EnvironmentSpec::Map(dir.join(rel.as_ref()))).map_err(|e| e.to_string())?)
+            let map = EnvironmentSpec::Map(dir.join(rel.as_ref()));
+            Some(Environment::load_within(&map, remaining).map_err(|e| e.to_string())?)
         }
-        Some(spec) => Some(Environment::load(spec).map_err(|e| e.to_string())?),
+        Some(spec) => Some(Environment::load_within(spec, remaining).map_err(|e| e.to_string())?),
         None => None,
     };
     Ok(Confined { scene, environment })
@@ -81,6 +89,9 @@ pub fn serve_check() -> anyhow::Result<()> {
     let request: CheckRequest = serde_json::from_str(&line)?;
     let verdict = catch_unwind(AssertUnwindSafe(|| {
         let r = &request;
+        // The coordinator holds a whole frame's film to assemble it.
+        let limit = r.memory_limit.unwrap_or_else(default_memory_limit);
+        r.settings.check_memory(limit).map_err(|e| e.to_string())?;
         let c = load_confined(&r.dir, &r.root, r.settings.environment.as_ref(), r.memory_limit)?;
         prepare_frame(&c.scene, c.environment.as_ref(), &r.settings, r.frame).map_err(|e| e.to_string())?;
         Ok::<(), String>(())
