@@ -71,9 +71,18 @@ fn shown_path(path: &Path, root: &Confinement) -> PathBuf {
     }
 }
 
-/// Parsed glTF JSON takes up to this many bytes per byte of text (a 3-byte
-/// node `{},` becomes a struct of about 200 bytes).
-const JSON_EXPANSION: u64 = 80;
+/// Bytes the parsed form of one JSON object, array or element may take at
+/// most: the largest glTF struct (checked by a test) or a `serde_json` value
+/// with its map entry, for extensions Tessera does not parse.
+const JSON_ITEM_BYTES: u64 = 1024;
+
+/// What parsing `json` may allocate: its text (strings such as data URIs are
+/// kept once) plus [`JSON_ITEM_BYTES`] per object, array and element, counted
+/// by their `{`, `[` and `,` (an over-estimate where these occur in strings).
+fn parsed_json_bytes(json: &[u8]) -> u64 {
+    let items = json.iter().filter(|&&b| matches!(b, b'{' | b'[' | b',')).count() as u64;
+    (json.len() as u64).saturating_add(items.saturating_mul(JSON_ITEM_BYTES))
+}
 
 fn load_checked(
     path: &Path,
@@ -97,7 +106,7 @@ fn load_checked(
     }
     let (json, blob) = split_glb(file, bytes)?;
     budget
-        .charge((json.len() as u64).saturating_mul(JSON_EXPANSION), || "the glTF JSON parses to up to".into())
+        .charge(parsed_json_bytes(json), || "the glTF JSON parses to up to".into())
         .map_err(|message| SceneError::Format { path: file.into(), message })?;
     if let Some(bin) = &blob {
         budget
@@ -239,6 +248,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
         }
     };
     // Per node: (visits, instances) of its subtree; state 1 = on the stack.
+    let children: Vec<Vec<usize>> = nodes.iter().map(|n| n.children().map(|c| c.index()).collect()).collect();
     let mut counts: Vec<Option<(u64, u64)>> = vec![None; nodes.len()];
     let mut state = vec![0u8; nodes.len()];
     for &root in &roots {
@@ -249,8 +259,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
                 continue;
             }
             state[n] = 1;
-            let children: Vec<usize> = nodes[n].children().map(|c| c.index()).collect();
-            if let Some(&child) = children.get(*next) {
+            if let Some(&child) = children[n].get(*next) {
                 *next += 1;
                 if state[child] == 1 {
                     return Err(SceneError::field(
@@ -265,7 +274,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
                 continue;
             }
             let (mut visits, mut instances) = (1u64, own(&nodes[n]));
-            for &c in &children {
+            for &c in &children[n] {
                 let (v, i) = counts[c].expect("children are counted first");
                 visits = visits.saturating_add(v);
                 instances = instances.saturating_add(i);
@@ -502,12 +511,10 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
     let all: Vec<gltf::Node> = doc.nodes().collect();
     let roots: Vec<gltf::Node> = root_nodes(doc).0.into_iter().map(|i| all[i].clone()).collect();
     let mut out = Nodes { instances: Vec::new(), cameras: Vec::new(), lights: Vec::new() };
-    let mut stack: Vec<(gltf::Node, Mat4, usize)> = roots.into_iter().rev().map(|n| (n, Mat4::IDENTITY, 0)).collect();
-    while let Some((node, parent, depth)) = stack.pop() {
+    let mut stack: Vec<(gltf::Node, Mat4)> = roots.into_iter().rev().map(|n| (n, Mat4::IDENTITY)).collect();
+    while let Some((node, parent)) = stack.pop() {
+        // `check_expansion` has refused cycles and graphs too large to walk.
         let field = format!("nodes[{}]", node.index());
-        if depth > doc.nodes().len() {
-            return Err(SceneError::field(file, field, "the node hierarchy contains a cycle"));
-        }
         let local = Mat4::from_cols_array_2d(&node.transform().matrix());
         if !local.is_finite() {
             return Err(SceneError::field(file, field, "transform has non-finite values"));
@@ -532,7 +539,7 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
         if let Some(light) = node.light() {
             out.lights.push(SceneLight::from_gltf(&light, &world));
         }
-        stack.extend(node.children().collect::<Vec<_>>().into_iter().rev().map(|c| (c, world, depth + 1)));
+        stack.extend(node.children().collect::<Vec<_>>().into_iter().rev().map(|c| (c, world)));
     }
     Ok(out)
 }
@@ -608,6 +615,34 @@ mod tests {
         out.extend((12 + chunks.len() as u32).to_le_bytes());
         out.extend(chunks);
         out
+    }
+
+    #[test]
+    fn json_items_are_charged_at_least_their_parsed_size() {
+        use gltf::json;
+        let sizes = [
+            size_of::<json::Accessor>(),
+            size_of::<json::Animation>(),
+            size_of::<json::Buffer>(),
+            size_of::<json::buffer::View>(),
+            size_of::<json::Camera>(),
+            size_of::<json::Image>(),
+            size_of::<json::Material>(),
+            size_of::<json::Mesh>(),
+            size_of::<json::mesh::Primitive>(),
+            size_of::<json::Node>(),
+            size_of::<json::Scene>(),
+            size_of::<json::Skin>(),
+            size_of::<json::Texture>(),
+            size_of::<json::texture::Sampler>(),
+            // An unparsed extension value: the value and its map entry with key.
+            size_of::<serde_json::Value>() * 2 + size_of::<String>() + 64,
+        ];
+        let largest = sizes.into_iter().max().unwrap() as u64;
+        assert!(largest <= JSON_ITEM_BYTES, "{largest}");
+        // A long data URI is charged once, not per byte.
+        let uri = format!("{{\"uri\":\"data:,{}\"}}", "A".repeat(1000));
+        assert_eq!(parsed_json_bytes(uri.as_bytes()), uri.len() as u64 + 2 * JSON_ITEM_BYTES);
     }
 
     #[test]
