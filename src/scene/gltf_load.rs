@@ -130,13 +130,14 @@ fn load_checked(
     let buffers = load_buffers(&doc, blob, file, &uris, &budget)?;
     let data = BufferData::new(&doc, &buffers, file, &uris, &budget);
     let mut materials = load_materials(&doc);
+    check_texture_transforms(&materials.materials, file)?;
     warnings.extend(std::mem::take(&mut materials.warnings));
     let (images, image_of) = decode_images(&data, &materials.images)?;
     for texture in &mut materials.textures {
         texture.image = image_of[texture.image];
     }
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
-    let nodes = walk_nodes(&data)?;
+    let nodes = walk_nodes(&data, &mesh_bounds(&meshes.meshes))?;
     if doc.animations().len() > 0 {
         warnings.push(format!("{} animation(s) ignored: rendering the rest pose", doc.animations().len()));
     }
@@ -506,7 +507,7 @@ struct Nodes {
 
 /// Walks the node tree of the default scene (else the first; else every root
 /// node), resolving world transforms.
-fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
+fn walk_nodes(data: &BufferData, bounds: &[Option<(Vec3, Vec3)>]) -> Result<Nodes, SceneError> {
     let (doc, file) = (data.doc, data.file);
     let all: Vec<gltf::Node> = doc.nodes().collect();
     let roots: Vec<gltf::Node> = root_nodes(doc).0.into_iter().map(|i| all[i].clone()).collect();
@@ -526,11 +527,16 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
         if let Some(mesh) = node.mesh() {
             // glTF: a skinned mesh ignores its node's transform; its joints place it.
             let base = if node.skin().is_some() { Mat4::IDENTITY } else { world };
-            match gpu_instances(data, &node, &field)? {
-                Some(instances) => out
-                    .instances
-                    .extend(instances.into_iter().map(|t| MeshInstance { mesh: mesh.index(), world: base * t })),
-                None => out.instances.push(MeshInstance { mesh: mesh.index(), world: base }),
+            let placements = match gpu_instances(data, &node, &field)? {
+                Some(instances) => instances.into_iter().map(|t| base * t).collect(),
+                None => vec![base],
+            };
+            for world in placements {
+                if !placed_finite(&world, bounds[mesh.index()]) {
+                    let message = format!("places meshes[{}] at non-finite world coordinates", mesh.index());
+                    return Err(SceneError::field(file, field, message));
+                }
+                out.instances.push(MeshInstance { mesh: mesh.index(), world });
             }
         }
         if let Some(camera) = node.camera() {
@@ -542,6 +548,47 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
         stack.extend(node.children().collect::<Vec<_>>().into_iter().rev().map(|c| (c, world)));
     }
     Ok(out)
+}
+
+/// Each mesh's bounds in mesh space (`None` when it has no triangles left).
+fn mesh_bounds(meshes: &[Mesh]) -> Vec<Option<(Vec3, Vec3)>> {
+    meshes
+        .iter()
+        .map(|m| {
+            let points = m.primitives.iter().flat_map(|p| p.geometry.positions.iter().copied());
+            points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
+        })
+        .collect()
+}
+
+/// Whether `world` maps the box `bounds` to finite coordinates. An affine map's
+/// terms are largest at the box's corners, so finite corners mean every point
+/// inside maps to finite coordinates.
+fn placed_finite(world: &Mat4, bounds: Option<(Vec3, Vec3)>) -> bool {
+    let Some((lo, hi)) = bounds else { return world.is_finite() };
+    world.is_finite()
+        && (0..8).all(|i| {
+            let corner = Vec3::new([lo.x, hi.x][i & 1], [lo.y, hi.y][(i >> 1) & 1], [lo.z, hi.z][i >> 2]);
+            world.transform_point3(corner).is_finite()
+        })
+}
+
+/// Texture transforms (KHR_texture_transform) must be finite, or lookups are meaningless.
+fn check_texture_transforms(materials: &[crate::scene::flat::Material], file: &Path) -> Result<(), SceneError> {
+    for (i, m) in materials.iter().enumerate() {
+        let slots = [
+            ("pbrMetallicRoughness.baseColorTexture", &m.base_color_tex),
+            ("pbrMetallicRoughness.metallicRoughnessTexture", &m.metallic_roughness_tex),
+            ("normalTexture", &m.normal_tex),
+            ("emissiveTexture", &m.emissive_tex),
+            ("extensions.KHR_materials_transmission.transmissionTexture", &m.transmission_tex),
+        ];
+        if let Some((name, _)) = slots.iter().find(|(_, s)| s.row_u.iter().chain(&s.row_v).any(|v| !v.is_finite())) {
+            let field = format!("materials[{i}].{name}.extensions.KHR_texture_transform");
+            return Err(SceneError::field(file, field, "offset, rotation or scale is not finite"));
+        }
+    }
+    Ok(())
 }
 
 fn scene_camera(camera: &gltf::Camera, node: &gltf::Node, world: Mat4) -> SceneCamera {
