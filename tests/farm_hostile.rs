@@ -575,3 +575,22 @@ fn a_render_process_keeps_its_scene_for_consecutive_tasks() {
     drop(input);
     assert!(child.wait().unwrap().success(), "the render process ends when its input closes");
 }
+
+#[test]
+fn submit_shows_why_the_coordinator_refused_a_scene() {
+    // The scene loads on the artist's machine but not within the coordinator's budget.
+    let farm = Farm::start(&["--scene-check-memory-limit", "64KiB"]);
+    let mut cmd = farm.client(&farm.admin);
+    // A film small enough for the budget, so the scene is what goes over it.
+    cmd.arg("submit").arg(cornell()).args(["--width", "8", "--height", "8", "--spp", "1", "--tile", "8"]);
+    let out = run(cmd, Duration::from_secs(60));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the submit should fail: {stderr}");
+    for part in ["422 invalid_scene", "cornell-box.gltf", "over the memory budget of 64.0 KiB"] {
+        assert!(stderr.contains(part), "the error should say {part:?}: {stderr}");
+    }
+    assert!(!stderr.contains(&farm.data().display().to_string()), "a coordinator path in {stderr}");
+    let jobs: Vec<Value> =
+        Client::new().get(format!("{}{API}/jobs", farm.url())).bearer_auth(&farm.admin).send().unwrap().json().unwrap();
+    assert!(jobs.is_empty(), "a refused scene makes no job: {jobs:?}");
+}
