@@ -3,6 +3,7 @@
 
 pub mod cornell;
 pub mod flat;
+pub mod keyframes;
 pub mod texture;
 
 mod buffers;
