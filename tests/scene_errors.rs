@@ -36,7 +36,7 @@ fn embedded_error(doc: &Doc) -> (PathBuf, String, tempfile::TempDir) {
 fn missing_scene_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nowhere.gltf");
-    assert_eq!(load_error(&path), format!("cannot read {}: No such file or directory (os error 2)", path.display()));
+    assert_eq!(load_error(&path), format!("cannot read {}: No such file or directory", path.display()));
 }
 
 #[test]
@@ -67,18 +67,16 @@ fn truncated_glb_and_corrupt_json() {
 }
 
 #[test]
-fn missing_bin_names_uri_and_resolved_path() {
+fn missing_bin_names_the_uri_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = quad().write_external(dir.path(), "scene.gltf", "unused.bin", "mesh%20data.bin");
-    let resolved = dir.path().join("mesh data.bin");
     assert_eq!(
         load_error(&path),
-        format!(
-            "{}: buffers[0] \"mesh%20data.bin\": cannot read {}: No such file or directory (os error 2)",
-            path.display(),
-            resolved.display()
-        )
+        format!("{}: buffers[0].uri: \"mesh%20data.bin\": cannot read: No such file or directory", path.display())
     );
+    // Found once percent-decoded.
+    std::fs::rename(dir.path().join("unused.bin"), dir.path().join("mesh data.bin")).unwrap();
+    assert!(Scene::load(&path).is_ok());
 }
 
 #[test]
@@ -89,7 +87,11 @@ fn buffer_shorter_than_byte_length() {
     let (path, message, _dir) = embedded_error(&doc);
     assert_eq!(
         message,
-        format!("{}: buffers[0] \"data:application/octet-stream;ba…\": holds {} bytes, shorter than its byteLength {declared}", path.display(), doc.bin.len())
+        format!(
+            "{}: buffers[0].uri: holds {} bytes, less than its byteLength {declared}",
+            path.display(),
+            doc.bin.len()
+        )
     );
 }
 
@@ -116,7 +118,7 @@ fn index_out_of_range_of_the_vertices() {
     assert_eq!(
         message,
         format!(
-            "{}: meshes[0].primitives[0].indices: accessors[1] element 5 is 9, out of range of the 4 vertices",
+            "{}: meshes[0].primitives[0].indices: accessors[1] element 5 is out of range of the 4 vertices",
             path.display()
         )
     );
@@ -142,7 +144,7 @@ fn reference_out_of_range_is_a_validation_error() {
 
 #[test]
 fn non_finite_attributes_name_the_accessor() {
-    for (bad, shown) in [(f32::NAN, "NaN"), (f32::INFINITY, "inf")] {
+    for bad in [f32::NAN, f32::INFINITY] {
         let mut positions = QUAD;
         positions[2][1] = bad;
         let mut doc = Doc::new();
@@ -151,7 +153,7 @@ fn non_finite_attributes_name_the_accessor() {
         assert_eq!(
             message,
             format!(
-                "{}: meshes[0].primitives[0].attributes.POSITION: accessors[0] element 2 has a non-finite value ({shown})",
+                "{}: meshes[0].primitives[0].attributes.POSITION: accessors[0] element 2 has a non-finite value",
                 path.display()
             )
         );
@@ -164,7 +166,7 @@ fn non_finite_attributes_name_the_accessor() {
     assert_eq!(
         message,
         format!(
-            "{}: meshes[0].primitives[0].attributes.TEXCOORD_0: accessors[1] element 2 has a non-finite value (NaN)",
+            "{}: meshes[0].primitives[0].attributes.TEXCOORD_0: accessors[1] element 2 has a non-finite value",
             path.display()
         )
     );
@@ -220,9 +222,8 @@ fn missing_and_undecodable_textures() {
     assert_eq!(
         load_error(&path),
         format!(
-            "{}: images[0] \"textures/missing%20one.png\": cannot read {}: No such file or directory (os error 2)",
-            path.display(),
-            dir.path().join("textures/missing one.png").display()
+            "{}: images[0].uri: \"textures/missing%20one.png\": cannot read: No such file or directory",
+            path.display()
         )
     );
     std::fs::write(dir.path().join("bad.png"), b"not a png at all").unwrap();
@@ -230,7 +231,7 @@ fn missing_and_undecodable_textures() {
     let path = doc.write_embedded(dir.path(), "textured.gltf");
     let message = load_error(&path);
     assert!(
-        message.starts_with(&format!("{}: images[0] \"bad.png\": cannot decode image: ", path.display())),
+        message.starts_with(&format!("{}: images[0].uri: \"bad.png\": cannot decode image: ", path.display())),
         "{message}"
     );
 }

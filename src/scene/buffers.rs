@@ -3,47 +3,25 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use base64::Engine;
 use gltf::accessor::{DataType, Dimensions};
 use gltf::{Accessor, Document};
 
 use super::error::SceneError;
+use super::limits::{bytes_of, Budget};
+use super::uri::UriResolver;
 
-/// Reads the bytes a URI in `file` refers to: a `data:` URI or a relative path
-/// (percent-encoded, resolved against the file's folder). The error is a message
-/// for the caller to attach to its field.
-pub(crate) fn read_uri(file: &Path, uri: &str) -> Result<Vec<u8>, String> {
-    if let Some(data) = uri.strip_prefix("data:") {
-        let (header, payload) = data.split_once(',').ok_or("data URI without a ',' separator")?;
-        return if header.ends_with(";base64") {
-            base64::engine::general_purpose::STANDARD
-                .decode(payload.trim())
-                .map_err(|e| format!("invalid base64 in data URI: {e}"))
-        } else {
-            Ok(percent_encoding::percent_decode_str(payload).collect())
-        };
-    }
-    let resolved = resolve_uri(file, uri)?;
-    std::fs::read(&resolved).map_err(|e| format!("cannot read {}: {e}", resolved.display()))
-}
-
-/// The path a relative URI names, relative to the folder of `file`.
-pub(crate) fn resolve_uri(file: &Path, uri: &str) -> Result<PathBuf, String> {
-    let scheme = uri.split_once(':').map(|(s, _)| s).filter(|s| s.len() > 1 && !s.contains('/'));
-    if let Some(scheme) = scheme {
-        return Err(format!("unsupported URI scheme \"{scheme}:\" (only relative paths and data: URIs)"));
-    }
-    let decoded = percent_encoding::percent_decode_str(uri)
-        .decode_utf8()
-        .map_err(|_| "URI is not valid UTF-8 after percent-decoding".to_string())?;
-    Ok(file.parent().unwrap_or(Path::new("")).join(decoded.as_ref()))
-}
-
-/// Loads every buffer of `doc`; `blob` is the GLB `BIN` chunk, if any.
-pub(crate) fn load_buffers(doc: &Document, mut blob: Option<Vec<u8>>, file: &Path) -> Result<Vec<Vec<u8>>, SceneError> {
+/// Loads every buffer of `doc`; `blob` is the GLB `BIN` chunk, if any. `file`
+/// names the scene in messages.
+pub(crate) fn load_buffers(
+    doc: &Document,
+    mut blob: Option<Vec<u8>>,
+    file: &Path,
+    uris: &UriResolver,
+    budget: &Budget,
+) -> Result<Vec<Vec<u8>>, SceneError> {
     doc.buffers()
         .map(|buffer| {
             let i = buffer.index();
@@ -56,13 +34,16 @@ pub(crate) fn load_buffers(doc: &Document, mut blob: Option<Vec<u8>>, file: &Pat
                     (field, data)
                 }
                 gltf::buffer::Source::Uri(uri) => {
-                    let field = format!("buffers[{i}] \"{}\"", short_uri(uri));
-                    let data = read_uri(file, uri).map_err(|m| SceneError::field(file, &field, m))?;
+                    let field = format!("buffers[{i}].uri");
+                    let data = uris
+                        .resolve(uri)
+                        .and_then(|source| uris.read(&source, budget))
+                        .map_err(|m| SceneError::field(file, &field, format!("\"{}\": {m}", short_uri(uri))))?;
                     (field, data)
                 }
             };
             if data.len() < buffer.length() {
-                let message = format!("holds {} bytes, shorter than its byteLength {}", data.len(), buffer.length());
+                let message = format!("holds {} bytes, less than its byteLength {}", data.len(), buffer.length());
                 return Err(SceneError::field(file, field, message));
             }
             Ok(data)
@@ -83,7 +64,11 @@ pub(crate) fn short_uri(uri: &str) -> String {
 pub(crate) struct BufferData<'a> {
     pub doc: &'a Document,
     pub buffers: &'a [Vec<u8>],
+    /// The scene file as messages name it.
     pub file: &'a Path,
+    pub uris: &'a UriResolver,
+    /// Every decoded accessor is charged here before it is allocated.
+    pub budget: &'a Budget,
     floats: RefCell<HashMap<usize, Arc<Vec<f32>>>>,
     indices: RefCell<HashMap<usize, Arc<Vec<u32>>>>,
 }
@@ -96,8 +81,19 @@ struct Elements<'b> {
 }
 
 impl<'a> BufferData<'a> {
-    pub fn new(doc: &'a Document, buffers: &'a [Vec<u8>], file: &'a Path) -> Self {
-        Self { doc, buffers, file, floats: Default::default(), indices: Default::default() }
+    pub fn new(
+        doc: &'a Document,
+        buffers: &'a [Vec<u8>],
+        file: &'a Path,
+        uris: &'a UriResolver,
+        budget: &'a Budget,
+    ) -> Self {
+        Self { doc, buffers, file, uris, budget, floats: Default::default(), indices: Default::default() }
+    }
+
+    /// Charges `bytes` for `field`, or fails naming it.
+    pub fn charge(&self, field: &str, bytes: u64, what: impl FnOnce() -> String) -> Result<(), SceneError> {
+        self.budget.charge(bytes, what).map_err(|m| self.error(field, m))
     }
 
     fn error(&self, field: &str, message: String) -> SceneError {
@@ -170,9 +166,12 @@ impl<'a> BufferData<'a> {
         if count > u32::MAX as usize {
             return Err(self.error(field, format!("{what}: count {count} is too large")));
         }
+        // The data must be present before anything sized by `count` is allocated.
+        let dense = acc.view().map(|view| self.elements(&view, acc.offset(), count, elem, field, &what)).transpose()?;
+        let bytes = bytes_of(count as u64, dims * size_of::<T>());
+        self.charge(field, bytes, || format!("{what}: {count} elements of {dims} components decode to"))?;
         let mut out = vec![T::default(); count * dims];
-        if let Some(view) = acc.view() {
-            let el = self.elements(&view, acc.offset(), count, elem, field, &what)?;
+        if let Some(el) = dense {
             for (i, item) in out.chunks_exact_mut(dims).enumerate() {
                 let base = el.offset + i * el.stride;
                 for (c, value) in item.iter_mut().enumerate() {
@@ -193,10 +192,9 @@ impl<'a> BufferData<'a> {
                 let at = &ie.bytes[ie.offset + k * ie.stride..];
                 let target = read_index(idx.index_type(), at) as usize;
                 if target >= count {
-                    return Err(self.error(
-                        field,
-                        format!("{what_i}[{k}] = {target} is out of range of the accessor's {count} elements"),
-                    ));
+                    return Err(
+                        self.error(field, format!("{what_i}[{k}] is out of range of the accessor's {count} elements"))
+                    );
                 }
                 let base = ve.offset + k * ve.stride;
                 for c in 0..dims {
@@ -221,8 +219,7 @@ impl<'a> BufferData<'a> {
         let values = self.read(acc, field, |b| decode_float(ty, norm, b))?;
         let dims = acc.dimensions().multiplicity();
         if let Some(bad) = values.iter().position(|v| !v.is_finite()) {
-            let message =
-                format!("accessors[{}] element {} has a non-finite value ({})", acc.index(), bad / dims, values[bad]);
+            let message = format!("accessors[{}] element {} has a non-finite value", acc.index(), bad / dims);
             return Err(self.error(field, message));
         }
         let values = Arc::new(values);
@@ -295,16 +292,6 @@ fn decode_float(ty: DataType, normalized: bool, b: &[u8]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn data_uris_and_percent_encoded_paths() {
-        let file = Path::new("/scenes/a b/scene.gltf");
-        assert_eq!(read_uri(file, "data:application/octet-stream;base64,AAEC").unwrap(), vec![0, 1, 2]);
-        assert_eq!(read_uri(file, "data:,a%20b").unwrap(), b"a b".to_vec());
-        assert_eq!(resolve_uri(file, "my%20mesh.bin").unwrap(), Path::new("/scenes/a b/my mesh.bin"));
-        assert!(resolve_uri(file, "https://example.com/x.bin").unwrap_err().contains("https:"));
-        assert!(read_uri(file, "data:;base64,!!").unwrap_err().contains("base64"));
-    }
 
     #[test]
     fn normalised_integers_follow_gltf() {

@@ -71,15 +71,16 @@ pub(crate) fn load_primitive(
         Some(acc) => {
             let index_field = format!("{field}.indices");
             let indices = data.indices(&acc, &index_field)?;
-            if let Some((at, &i)) = indices.iter().enumerate().find(|(_, &i)| i as usize >= count) {
+            if let Some(at) = indices.iter().position(|&i| i as usize >= count) {
                 let message =
-                    format!("accessors[{}] element {at} is {i}, out of range of the {count} vertices", acc.index());
+                    format!("accessors[{}] element {at} is out of range of the {count} vertices", acc.index());
                 return Err(SceneError::field(data.file, index_field, message));
             }
             indices.to_vec()
         }
         None => (0..count as u32).collect(),
     };
+    charge_geometry(data, field, prim, count, indices.len())?;
     let all = triangulate(prim.mode(), &indices);
     let total = all.len();
     let triangles: Vec<[u32; 3]> = all.into_iter().filter(|t| !is_degenerate(&positions, t)).collect();
@@ -96,6 +97,28 @@ pub(crate) fn load_primitive(
         geometry.tangents = generate_tangents(&geometry.positions, &geometry.normals, uvs, &geometry.triangles);
     }
     Ok((geometry, degenerate))
+}
+
+/// Bytes of a vertex with every attribute (position, normal, tangent, two UV sets).
+const VERTEX_BYTES: u64 = 12 + 12 + 16 + 8 + 8;
+
+/// Charges the geometry built from `vertices` and `corners` indices before it is
+/// built: triangles, the vertices kept and, without normals, the unwelded
+/// flat-shaded copy (three vertices per triangle).
+fn charge_geometry(
+    data: &BufferData,
+    field: &str,
+    prim: &gltf::Primitive,
+    vertices: usize,
+    corners: usize,
+) -> Result<(), SceneError> {
+    let triangles = match prim.mode() {
+        Mode::Triangles => corners / 3,
+        _ => corners.saturating_sub(2),
+    } as u64;
+    let flat = if prim.get(&Semantic::Normals).is_none() { 3 * triangles } else { 0 };
+    let bytes = triangles * 2 * 12 + (vertices as u64 + flat) * VERTEX_BYTES;
+    data.charge(field, bytes, || format!("{triangles} triangles over {vertices} vertices take"))
 }
 
 /// Triangle list of a triangle-based mode (glTF's strip and fan orderings).

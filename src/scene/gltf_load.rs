@@ -7,7 +7,7 @@
 //! render their bind-pose vertices.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use glam::{Mat4, Quat, Vec3};
@@ -21,7 +21,10 @@ use super::error::SceneError;
 use super::geometry::{is_triangle_mode, load_primitive, Geometry};
 use super::image::decode_images;
 use super::lights::SceneLight;
+use super::limits::{bytes_of, Budget, Confinement, LoadOptions};
 use super::material::load_materials;
+use super::uri::{io_reason, read_regular_file, UriResolver};
+use super::values::check_values;
 use super::{Mesh, MeshInstance, Primitive, Scene};
 
 /// Extensions whose effect Tessera renders.
@@ -35,26 +38,94 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "EXT_mesh_gpu_instancing",
 ];
 
-pub(crate) fn load(path: &Path) -> Result<Scene, SceneError> {
-    let bytes = std::fs::read(path).map_err(|e| SceneError::Read { path: path.into(), message: e.to_string() })?;
-    load_bytes(path, &bytes)
+/// Loads a `.gltf`/`.glb` file under `opts` (see [`super::LoadOptions`]).
+pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<Scene, SceneError> {
+    let shown = shown_path(path, &opts.root);
+    let budget = Budget::new(opts.memory_limit);
+    let bytes = read_regular_file(path, &budget).map_err(|message| {
+        let message = message.strip_prefix("cannot read: ").map_or(message.clone(), str::to_string);
+        SceneError::Read { path: shown.clone(), message }
+    })?;
+    load_checked(path, &shown, &bytes, opts, budget)
 }
 
 /// Loads a glTF/GLB file's contents; `path` names it in messages and anchors relative URIs.
-pub(crate) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError> {
-    let (json, blob) = split_glb(path, bytes)?;
+pub(crate) fn load_bytes(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
+    let shown = shown_path(path, &opts.root);
+    let budget = Budget::new(opts.memory_limit);
+    budget
+        .charge(bytes.len() as u64, || "the file holds".into())
+        .map_err(|message| SceneError::Read { path: shown.clone(), message })?;
+    load_checked(path, &shown, bytes, opts, budget)
+}
+
+/// How messages name the scene file: relative to a confinement folder (so
+/// they carry no host paths), else as given.
+fn shown_path(path: &Path, root: &Confinement) -> PathBuf {
+    match root {
+        Confinement::Folder(root) => match path.strip_prefix(root) {
+            Ok(relative) => relative.to_path_buf(),
+            Err(_) => path.file_name().map_or_else(|| PathBuf::from("scene"), PathBuf::from),
+        },
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Parsed glTF JSON takes up to this many bytes per byte of text (a 3-byte
+/// node `{},` becomes a struct of about 200 bytes).
+const JSON_EXPANSION: u64 = 80;
+
+fn load_checked(
+    path: &Path,
+    file: &Path,
+    bytes: &[u8],
+    opts: &LoadOptions,
+    budget: Budget,
+) -> Result<Scene, SceneError> {
+    let uris = UriResolver::new(path, &opts.root).map_err(|e| SceneError::Read {
+        path: file.into(),
+        message: format!("cannot open its folder: {}", io_reason(&e)),
+    })?;
+    if let Confinement::Folder(_) = opts.root {
+        let inside = path.canonicalize().is_ok_and(|p| uris.contains(&p));
+        if !inside && path.exists() {
+            return Err(SceneError::Read {
+                path: file.into(),
+                message: "the scene file lies outside the job's folder".into(),
+            });
+        }
+    }
+    let (json, blob) = split_glb(file, bytes)?;
+    budget
+        .charge((json.len() as u64).saturating_mul(JSON_EXPANSION), || "the glTF JSON parses to up to".into())
+        .map_err(|message| SceneError::Format { path: file.into(), message })?;
+    if let Some(bin) = &blob {
+        budget
+            .charge(bin.len() as u64, || "the GLB binary chunk holds".into())
+            .map_err(|message| SceneError::Format { path: file.into(), message })?;
+    }
     let root: gltf::json::Root = gltf::json::deserialize::from_slice(json)
-        .map_err(|e| SceneError::Format { path: path.into(), message: format!("invalid glTF JSON: {e}") })?;
-    validate(&root, path)?;
+        .map_err(|e| SceneError::Format { path: file.into(), message: format!("invalid glTF JSON: {e}") })?;
+    validate(&root, file)?;
     let doc = Document::from_json_without_validation(root);
 
     let mut warnings = Vec::new();
     let (extensions_used, extensions_unsupported) = extensions(&doc, &mut warnings);
-    let buffers = load_buffers(&doc, blob, path)?;
-    let data = BufferData::new(&doc, &buffers, path);
-    let materials = load_materials(&doc);
-    warnings.extend(materials.warnings);
-    let images = decode_images(&data, &materials.images)?;
+    warnings.extend(check_values(&doc, file)?);
+    let expansion = check_expansion(&doc, file, opts.max_instances)?;
+    budget
+        .charge(bytes_of(expansion.instances, size_of::<MeshInstance>()), || {
+            format!("{} mesh instances take", expansion.instances)
+        })
+        .map_err(|m| SceneError::field(file, expansion.field.clone(), m))?;
+    let buffers = load_buffers(&doc, blob, file, &uris, &budget)?;
+    let data = BufferData::new(&doc, &buffers, file, &uris, &budget);
+    let mut materials = load_materials(&doc);
+    warnings.extend(std::mem::take(&mut materials.warnings));
+    let (images, image_of) = decode_images(&data, &materials.images)?;
+    for texture in &mut materials.textures {
+        texture.image = image_of[texture.image];
+    }
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
     let nodes = walk_nodes(&data)?;
     if doc.animations().len() > 0 {
@@ -64,8 +135,8 @@ pub(crate) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError>
         warnings.push(format!("{} skin(s) ignored: skinned meshes render in their bind pose", doc.skins().len()));
     }
 
-    let scene = Scene {
-        path: path.to_path_buf(),
+    let mut scene = Scene {
+        path: file.to_path_buf(),
         meshes: meshes.meshes,
         instances: nodes.instances,
         materials: materials.materials,
@@ -76,6 +147,7 @@ pub(crate) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError>
         extensions_used,
         extensions_unsupported,
         warnings,
+        memory_bytes: 0,
     };
     if scene.instanced_triangles() == 0 {
         let mut reasons = Vec::new();
@@ -91,12 +163,139 @@ pub(crate) fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError>
         if reasons.is_empty() {
             reasons.push("the scene has no mesh nodes with triangles".into());
         }
-        return Err(SceneError::NoTriangles { path: path.into(), reason: reasons.join("; ") });
+        return Err(SceneError::NoTriangles { path: file.into(), reason: reasons.join("; ") });
     }
+    charge_prepared(&scene, &budget, &expansion.field)?;
+    scene.memory_bytes = budget.used();
     for warning in &scene.warnings {
-        tracing::warn!("{}: {warning}", path.display());
+        tracing::warn!("{}: {warning}", file.display());
     }
     Ok(scene)
+}
+
+/// Bytes `prepare` allocates per rendered triangle: corners, gathered and
+/// BVH-ordered triangles and vertex indices, BVH nodes (at most two per
+/// triangle) and the builder's per-triangle state.
+const PREPARED_BYTES_PER_TRIANGLE: usize = 36 + 2 * 48 + 2 * 16 + 2 * 32 + 40;
+/// Bytes `prepare` allocates per vertex of every instance (the shading vertex
+/// and its world position).
+const PREPARED_BYTES_PER_VERTEX: usize = 48 + 12;
+
+/// Charges what `prepare` will allocate for the flat scene, and refuses scenes
+/// the flat layout's 32-bit indices cannot address.
+fn charge_prepared(scene: &Scene, budget: &Budget, field: &str) -> Result<(), SceneError> {
+    let primitives = || scene.instances.iter().flat_map(|i| &scene.meshes[i.mesh].primitives);
+    let triangles: u64 = primitives().map(|p| p.geometry.triangles.len() as u64).sum();
+    let vertices: u64 = primitives().map(|p| p.geometry.positions.len() as u64).sum();
+    if triangles > u64::from(u32::MAX) || vertices > u64::from(u32::MAX) {
+        let message = format!(
+            "the instances hold {triangles} triangles and {vertices} vertices in all, more than the 2^32 the flat layout can address"
+        );
+        return Err(SceneError::field(&scene.path, field, message));
+    }
+    let texels: u64 = scene.images.iter().map(|i| i.texels.len() as u64).sum();
+    let bytes = bytes_of(triangles, PREPARED_BYTES_PER_TRIANGLE)
+        .saturating_add(bytes_of(vertices, PREPARED_BYTES_PER_VERTEX))
+        .saturating_add(bytes_of(texels, 4));
+    budget
+        .charge(bytes, || {
+            format!("{triangles} triangles and {vertices} vertices in all instances, prepared for rendering, take")
+        })
+        .map_err(|m| SceneError::field(&scene.path, field, m))
+}
+
+/// What walking the node graph would produce.
+struct Expansion {
+    instances: u64,
+    /// The field that holds the root nodes (`scenes[i].nodes`, or `nodes`).
+    field: String,
+}
+
+/// The root nodes of the default scene (else the first; else every node that is
+/// no other node's child), and the field that lists them.
+fn root_nodes(doc: &Document) -> (Vec<usize>, String) {
+    match doc.default_scene().or_else(|| doc.scenes().next()) {
+        Some(scene) => (scene.nodes().map(|n| n.index()).collect(), format!("scenes[{}].nodes", scene.index())),
+        None => {
+            let mut child = vec![false; doc.nodes().len()];
+            doc.nodes().flat_map(|n| n.children()).for_each(|c| child[c.index()] = true);
+            ((0..child.len()).filter(|&i| !child[i]).collect(), "nodes".into())
+        }
+    }
+}
+
+/// Counts the node visits and mesh instances the walk from the roots would make,
+/// each node once, bottom up: a graph whose shared children multiply into
+/// billions is measured (and refused past `max`) without being expanded.
+/// Fails on a cycle, naming a node on it.
+fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, SceneError> {
+    let (roots, field) = root_nodes(doc);
+    let nodes: Vec<gltf::Node> = doc.nodes().collect();
+    let own = |n: &gltf::Node| -> u64 {
+        match (n.mesh(), gpu_instance_count(doc, n)) {
+            (None, _) => 0,
+            (Some(_), Some(count)) => count,
+            (Some(_), None) => 1,
+        }
+    };
+    // Per node: (visits, instances) of its subtree; state 1 = on the stack.
+    let mut counts: Vec<Option<(u64, u64)>> = vec![None; nodes.len()];
+    let mut state = vec![0u8; nodes.len()];
+    for &root in &roots {
+        let mut stack = vec![(root, 0usize)];
+        while let Some(&mut (n, ref mut next)) = stack.last_mut() {
+            if counts[n].is_some() {
+                stack.pop();
+                continue;
+            }
+            state[n] = 1;
+            let children: Vec<usize> = nodes[n].children().map(|c| c.index()).collect();
+            if let Some(&child) = children.get(*next) {
+                *next += 1;
+                if state[child] == 1 {
+                    return Err(SceneError::field(
+                        file,
+                        format!("nodes[{child}]"),
+                        "the node hierarchy contains a cycle",
+                    ));
+                }
+                if counts[child].is_none() {
+                    stack.push((child, 0));
+                }
+                continue;
+            }
+            let (mut visits, mut instances) = (1u64, own(&nodes[n]));
+            for &c in &children {
+                let (v, i) = counts[c].expect("children are counted first");
+                visits = visits.saturating_add(v);
+                instances = instances.saturating_add(i);
+            }
+            counts[n] = Some((visits, instances));
+            state[n] = 2;
+            stack.pop();
+        }
+    }
+    let (visits, instances) = roots.iter().fold((0u64, 0u64), |(v, i), &r| {
+        let (rv, ri) = counts[r].expect("roots are counted");
+        (v.saturating_add(rv), i.saturating_add(ri))
+    });
+    if visits > max || instances > max {
+        let figure = |n: u64| if n == u64::MAX { "more than 18446744073709551615".to_string() } else { n.to_string() };
+        let message = format!(
+            "the node graph expands to {} node visits and {} mesh instances, over the limit of {max}",
+            figure(visits),
+            figure(instances)
+        );
+        return Err(SceneError::field(file, field, message));
+    }
+    Ok(Expansion { instances, field })
+}
+
+/// The instance count EXT_mesh_gpu_instancing gives a node, from its accessors' counts.
+fn gpu_instance_count(doc: &Document, node: &gltf::Node) -> Option<u64> {
+    let attributes = node.extension_value("EXT_mesh_gpu_instancing")?.get("attributes")?.as_object()?;
+    let counts = attributes.values().filter_map(|v| v.as_u64()).filter_map(|i| doc.accessors().nth(i as usize));
+    counts.map(|a| a.count() as u64).max()
 }
 
 /// The JSON and the `BIN` chunk of a GLB container; plain JSON is returned as is.
@@ -300,13 +499,8 @@ struct Nodes {
 /// node), resolving world transforms.
 fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
     let (doc, file) = (data.doc, data.file);
-    let roots: Vec<gltf::Node> = match doc.default_scene().or_else(|| doc.scenes().next()) {
-        Some(scene) => scene.nodes().collect(),
-        None => {
-            let children: Vec<usize> = doc.nodes().flat_map(|n| n.children().map(|c| c.index())).collect();
-            doc.nodes().filter(|n| !children.contains(&n.index())).collect()
-        }
-    };
+    let all: Vec<gltf::Node> = doc.nodes().collect();
+    let roots: Vec<gltf::Node> = root_nodes(doc).0.into_iter().map(|i| all[i].clone()).collect();
     let mut out = Nodes { instances: Vec::new(), cameras: Vec::new(), lights: Vec::new() };
     let mut stack: Vec<(gltf::Node, Mat4, usize)> = roots.into_iter().rev().map(|n| (n, Mat4::IDENTITY, 0)).collect();
     while let Some((node, parent, depth)) = stack.pop() {
@@ -319,6 +513,9 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
             return Err(SceneError::field(file, field, "transform has non-finite values"));
         }
         let world = parent * local;
+        if !world.is_finite() {
+            return Err(SceneError::field(file, field, "the world transform overflows (non-finite values)"));
+        }
         if let Some(mesh) = node.mesh() {
             // glTF: a skinned mesh ignores its node's transform; its joints place it.
             let base = if node.skin().is_some() { Mat4::IDENTITY } else { world };
@@ -330,7 +527,7 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
             }
         }
         if let Some(camera) = node.camera() {
-            out.cameras.push(scene_camera(&camera, &node, world, file)?);
+            out.cameras.push(scene_camera(&camera, &node, world));
         }
         if let Some(light) = node.light() {
             out.lights.push(SceneLight::from_gltf(&light, &world));
@@ -340,32 +537,19 @@ fn walk_nodes(data: &BufferData) -> Result<Nodes, SceneError> {
     Ok(out)
 }
 
-fn scene_camera(camera: &gltf::Camera, node: &gltf::Node, world: Mat4, file: &Path) -> Result<SceneCamera, SceneError> {
-    let field = |name: &str| format!("cameras[{}].{name}", camera.index());
+fn scene_camera(camera: &gltf::Camera, node: &gltf::Node, world: Mat4) -> SceneCamera {
+    // The parameters were checked in `values::check_values`.
     let projection = match camera.projection() {
-        gltf::camera::Projection::Perspective(p) => {
-            let yfov = p.yfov();
-            if !(yfov > 0.0 && yfov < std::f32::consts::PI) {
-                return Err(SceneError::field(file, field("perspective.yfov"), format!("{yfov} is not in (0, π)")));
-            }
-            Projection::Perspective { yfov }
-        }
-        gltf::camera::Projection::Orthographic(o) => {
-            let ymag = o.ymag().abs();
-            if !(ymag > 0.0 && ymag.is_finite()) {
-                let message = format!("{} must be finite and non-zero", o.ymag());
-                return Err(SceneError::field(file, field("orthographic.ymag"), message));
-            }
-            Projection::Orthographic { ymag }
-        }
+        gltf::camera::Projection::Perspective(p) => Projection::Perspective { yfov: p.yfov() },
+        gltf::camera::Projection::Orthographic(o) => Projection::Orthographic { ymag: o.ymag().abs() },
     };
-    Ok(SceneCamera {
+    SceneCamera {
         index: camera.index(),
         name: camera.name().map(str::to_string),
         node_name: node.name().map(str::to_string),
         projection,
         world,
-    })
+    }
 }
 
 /// EXT_mesh_gpu_instancing: the per-instance TRS transforms of a node, if it has any.

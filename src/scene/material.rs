@@ -152,7 +152,8 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 metallic: pbr.metallic_factor(),
                 roughness: pbr.roughness_factor(),
                 emission: m.emissive_factor().map(|e| e * m.emissive_strength().unwrap_or(1.0)),
-                ior: m.ior().unwrap_or(1.5),
+                // KHR_materials_ior's 0 means an infinite index (checked in `values`).
+                ior: m.ior().map_or(1.5, |ior| if ior == 0.0 { crate::sampling::bsdf::MAX_IOR } else { ior }),
                 alpha_cutoff: m.alpha_cutoff().unwrap_or(0.5),
                 base_color_tex: b.info_slot(
                     pbr.base_color_texture(),

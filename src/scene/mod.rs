@@ -1,5 +1,31 @@
 //! Scenes: glTF loading into a host-side `Scene`, and `prepare`, which flattens a
 //! scene for one frame into the `FlatScene` layout every backend renders.
+//!
+//! # Loading hostile files
+//!
+//! Every scene file is treated as hostile. [`Scene::load_with`] (and
+//! [`Scene::from_bytes_with`]) take [`LoadOptions`]:
+//!
+//! - `root: Confinement` — where URIs may lead. [`Confinement::SceneFolder`] (the
+//!   default, and what [`Scene::load`] uses) allows the scene file's folder and
+//!   below; [`Confinement::Folder`] a given folder (a farm worker passes the job's
+//!   bundle folder; messages then name the scene relative to it);
+//!   [`Confinement::Unconfined`] anything (`--allow-outside-paths`). Other schemes
+//!   than `data:`, absolute paths, `..` or symbolic links that leave the folder,
+//!   and anything but regular files are refused.
+//! - `memory_limit` — bytes the loaded scene and its prepared flat form may take
+//!   (default: the memory available, [`default_memory_limit`]). Files, data URIs,
+//!   decoded accessors, images (sized from their headers before decoding, each
+//!   distinct image once), mesh instances and the flat scene's triangles are
+//!   charged before they are allocated; a charge over the limit fails naming the
+//!   file, the field and the figures.
+//! - `max_instances` — node visits and mesh instances the node graph may expand
+//!   to, counted without expanding it.
+//!
+//! Error messages name the URI as written and its glTF field, never a resolved
+//! path or bytes read from a file. Values that cannot render (non-finite or
+//! out-of-range factors, IOR, light intensities and cones, camera parameters)
+//! are refused at load.
 
 pub mod cornell;
 pub mod flat;
@@ -14,9 +40,12 @@ mod geometry;
 mod gltf_load;
 mod image;
 mod lights;
+mod limits;
 mod material;
 mod prepare;
 mod summary;
+mod uri;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -32,9 +61,14 @@ pub use geometry::{generate_tangents, Geometry};
 pub use gltf_load::SUPPORTED_EXTENSIONS;
 pub use image::Image;
 pub use lights::{luminance, LightKind, SceneLight};
+pub use limits::{
+    default_memory_limit, format_bytes, parse_memory_size, Confinement, LoadOptions, DEFAULT_MAX_INSTANCES,
+    FALLBACK_MEMORY_LIMIT,
+};
 pub use material::Texture;
 pub use prepare::prepare;
 pub use summary::{CameraSummary, SceneSummary};
+pub use values::MAX_RADIANCE;
 
 /// Which glTF camera to render through: `--camera NAME|INDEX`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +100,8 @@ pub enum EnvironmentSpec {
 /// and lights in world space.
 #[derive(Debug)]
 pub struct Scene {
-    /// The file it was loaded from.
+    /// The file it was loaded from, as messages name it (relative to the
+    /// confinement folder when [`Confinement::Folder`] was given).
     pub path: PathBuf,
     /// glTF meshes, by index.
     pub meshes: Vec<Mesh>,
@@ -87,6 +122,9 @@ pub struct Scene {
     pub extensions_unsupported: Vec<String>,
     /// Everything skipped or ignored while loading, for people.
     pub warnings: Vec<String>,
+    /// Bytes charged to the memory budget while loading, including the estimate
+    /// for the prepared flat scene.
+    pub memory_bytes: u64,
 }
 
 /// A glTF mesh: its triangle primitives (points and lines are not kept).
@@ -112,15 +150,27 @@ pub struct MeshInstance {
 }
 
 impl Scene {
-    /// Loads a `.gltf` (with external or embedded buffers) or `.glb` file.
+    /// Loads a `.gltf` (with external or embedded buffers) or `.glb` file with
+    /// the default [`LoadOptions`]: URIs confined to the file's folder, the
+    /// memory available as the budget.
     pub fn load(path: &Path) -> Result<Scene, SceneError> {
-        gltf_load::load(path)
+        gltf_load::load(path, &LoadOptions::default())
     }
 
-    /// Loads a scene from the bytes of a `.gltf`/`.glb` file; `path` names it in
-    /// messages and is the base for relative URIs.
+    /// Loads a `.gltf`/`.glb` file within `opts` (see the module documentation).
+    pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Scene, SceneError> {
+        gltf_load::load(path, opts)
+    }
+
+    /// Loads a scene from the bytes of a `.gltf`/`.glb` file with the default
+    /// [`LoadOptions`]; `path` names it in messages and is the base for relative URIs.
     pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Scene, SceneError> {
-        gltf_load::load_bytes(path, bytes)
+        gltf_load::load_bytes(path, bytes, &LoadOptions::default())
+    }
+
+    /// [`Scene::from_bytes`] within `opts`.
+    pub fn from_bytes_with(path: &Path, bytes: &[u8], opts: &LoadOptions) -> Result<Scene, SceneError> {
+        gltf_load::load_bytes(path, bytes, opts)
     }
 
     /// Triangles rendered, counting every instance.

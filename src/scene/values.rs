@@ -1,0 +1,152 @@
+//! Values that cannot be rendered are refused at load, naming the glTF field:
+//! non-finite or out-of-range material factors, indices of refraction, light
+//! intensities, ranges and cones, and camera parameters.
+//!
+//! Emission (materials and lights) is also bounded by [`MAX_RADIANCE`], so that a
+//! path's radiance squared, summed over many samples, stays finite in f32.
+
+use std::f32::consts::{FRAC_PI_2, PI};
+use std::path::Path;
+
+use gltf::Document;
+
+use super::error::SceneError;
+
+/// The largest emitted radiance (or light intensity) per colour channel.
+pub const MAX_RADIANCE: f32 = 1e12;
+
+/// A check of one field: `Err(message)` names what is wrong with the value.
+type Check = Result<(), String>;
+
+fn finite_in(v: f32, lo: f32, hi: f32) -> Check {
+    match v.is_finite() && (lo..=hi).contains(&v) {
+        true => Ok(()),
+        false => Err(format!("{v} is not a finite number in [{lo}, {hi}]")),
+    }
+}
+
+fn all_in(values: &[f32], lo: f32, hi: f32) -> Check {
+    values.iter().try_for_each(|&v| finite_in(v, lo, hi)).map_err(|m| format!("{values:?}: {m}"))
+}
+
+/// Checks every material, light and camera of `doc` (`file` names it in
+/// messages); returns warnings for values it renders differently from the file.
+pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, SceneError> {
+    let mut warnings = Vec::new();
+    let fail = |field: String, message: String| SceneError::field(file, field, message);
+    for m in doc.materials() {
+        let i = m.index().unwrap_or(0);
+        let field = |name: &str| format!("materials[{i}].{name}");
+        let pbr = m.pbr_metallic_roughness();
+        let checks: [(String, Check); 6] = [
+            (field("pbrMetallicRoughness.baseColorFactor"), all_in(&pbr.base_color_factor(), 0.0, 1.0)),
+            (field("pbrMetallicRoughness.metallicFactor"), finite_in(pbr.metallic_factor(), 0.0, 1.0)),
+            (field("pbrMetallicRoughness.roughnessFactor"), finite_in(pbr.roughness_factor(), 0.0, 1.0)),
+            (field("emissiveFactor"), all_in(&m.emissive_factor(), 0.0, f32::MAX)),
+            (field("alphaCutoff"), finite_in(m.alpha_cutoff().unwrap_or(0.5), 0.0, f32::MAX)),
+            (
+                field("normalTexture.scale"),
+                finite_in(m.normal_texture().map_or(1.0, |n| n.scale()), f32::MIN, f32::MAX),
+            ),
+        ];
+        for (field, check) in checks {
+            check.map_err(|message| fail(field, message))?;
+        }
+        let strength_field = field("extensions.KHR_materials_emissive_strength.emissiveStrength");
+        let strength = m.emissive_strength().unwrap_or(1.0);
+        finite_in(strength, 0.0, f32::MAX).map_err(|message| fail(strength_field.clone(), message))?;
+        let emission = m.emissive_factor().map(|e| e * strength);
+        if emission.iter().any(|&e| e.is_nan() || e > MAX_RADIANCE) {
+            let message = format!(
+                "emissiveFactor {:?} × emissiveStrength {strength} exceeds the largest renderable radiance {MAX_RADIANCE:e}",
+                m.emissive_factor()
+            );
+            return Err(fail(strength_field, message));
+        }
+        if let Some(ior) = m.ior() {
+            let ior_field = field("extensions.KHR_materials_ior.ior");
+            // KHR_materials_ior: ior ≥ 1, or exactly 0 (an infinite IOR, Fresnel = 1).
+            match ior {
+                0.0 => warnings.push(format!(
+                    "{ior_field} is 0 (an infinite index of refraction): rendered as the largest supported, {}",
+                    crate::sampling::bsdf::MAX_IOR
+                )),
+                v if v.is_finite() && v >= 1.0 => {}
+                v => return Err(fail(ior_field, format!("{v} is not a valid index of refraction (≥ 1, or 0)"))),
+            }
+        }
+        if let Some(t) = m.transmission() {
+            let f = field("extensions.KHR_materials_transmission.transmissionFactor");
+            finite_in(t.transmission_factor(), 0.0, 1.0).map_err(|message| fail(f, message))?;
+        }
+        if let Some(v) = m.volume() {
+            let f = field("extensions.KHR_materials_volume.thicknessFactor");
+            finite_in(v.thickness_factor(), 0.0, f32::MAX).map_err(|message| fail(f, message))?;
+            let d = v.attenuation_distance();
+            if d.is_nan() || d <= 0.0 {
+                let f = field("extensions.KHR_materials_volume.attenuationDistance");
+                return Err(fail(f, format!("{d} must be positive")));
+            }
+        }
+    }
+    for light in doc.lights().into_iter().flatten() {
+        let field = |name: &str| format!("extensions.KHR_lights_punctual.lights[{}].{name}", light.index());
+        finite_in(light.intensity(), 0.0, MAX_RADIANCE).map_err(|m| fail(field("intensity"), m))?;
+        all_in(&light.color(), 0.0, f32::MAX).map_err(|m| fail(field("color"), m))?;
+        if light.color().iter().any(|&c| c * light.intensity() > MAX_RADIANCE) {
+            let message = format!("color × intensity exceeds the largest renderable intensity {MAX_RADIANCE:e}");
+            return Err(fail(field("intensity"), message));
+        }
+        if let Some(range) = light.range() {
+            if !(range > 0.0 && range.is_finite()) {
+                return Err(fail(field("range"), format!("{range} must be finite and positive")));
+            }
+        }
+        if let gltf::khr_lights_punctual::Kind::Spot { inner_cone_angle, outer_cone_angle } = light.kind() {
+            finite_in(outer_cone_angle, 0.0, FRAC_PI_2).map_err(|m| fail(field("spot.outerConeAngle"), m))?;
+            finite_in(inner_cone_angle, 0.0, outer_cone_angle).map_err(|m| fail(field("spot.innerConeAngle"), m))?;
+        }
+    }
+    for camera in doc.cameras() {
+        let field = |name: &str| format!("cameras[{}].{name}", camera.index());
+        match camera.projection() {
+            gltf::camera::Projection::Perspective(p) => {
+                let yfov = p.yfov();
+                if !(yfov > 0.0 && yfov < PI) {
+                    return Err(fail(field("perspective.yfov"), format!("{yfov} is not in (0, π)")));
+                }
+                positive(p.znear()).map_err(|m| fail(field("perspective.znear"), m))?;
+                if let Some(zfar) = p.zfar() {
+                    above(zfar, p.znear()).map_err(|m| fail(field("perspective.zfar"), m))?;
+                }
+                if let Some(aspect) = p.aspect_ratio() {
+                    positive(aspect).map_err(|m| fail(field("perspective.aspectRatio"), m))?;
+                }
+            }
+            gltf::camera::Projection::Orthographic(o) => {
+                for (name, v) in [("orthographic.xmag", o.xmag()), ("orthographic.ymag", o.ymag())] {
+                    if !(v.is_finite() && v != 0.0) {
+                        return Err(fail(field(name), format!("{v} must be finite and non-zero")));
+                    }
+                }
+                finite_in(o.znear(), 0.0, f32::MAX).map_err(|m| fail(field("orthographic.znear"), m))?;
+                above(o.zfar(), o.znear()).map_err(|m| fail(field("orthographic.zfar"), m))?;
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+fn positive(v: f32) -> Check {
+    match v.is_finite() && v > 0.0 {
+        true => Ok(()),
+        false => Err(format!("{v} must be finite and positive")),
+    }
+}
+
+fn above(v: f32, lower: f32) -> Check {
+    match v.is_finite() && v > lower {
+        true => Ok(()),
+        false => Err(format!("{v} must be finite and greater than znear ({lower})")),
+    }
+}
