@@ -11,7 +11,7 @@ use serde_json::json;
 use tessera::scene::{prepare, CameraSelect, Environment, EnvironmentSpec, PrepareOptions, Scene, SceneError};
 
 fn options() -> PrepareOptions {
-    PrepareOptions { width: 32, height: 24, camera: None, time: 0.0 }
+    PrepareOptions { width: 32, height: 24, camera: None, time: 0.0, animation: Default::default() }
 }
 
 fn quad() -> Doc {

@@ -11,6 +11,7 @@ use super::client;
 use super::coordinator::{self, CoordinatorOptions};
 use super::http::Api;
 use super::protocol::{FrameRange, JobSpec, OutputFormat, SceneManifest};
+use crate::render::settings::TimeArgs;
 use super::scheduler::SchedConfig;
 use super::server::Limits;
 use super::store;
@@ -231,6 +232,8 @@ pub struct SubmitArgs {
     /// Environment: a grey value, "R,G,B", or an .hdr/.exr map (uploaded with the scene).
     #[arg(long)]
     env: Option<EnvironmentSpec>,
+    #[command(flatten)]
+    time: TimeArgs,
     /// Priority (-1000..1000); higher runs first, equal priorities in submission order.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     priority: i32,
@@ -418,6 +421,8 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         seed: args.seed,
         camera: args.camera,
         environment: args.env,
+        fps: args.time.fps,
+        animation: args.time.animation.unwrap_or_default(),
     };
     settings.validate()?;
     let name = args

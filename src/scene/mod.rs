@@ -30,6 +30,8 @@
 pub mod cornell;
 pub mod flat;
 pub mod keyframes;
+pub mod animation;
+pub mod nodes;
 pub mod texture;
 
 mod buffers;
@@ -49,12 +51,14 @@ mod values;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use glam::Mat4;
 use serde::{Deserialize, Serialize};
 
+pub use animation::{Animation, AnimationSelect};
 pub use camera::{Projection, SceneCamera};
+pub use nodes::NodeGraph;
 pub use environment::{Environment, EnvironmentMap};
 pub use error::SceneError;
 pub use geometry::{generate_tangents, Geometry};
@@ -116,6 +120,12 @@ pub struct Scene {
     pub cameras: Vec<SceneCamera>,
     /// KHR_lights_punctual lights placed by nodes.
     pub lights: Vec<SceneLight>,
+    /// The node hierarchy, for placing animated frames.
+    pub nodes: NodeGraph,
+    /// glTF animations, by index.
+    pub animations: Vec<Animation>,
+    /// What `prepare` keeps between frames of an animation: the part that does not move.
+    pub(crate) static_geometry: Mutex<Option<Arc<prepare::StaticGeometry>>>,
     /// Extensions the file uses (`extensionsUsed` and `extensionsRequired`).
     pub extensions_used: Vec<String>,
     /// The subset that Tessera ignores.
@@ -146,6 +156,8 @@ pub struct Primitive {
 #[derive(Clone, Debug)]
 pub struct MeshInstance {
     pub mesh: usize,
+    /// The glTF node that places it.
+    pub node: usize,
     pub world: Mat4,
 }
 
@@ -185,6 +197,8 @@ pub struct PrepareOptions {
     pub width: u32,
     pub height: u32,
     pub camera: Option<CameraSelect>,
-    /// Animation time in seconds (reserved: scenes render in their rest pose).
+    /// Scene time in seconds ([`animation::frame_time`] maps frames to it).
     pub time: f32,
+    /// The animations that play.
+    pub animation: AnimationSelect,
 }
