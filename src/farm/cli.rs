@@ -11,7 +11,6 @@ use super::client;
 use super::coordinator::{self, CoordinatorOptions};
 use super::http::Api;
 use super::protocol::{FrameRange, JobSpec, OutputFormat, SceneManifest};
-use crate::render::settings::TimeArgs;
 use super::scheduler::SchedConfig;
 use super::server::Limits;
 use super::store;
@@ -19,6 +18,7 @@ use super::worker::{self, Worker, WorkerOptions};
 use crate::backend::BackendArgs;
 use crate::output::{OutputOptions, ViewTransform};
 use crate::render::settings::RenderSettings;
+use crate::render::settings::TimeArgs;
 use crate::scene::{CameraSelect, EnvironmentSpec};
 
 /// Default coordinator address for clients and workers.

@@ -119,7 +119,8 @@ impl Curve {
             }
             (Interpolation::CubicSpline, _) => {
                 let (s2, s3) = (s * s, s * s * s);
-                let weights = [2.0 * s3 - 3.0 * s2 + 1.0, dt * (s3 - 2.0 * s2 + s), -2.0 * s3 + 3.0 * s2, dt * (s3 - s2)];
+                let weights =
+                    [2.0 * s3 - 3.0 * s2 + 1.0, dt * (s3 - 2.0 * s2 + s), -2.0 * s3 + 3.0 * s2, dt * (s3 - s2)];
                 let terms = [self.value(k), self.out_tangent(k), self.value(next), self.in_tangent(next)];
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = weights.iter().zip(&terms).map(|(w, term)| w * term[i]).sum();
@@ -186,7 +187,9 @@ mod tests {
     #[test]
     fn linear_hits_keys_interpolates_between_and_holds_outside() {
         let c = vector(Interpolation::Linear, vec![10.0, 20.0, 0.0]);
-        for (t, want) in [(0.0, 10.0), (1.0, 10.0), (1.25, 12.5), (2.0, 20.0), (3.0, 10.0), (3.5, 5.0), (4.0, 0.0), (9.0, 0.0)] {
+        for (t, want) in
+            [(0.0, 10.0), (1.0, 10.0), (1.25, 12.5), (2.0, 20.0), (3.0, 10.0), (3.5, 5.0), (4.0, 0.0), (9.0, 0.0)]
+        {
             assert_eq!(eval(&c, t), [want], "t = {t}");
         }
     }

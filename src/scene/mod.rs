@@ -27,10 +27,10 @@
 //! out-of-range factors, IOR, light intensities and cones, camera parameters)
 //! are refused at load.
 
+pub mod animation;
 pub mod cornell;
 pub mod flat;
 pub mod keyframes;
-pub mod animation;
 pub mod nodes;
 pub mod texture;
 
@@ -58,7 +58,6 @@ use serde::{Deserialize, Serialize};
 
 pub use animation::{Animation, AnimationSelect};
 pub use camera::{Projection, SceneCamera};
-pub use nodes::NodeGraph;
 pub use environment::{Environment, EnvironmentMap};
 pub use error::SceneError;
 pub use geometry::{generate_tangents, Geometry};
@@ -70,8 +69,9 @@ pub use limits::{
     FALLBACK_MEMORY_LIMIT,
 };
 pub use material::Texture;
+pub use nodes::NodeGraph;
 pub use prepare::prepare;
-pub use summary::{CameraSummary, SceneSummary};
+pub use summary::{AnimationSummary, CameraSummary, SceneSummary};
 pub use values::MAX_RADIANCE;
 
 /// Which glTF camera to render through: `--camera NAME|INDEX`.

@@ -227,7 +227,12 @@ fn join(fixed: &Geometry, moving: Geometry) -> Geometry {
     Geometry {
         nodes: crate::accel::join(&fixed.nodes, fixed.triangles.len() as u32, &moving.nodes),
         triangles: [&fixed.triangles[..], &moving.triangles].concat(),
-        triangle_vertices: fixed.triangle_vertices.iter().copied().chain(moving.triangle_vertices.iter().map(offset)).collect(),
+        triangle_vertices: fixed
+            .triangle_vertices
+            .iter()
+            .copied()
+            .chain(moving.triangle_vertices.iter().map(offset))
+            .collect(),
         vertices: [&fixed.vertices[..], &moving.vertices].concat(),
         bounds: (fixed.bounds.0.min(moving.bounds.0), fixed.bounds.1.max(moving.bounds.1)),
         uses_default_material: fixed.uses_default_material || moving.uses_default_material,
