@@ -5,7 +5,8 @@
 #   - NVRTC from PyPI, so every CUDA kernel is compiled for sm_90 (no GPU needed);
 #   - a C++ compiler, so the kernels' per-path logic is tested on the host;
 #   - Open Image Denoise 2.5.1 from PyPI, for the denoising tests.
-# Then: cargo fmt --check, cargo clippy (warnings are errors), cargo test.
+# Then: cargo fmt --check, cargo clippy (warnings are errors), cargo test, and half a
+# minute of fuzzing for each fuzz target (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,4 @@ export TESSERA_REQUIRE_WGPU=1
 cargo fmt --check
 cargo clippy --all-targets --features cuda,oidn --quiet -- -D warnings
 cargo test --features cuda,oidn
+bash scripts/fuzz.sh 30

@@ -11,8 +11,11 @@ use tessera::farm::cli::FarmCommand;
 use tessera::output::{self, OutputOptions, ViewTransform};
 use tessera::render::bench::{self, BenchOptions};
 use tessera::render::frame::render_frame;
-use tessera::render::settings::{prepare_frame, RenderSettings, TimeArgs};
-use tessera::scene::{CameraSelect, Environment, EnvironmentSpec, Scene};
+use tessera::render::settings::{prepare_frame, RenderSettings, TimeArgs, MAX_DEPTH, MAX_IMAGE_SIDE, MAX_SPP};
+use tessera::scene::{
+    default_memory_limit, parse_memory_size, CameraSelect, Confinement, Environment, EnvironmentSpec, LoadOptions,
+    Scene,
+};
 
 /// Tessera: a physically based path tracer with CPU, wgpu and CUDA backends and a render farm.
 #[derive(Debug, Parser)]
@@ -43,16 +46,16 @@ enum Command {
 #[derive(Debug, Args)]
 struct QualityArgs {
     /// Image width in pixels.
-    #[arg(long, default_value_t = 960)]
+    #[arg(long, default_value_t = 960, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMAGE_SIDE)))]
     width: u32,
     /// Image height in pixels.
-    #[arg(long, default_value_t = 540)]
+    #[arg(long, default_value_t = 540, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMAGE_SIDE)))]
     height: u32,
     /// Samples per pixel.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SPP)))]
     spp: u32,
     /// Maximum number of bounces of a path.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEPTH)))]
     max_depth: u32,
     /// Camera to render through: its name or index in the glTF file (default: the first,
     /// or a camera framed on the scene when the file has none).
@@ -69,6 +72,31 @@ struct QualityArgs {
     time: TimeArgs,
     #[command(flatten)]
     backend: BackendArgs,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+/// What a scene may reach and use while it loads (`render`, `info`, `bench`).
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Let the scene's URIs name files outside its folder (absolute paths, "..",
+    /// symbolic links). Device files and FIFOs are refused all the same.
+    #[arg(long)]
+    allow_outside_paths: bool,
+    /// Memory the scene, its textures, the environment map and the film may take:
+    /// bytes or N KiB|MiB|GiB|TiB (default: the memory available now).
+    #[arg(long, value_name = "BYTES", value_parser = parse_memory_size)]
+    memory_limit: Option<u64>,
+}
+
+impl LoadArgs {
+    fn options(&self) -> LoadOptions {
+        LoadOptions {
+            root: if self.allow_outside_paths { Confinement::Unconfined } else { Confinement::SceneFolder },
+            memory_limit: self.memory_limit.unwrap_or_else(default_memory_limit),
+            ..LoadOptions::default()
+        }
+    }
 }
 
 impl QualityArgs {
@@ -101,7 +129,7 @@ struct RenderArgs {
     #[arg(long, default_value_t = 1)]
     frame: u32,
     /// Tile size in pixels; the image is rendered tile by tile.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMAGE_SIDE)))]
     tile: u32,
     /// Denoise the finished frame with Open Image Denoise (EXR output keeps the noisy image too).
     #[arg(long)]
@@ -113,8 +141,8 @@ struct RenderArgs {
 /// How PNGs are tone-mapped.
 #[derive(Debug, Args)]
 struct LookArgs {
-    /// Exposure in stops for PNG output.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    /// Exposure in stops for PNG output (-64 to 64).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = parse_exposure)]
     exposure: f32,
     /// View transform for PNG output.
     #[arg(long, value_enum, default_value_t = ViewTransform::Agx)]
@@ -134,6 +162,8 @@ struct InfoArgs {
     /// List the render backends and devices found on this machine.
     #[arg(long)]
     devices: bool,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +186,15 @@ struct DenoiseArgs {
     output: PathBuf,
     #[command(flatten)]
     look: LookArgs,
+}
+
+/// `--exposure`: a finite number of stops in [-64, 64] (2^±64 already saturates any image).
+fn parse_exposure(s: &str) -> Result<f32, String> {
+    let stops: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    match stops.is_finite() && (-64.0..=64.0).contains(&stops) {
+        true => Ok(stops),
+        false => Err(format!("{stops} is not a finite number of stops in [-64, 64]")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -200,8 +239,8 @@ fn create_backend(quality: &QualityArgs) -> Result<Box<dyn backend::Backend>> {
     Ok(backend)
 }
 
-fn load_environment(settings: &RenderSettings) -> Result<Option<Environment>> {
-    Ok(settings.environment.as_ref().map(Environment::load).transpose()?)
+fn load_environment(settings: &RenderSettings, memory_limit: u64) -> Result<Option<Environment>> {
+    Ok(settings.environment.as_ref().map(|spec| Environment::load_within(spec, memory_limit)).transpose()?)
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -225,8 +264,12 @@ fn render(args: RenderArgs) -> Result<()> {
     for out in &args.outputs {
         output::ImageFormat::from_path(out)?;
     }
-    let scene = Scene::load(&args.scene)?;
-    let env = load_environment(&settings)?;
+    let load = args.quality.load.options();
+    settings.check_memory(load.memory_limit)?;
+    let scene = Scene::load_with(&args.scene, &load)?;
+    let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
+    settings.check_memory(remaining).context("the scene and its film together")?;
+    let env = load_environment(&settings, remaining)?;
     let flat = prepare_frame(&scene, env.as_ref(), &settings, args.frame)?;
     let mut backend = create_backend(&args.quality)?;
     backend.upload(&flat)?;
@@ -278,7 +321,7 @@ fn info(args: InfoArgs) -> Result<()> {
         }
     }
     if let Some(path) = args.scene {
-        let scene = Scene::load(&path)?;
+        let scene = Scene::load_with(&path, &args.load.options())?;
         println!("{}", scene.summary());
         let start = std::time::Instant::now();
         let flat = prepare_frame(&scene, None, &RenderSettings::default(), 0)?;
@@ -295,8 +338,10 @@ fn info(args: InfoArgs) -> Result<()> {
 fn bench_command(args: BenchArgs) -> Result<()> {
     let settings = args.quality.settings();
     settings.validate()?;
+    let load = args.quality.load.options();
+    settings.check_memory(load.memory_limit)?;
     let backend = create_backend(&args.quality)?;
-    let report = bench::run(backend, args.scene.as_deref(), &settings, &BenchOptions::default())?;
+    let report = bench::run_with(backend, args.scene.as_deref(), &settings, &BenchOptions::default(), &load)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

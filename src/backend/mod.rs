@@ -92,8 +92,8 @@ pub struct BackendArgs {
     /// GPU index for the wgpu and CUDA backends (see `tessera info --devices`).
     #[arg(long)]
     pub device: Option<usize>,
-    /// CPU threads for the CPU backend (default: all cores).
-    #[arg(long)]
+    /// CPU threads for the CPU backend, 1 to 4096 (default: all cores).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
     pub threads: Option<usize>,
 }
 

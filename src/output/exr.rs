@@ -96,6 +96,32 @@ pub fn read_noisy(path: &Path) -> Result<Option<Vec<[f32; 3]>>, OutputError> {
     ExrChannels::read(path)?.layer("noisy", NOISY)
 }
 
+/// Why an EXR header could not be read.
+#[derive(Debug)]
+pub enum HeaderError {
+    /// The file could not be opened or is not a regular file.
+    Io(String),
+    /// It is not an OpenEXR file.
+    Format(String),
+}
+
+/// The size the header of an EXR file declares for its first part: width,
+/// height and channel count. Reads the header only, and only from a regular
+/// file (never a device or a FIFO).
+pub fn header_size(path: &Path) -> Result<(usize, usize, usize), HeaderError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(HeaderError::Io("not a regular file (a device, FIFO, socket or folder)".into())),
+        Err(e) => return Err(HeaderError::Io(e.to_string())),
+    }
+    let meta = ::exr::meta::MetaData::read_from_file(path, false).map_err(|e| match e {
+        ::exr::error::Error::Io(io) => HeaderError::Io(io.to_string()),
+        other => HeaderError::Format(other.to_string()),
+    })?;
+    let header = meta.headers.first().ok_or_else(|| HeaderError::Format("the file has no parts".into()))?;
+    Ok((header.layer_size.x(), header.layer_size.y(), header.channels.list.len()))
+}
+
 /// Every channel of a single-part EXR, by name, as f32 planes.
 struct ExrChannels {
     path: String,
@@ -108,8 +134,19 @@ impl ExrChannels {
     fn read(path: &Path) -> Result<Self, OutputError> {
         let path_str = path_string(path);
         let bad = |message: String| OutputError::Exr { path: path_str.clone(), message };
-        if let Err(e) = std::fs::metadata(path) {
-            return Err(OutputError::Io { path: path_str, message: e.to_string() });
+        let (width, height, channels) = header_size(path).map_err(|e| match e {
+            HeaderError::Io(message) => OutputError::Io { path: path_str.clone(), message },
+            HeaderError::Format(message) => bad(message),
+        })?;
+        // Each channel is read as f32 samples and copied once into its layer.
+        let bytes = (width as u64).saturating_mul(height as u64).saturating_mul(channels as u64).saturating_mul(8);
+        let limit = crate::scene::default_memory_limit();
+        if bytes > limit {
+            return Err(bad(format!(
+                "{width}×{height} with {channels} channels reads to {}, over the memory budget of {}",
+                crate::scene::format_bytes(bytes),
+                crate::scene::format_bytes(limit)
+            )));
         }
         let image = read()
             .no_deep_data()

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::backend::Backend;
 use crate::render::frame::{render_frame, RenderError};
 use crate::render::settings::{prepare_frame, RenderSettings};
-use crate::scene::{Environment, Scene, SceneError};
+use crate::scene::{Environment, LoadOptions, Scene, SceneError};
 
 /// How a benchmark runs.
 #[derive(Clone, Debug)]
@@ -73,16 +73,30 @@ pub enum BenchError {
 /// Renders `scene` (the built-in Cornell box when `None`) once untimed at
 /// `warmup_spp`, then once timed with `settings`.
 pub fn run(
-    mut backend: Box<dyn Backend>,
+    backend: Box<dyn Backend>,
     scene_path: Option<&Path>,
     settings: &RenderSettings,
     opts: &BenchOptions,
 ) -> Result<BenchReport, BenchError> {
+    run_with(backend, scene_path, settings, opts, &LoadOptions::default())
+}
+
+/// [`run`], loading the scene (and environment map) within `load`.
+pub fn run_with(
+    mut backend: Box<dyn Backend>,
+    scene_path: Option<&Path>,
+    settings: &RenderSettings,
+    opts: &BenchOptions,
+    load: &LoadOptions,
+) -> Result<BenchReport, BenchError> {
     let (scene, name) = match scene_path {
-        Some(path) => (Scene::load(path)?, path.file_name().unwrap_or_default().to_string_lossy().into_owned()),
+        Some(path) => {
+            (Scene::load_with(path, load)?, path.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        }
         None => (crate::scene::cornell::cornell_box()?, "cornell-box (built in)".to_string()),
     };
-    let env = settings.environment.as_ref().map(Environment::load).transpose()?;
+    let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
+    let env = settings.environment.as_ref().map(|spec| Environment::load_within(spec, remaining)).transpose()?;
     let start = Instant::now();
     let flat = prepare_frame(&scene, env.as_ref(), settings, 0)?;
     let prepare_seconds = start.elapsed().as_secs_f64();

@@ -125,7 +125,16 @@ impl fmt::Debug for Film {
     }
 }
 
+/// Bytes per pixel of the film's sums, of the [`FrameImage`] made from them and
+/// of the planes written out (18 f32 EXR channels at most).
+pub const FILM_BYTES_PER_PIXEL: u64 = size_of::<PixelAccum>() as u64 + 60 + 18 * 4;
+
 impl Film {
+    /// Bytes a `width × height` frame takes from the film to the written image.
+    pub fn memory_bytes(width: u32, height: u32) -> u64 {
+        u64::from(width) * u64::from(height) * FILM_BYTES_PER_PIXEL
+    }
+
     pub fn new(width: u32, height: u32) -> Self {
         let pixels = vec![PixelAccum::default(); width as usize * height as usize];
         Self { width, height, pixels, added: HashSet::new(), rays: 0 }

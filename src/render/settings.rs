@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::film::Film;
 use crate::scene::animation::{frame_time, DEFAULT_FPS};
-use crate::scene::{AnimationSelect, CameraSelect, EnvironmentSpec};
+use crate::scene::{format_bytes, AnimationSelect, CameraSelect, EnvironmentSpec};
 
 /// Everything besides the scene file that determines a rendered frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +63,8 @@ pub enum SettingsError {
     MaxDepth(u32),
     #[error("frame rate {0} is invalid: must be more than 0 and at most {MAX_FPS} frames per second")]
     Fps(f32),
+    #[error("a {width}x{height} film takes {}, over the memory budget of {}", format_bytes(*.bytes), format_bytes(*.limit))]
+    FilmMemory { width: u32, height: u32, bytes: u64, limit: u64 },
 }
 
 /// `--fps` and `--animation`: how frame numbers become scene times.
@@ -94,6 +97,20 @@ impl RenderSettings {
         }
         if !(self.fps > 0.0 && self.fps <= MAX_FPS) {
             return Err(SettingsError::Fps(self.fps));
+        }
+        Ok(())
+    }
+
+    /// Checks that the film of a frame fits in `memory_limit` bytes.
+    pub fn check_memory(&self, memory_limit: u64) -> Result<(), SettingsError> {
+        let bytes = Film::memory_bytes(self.width, self.height);
+        if bytes > memory_limit {
+            return Err(SettingsError::FilmMemory {
+                width: self.width,
+                height: self.height,
+                bytes,
+                limit: memory_limit,
+            });
         }
         Ok(())
     }
@@ -155,5 +172,14 @@ mod tests {
         for fps in [0.0, -24.0, f32::NAN, f32::INFINITY, 1001.0] {
             assert!(RenderSettings { fps, ..ok.clone() }.validate().is_err(), "fps {fps}");
         }
+        // 16384² pixels fit the side limit but not a 1 GiB budget.
+        let big = RenderSettings { width: 16_384, height: 16_384, ..ok.clone() };
+        assert_eq!(big.validate(), Ok(()));
+        let message = big.check_memory(1 << 30).unwrap_err().to_string();
+        assert!(
+            message.starts_with("a 16384x16384 film takes 63.0 GiB, over the memory budget of 1.0 GiB"),
+            "{message}"
+        );
+        assert_eq!(ok.check_memory(1 << 30), Ok(()));
     }
 }

@@ -9,6 +9,7 @@ use glam::Vec3;
 
 use super::error::SceneError;
 use super::lights::luminance;
+use super::limits::{bytes_of, Budget};
 use super::EnvironmentSpec;
 use crate::sampling::distribution::build_env_distribution;
 
@@ -67,8 +68,15 @@ fn check_color(spec: &EnvironmentSpec) -> Result<(), String> {
 }
 
 impl Environment {
-    /// Loads the environment `spec` describes; map errors name the file.
+    /// Loads the environment `spec` describes within the memory available now;
+    /// map errors name the file.
     pub fn load(spec: &EnvironmentSpec) -> Result<Environment, SceneError> {
+        Self::load_within(spec, super::limits::default_memory_limit())
+    }
+
+    /// Loads the environment `spec` describes; a map whose header declares more
+    /// texels than `memory_limit` bytes hold is refused before it is decoded.
+    pub fn load_within(spec: &EnvironmentSpec, memory_limit: u64) -> Result<Environment, SceneError> {
         check_color(spec).map_err(|message| SceneError::EnvironmentSpec { spec: format!("{spec:?}"), message })?;
         match spec {
             EnvironmentSpec::Color(c) => {
@@ -77,7 +85,7 @@ impl Environment {
             }
             EnvironmentSpec::Map(path) => {
                 let error = |message: String| SceneError::EnvironmentMap { path: path.clone(), message };
-                let (width, height, texels) = read_map(path).map_err(error)?;
+                let (width, height, texels) = read_map(path, &Budget::new(memory_limit)).map_err(error)?;
                 if let Some(i) = texels.iter().position(|t| t.iter().any(|v| !v.is_finite())) {
                     return Err(error(format!("texel ({}, {}) is not finite", i % width, i / width)));
                 }
@@ -116,18 +124,56 @@ fn sin_weighted_mean(values: &[f32], width: usize, height: usize) -> f32 {
     (sum / weight) as f32
 }
 
-/// Reads an `.hdr` or `.exr` file as linear RGB texels.
-fn read_map(path: &Path) -> Result<(usize, usize, Vec<[f32; 4]>), String> {
+/// Bytes a map takes per texel while loading and once prepared: the decoded
+/// pixel and its conversion, the texel, its luminance and CDF entry, and the
+/// flat scene's copies of both.
+const BYTES_PER_MAP_TEXEL: usize = 12 + 16 + 16 + 4 + 4 + 16 + 4;
+
+/// The size a map's header declares, read without decoding it, from a regular file only.
+fn map_size(path: &Path, extension: Option<&str>) -> Result<(usize, usize), String> {
+    if !matches!(extension, Some("hdr" | "exr")) {
+        return Err("unsupported format: expected an equirectangular .hdr or .exr file".into());
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err("not a regular file (a device, FIFO, socket or folder)".into()),
+        Err(e) => return Err(format!("cannot read: {e}")),
+    }
+    match extension {
+        Some("hdr") => {
+            let reader = image::ImageReader::open(path).map_err(|e| format!("cannot read: {e}"))?;
+            let reader = reader.with_guessed_format().map_err(|e| format!("cannot read: {e}"))?;
+            let (w, h) = reader.into_dimensions().map_err(|e| format!("cannot decode Radiance HDR: {e}"))?;
+            Ok((w as usize, h as usize))
+        }
+        Some("exr") => match crate::output::exr::header_size(path) {
+            Ok((w, h, _)) => Ok((w, h)),
+            Err(crate::output::exr::HeaderError::Io(e)) => Err(format!("cannot read: {e}")),
+            Err(crate::output::exr::HeaderError::Format(e)) => Err(format!("cannot decode OpenEXR: {e}")),
+        },
+        _ => Err("unsupported format: expected an equirectangular .hdr or .exr file".into()),
+    }
+}
+
+/// Reads an `.hdr` or `.exr` file as linear RGB texels, after charging its
+/// declared size to `budget`.
+fn read_map(path: &Path, budget: &Budget) -> Result<(usize, usize, Vec<[f32; 4]>), String> {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let (width, height) = map_size(path, extension.as_deref())?;
+    if width == 0 || height == 0 {
+        return Err(format!("the map is {width}×{height}: it has no texels"));
+    }
+    let texels = (width as u64).saturating_mul(height as u64);
+    budget.charge(bytes_of(texels, BYTES_PER_MAP_TEXEL), || format!("{width}×{height} texels take"))?;
     let (width, height, texels) = match extension.as_deref() {
         Some("hdr") => {
-            let image = image::ImageReader::open(path)
+            let mut reader = image::ImageReader::open(path)
                 .map_err(|e| format!("cannot read: {e}"))?
                 .with_guessed_format()
-                .map_err(|e| format!("cannot read: {e}"))?
-                .decode()
-                .map_err(|e| format!("cannot decode Radiance HDR: {e}"))?
-                .to_rgb32f();
+                .map_err(|e| format!("cannot read: {e}"))?;
+            // Charged above; the decoder's own default cap (512 MiB) would refuse large maps.
+            reader.no_limits();
+            let image = reader.decode().map_err(|e| format!("cannot decode Radiance HDR: {e}"))?.to_rgb32f();
             let texels = image.pixels().map(|p| [p.0[0], p.0[1], p.0[2], 1.0]).collect();
             (image.width() as usize, image.height() as usize, texels)
         }
@@ -148,8 +194,8 @@ fn read_map(path: &Path) -> Result<(usize, usize, Vec<[f32; 4]>), String> {
         }
         _ => return Err("unsupported format: expected an equirectangular .hdr or .exr file".into()),
     };
-    if width == 0 || height == 0 {
-        return Err("the map is empty".into());
+    if texels.len() != width * height {
+        return Err(format!("{} texels decoded for a {width}×{height} map", texels.len()));
     }
     Ok((width, height, texels))
 }

@@ -25,8 +25,26 @@ fn finite_in(v: f32, lo: f32, hi: f32) -> Check {
     }
 }
 
+fn finite(v: f32) -> Check {
+    match v.is_finite() {
+        true => Ok(()),
+        false => Err(format!("{v} is not finite")),
+    }
+}
+
+fn finite_from(v: f32, lo: f32) -> Check {
+    match v.is_finite() && v >= lo {
+        true => Ok(()),
+        false => Err(format!("{v} is not a finite number ≥ {lo}")),
+    }
+}
+
 fn all_in(values: &[f32], lo: f32, hi: f32) -> Check {
     values.iter().try_for_each(|&v| finite_in(v, lo, hi)).map_err(|m| format!("{values:?}: {m}"))
+}
+
+fn all_from(values: &[f32], lo: f32) -> Check {
+    values.iter().try_for_each(|&v| finite_from(v, lo)).map_err(|m| format!("{values:?}: {m}"))
 }
 
 /// Checks every material, light and camera of `doc` (`file` names it in
@@ -42,23 +60,20 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             (field("pbrMetallicRoughness.baseColorFactor"), all_in(&pbr.base_color_factor(), 0.0, 1.0)),
             (field("pbrMetallicRoughness.metallicFactor"), finite_in(pbr.metallic_factor(), 0.0, 1.0)),
             (field("pbrMetallicRoughness.roughnessFactor"), finite_in(pbr.roughness_factor(), 0.0, 1.0)),
-            (field("emissiveFactor"), all_in(&m.emissive_factor(), 0.0, f32::MAX)),
-            (field("alphaCutoff"), finite_in(m.alpha_cutoff().unwrap_or(0.5), 0.0, f32::MAX)),
-            (
-                field("normalTexture.scale"),
-                finite_in(m.normal_texture().map_or(1.0, |n| n.scale()), f32::MIN, f32::MAX),
-            ),
+            (field("emissiveFactor"), all_from(&m.emissive_factor(), 0.0)),
+            (field("alphaCutoff"), finite_from(m.alpha_cutoff().unwrap_or(0.5), 0.0)),
+            (field("normalTexture.scale"), finite(m.normal_texture().map_or(1.0, |n| n.scale()))),
         ];
         for (field, check) in checks {
             check.map_err(|message| fail(field, message))?;
         }
         let strength_field = field("extensions.KHR_materials_emissive_strength.emissiveStrength");
         let strength = m.emissive_strength().unwrap_or(1.0);
-        finite_in(strength, 0.0, f32::MAX).map_err(|message| fail(strength_field.clone(), message))?;
+        finite_from(strength, 0.0).map_err(|message| fail(strength_field.clone(), message))?;
         let emission = m.emissive_factor().map(|e| e * strength);
         if emission.iter().any(|&e| e.is_nan() || e > MAX_RADIANCE) {
             let message = format!(
-                "emissiveFactor {:?} × emissiveStrength {strength} exceeds the largest renderable radiance {MAX_RADIANCE:e}",
+                "emissiveFactor {:?} × emissiveStrength {strength:e} exceeds the largest renderable radiance {MAX_RADIANCE:e}",
                 m.emissive_factor()
             );
             return Err(fail(strength_field, message));
@@ -81,7 +96,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
         }
         if let Some(v) = m.volume() {
             let f = field("extensions.KHR_materials_volume.thicknessFactor");
-            finite_in(v.thickness_factor(), 0.0, f32::MAX).map_err(|message| fail(f, message))?;
+            finite_from(v.thickness_factor(), 0.0).map_err(|message| fail(f, message))?;
             let d = v.attenuation_distance();
             if d.is_nan() || d <= 0.0 {
                 let f = field("extensions.KHR_materials_volume.attenuationDistance");
@@ -91,8 +106,10 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
     }
     for light in doc.lights().into_iter().flatten() {
         let field = |name: &str| format!("extensions.KHR_lights_punctual.lights[{}].{name}", light.index());
-        finite_in(light.intensity(), 0.0, MAX_RADIANCE).map_err(|m| fail(field("intensity"), m))?;
-        all_in(&light.color(), 0.0, f32::MAX).map_err(|m| fail(field("color"), m))?;
+        finite_from(light.intensity(), 0.0)
+            .and_then(|()| finite_in(light.intensity(), 0.0, MAX_RADIANCE))
+            .map_err(|m| fail(field("intensity"), m))?;
+        all_from(&light.color(), 0.0).map_err(|m| fail(field("color"), m))?;
         if light.color().iter().any(|&c| c * light.intensity() > MAX_RADIANCE) {
             let message = format!("color × intensity exceeds the largest renderable intensity {MAX_RADIANCE:e}");
             return Err(fail(field("intensity"), message));
@@ -129,7 +146,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
                         return Err(fail(field(name), format!("{v} must be finite and non-zero")));
                     }
                 }
-                finite_in(o.znear(), 0.0, f32::MAX).map_err(|m| fail(field("orthographic.znear"), m))?;
+                finite_from(o.znear(), 0.0).map_err(|m| fail(field("orthographic.znear"), m))?;
                 above(o.zfar(), o.znear()).map_err(|m| fail(field("orthographic.zfar"), m))?;
             }
         }
