@@ -2,243 +2,19 @@
 //! `tessera worker` processes on the CPU backend, and the client commands.
 //! Lease and heartbeat times are short so failures are noticed in seconds.
 
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+mod farm_support;
 
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use farm_support::*;
+use reqwest::blocking::Client;
 use serde_json::Value;
-use tessera::farm::http::Api;
-use tessera::farm::protocol::{encode_result, JobState, JobStatus, Lease, API};
+use tessera::farm::protocol::{JobState, Lease, API};
 use tessera::output::read_exr;
 use tessera::render::film::FrameImage;
-use tessera::render::task::{PixelSums, TileResult};
-
-/// The job every rendering test submits (and `tessera render` reproduces).
-const QUALITY: [&str; 8] = ["--width", "64", "--height", "48", "--spp", "4", "--max-depth", "4"];
-
-fn tessera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-}
-
-fn cornell() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/cornell-box.gltf")
-}
-
-/// A child process killed (SIGKILL) when dropped.
-struct Proc {
-    child: Child,
-}
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// Runs a command to completion, failing after `limit`.
-fn run(mut cmd: Command, limit: Duration) -> Output {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn tessera");
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("{cmd:?} ran longer than {limit:?}\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-fn wait_until<T>(limit: Duration, what: &str, logs: impl Fn() -> String, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        if start.elapsed() > limit {
-            panic!("timed out after {limit:?} waiting for {what}\n{}", logs());
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// A coordinator in a temporary data folder, plus its workers.
-struct Farm {
-    dir: tempfile::TempDir,
-    coordinator_args: Vec<String>,
-    coordinator: Option<Proc>,
-    addr: String,
-    admin: String,
-    worker_token: String,
-    workers: Vec<Proc>,
-    logs: usize,
-}
-
-impl Farm {
-    fn start(args: &[&str]) -> Farm {
-        let dir = tempfile::tempdir().unwrap();
-        let mut farm = Farm {
-            dir,
-            coordinator_args: args.iter().map(|s| s.to_string()).collect(),
-            coordinator: None,
-            addr: "127.0.0.1:0".into(),
-            admin: String::new(),
-            worker_token: String::new(),
-            workers: Vec::new(),
-            logs: 0,
-        };
-        farm.start_coordinator();
-        let tokens = farm.data().join("tokens");
-        let token = |f: &str| std::fs::read_to_string(tokens.join(f)).unwrap().trim().to_string();
-        farm.admin = token("admin.token");
-        farm.worker_token = token("worker.token");
-        farm
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn log_file(&mut self, name: &str) -> std::fs::File {
-        self.logs += 1;
-        std::fs::File::create(self.dir.path().join(format!("{:02}-{name}.log", self.logs))).unwrap()
-    }
-
-    /// Every process log so far, for failure messages.
-    fn logs(&self) -> String {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "log"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|f| {
-                let text = std::fs::read_to_string(f).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                format!("--- {}\n{}", f.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// Starts the coordinator on `self.addr` (a free port the first time).
-    fn start_coordinator(&mut self) {
-        let address = self.data().join("address");
-        let _ = std::fs::remove_file(&address);
-        let log = self.log_file("coordinator");
-        let child = tessera()
-            .args(["-v", "coordinator", "--listen", &self.addr])
-            .arg("--data")
-            .arg(self.data())
-            .args(&self.coordinator_args)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.coordinator = Some(Proc { child });
-        self.addr = wait_until(
-            Duration::from_secs(30),
-            "the coordinator's address",
-            || self.logs(),
-            || std::fs::read_to_string(&address).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
-        );
-    }
-
-    fn kill_coordinator(&mut self) {
-        self.coordinator.take().expect("running").kill9();
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn api(&self, token: &str) -> Api {
-        Api::new(&self.url(), token).unwrap()
-    }
-
-    fn add_worker(&mut self, extra: &[&str]) {
-        let n = self.workers.len();
-        let log = self.log_file(&format!("worker{n}"));
-        let cache = self.dir.path().join(format!("cache{n}"));
-        let child = tessera()
-            .args(["-v", "worker", "--backend", "cpu", "--threads", "1", "--skip-bench", "--wait", "1s"])
-            .args(["--coordinator", &self.url(), "--token", &self.worker_token, "--name", &format!("w{n}")])
-            .arg("--cache")
-            .arg(cache)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.workers.push(Proc { child });
-    }
-
-    /// Waits until `n` workers have registered.
-    fn wait_workers(&self, n: usize) {
-        let api = self.api(&self.admin);
-        wait_until(
-            Duration::from_secs(60),
-            "workers to register",
-            || self.logs(),
-            || {
-                let workers: Vec<Value> =
-                    api.json(api.request(reqwest::Method::GET, &format!("{API}/workers"))).ok()?;
-                (workers.len() >= n).then_some(())
-            },
-        );
-    }
-
-    fn client(&self, token: &str) -> Command {
-        let mut cmd = tessera();
-        cmd.env("TESSERA_COORDINATOR", self.url()).env("TESSERA_TOKEN", token);
-        cmd
-    }
-
-    /// `tessera submit` of the Cornell box; returns the job id.
-    fn submit(&self, token: &str, frames: &str) -> i64 {
-        let mut cmd = self.client(token);
-        cmd.arg("submit").arg(cornell()).args(QUALITY).args(["--frames", frames, "--tile", "16", "--format", "exr"]);
-        let out = run(cmd, Duration::from_secs(60));
-        assert!(out.status.success(), "submit failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().parse().expect("submit prints the job id")
-    }
-
-    fn status(&self, job: i64) -> JobStatus {
-        tessera::farm::client::job_status(&self.api(&self.admin), job, true).unwrap()
-    }
-
-    fn wait_status(&self, job: i64, limit: Duration, what: &str, f: impl Fn(&JobStatus) -> bool) -> JobStatus {
-        wait_until(
-            limit,
-            what,
-            || self.logs(),
-            || tessera::farm::client::job_status(&self.api(&self.admin), job, true).ok().filter(|s| f(s)),
-        )
-    }
-
-    /// `tessera download` into a fresh folder.
-    fn download(&self, job: i64) -> PathBuf {
-        let dir = self.dir.path().join(format!("out-{job}"));
-        let mut cmd = self.client(&self.admin);
-        cmd.args(["download", &job.to_string(), "-o"]).arg(&dir);
-        let out = run(cmd, Duration::from_secs(60));
-        assert!(out.status.success(), "download failed: {}", String::from_utf8_lossy(&out.stderr));
-        dir
-    }
-}
 
 /// `tessera render` of frames 0..4 on the CPU backend, rendered once per test run.
 fn reference(frame: u32) -> &'static FrameImage {
@@ -259,18 +35,6 @@ fn reference(frame: u32) -> &'static FrameImage {
         (dir, images)
     });
     &images[frame as usize]
-}
-
-/// Bit patterns of every layer of an image.
-fn bits(image: &FrameImage) -> Vec<u32> {
-    let mut v = vec![image.width, image.height];
-    v.extend(image.color.iter().flatten().map(|x| x.to_bits()));
-    v.extend(image.albedo.iter().flatten().map(|x| x.to_bits()));
-    v.extend(image.normal.iter().flatten().map(|x| x.to_bits()));
-    v.extend(image.variance.iter().flatten().map(|x| x.to_bits()));
-    v.extend(image.depth.iter().map(|x| x.to_bits()));
-    v.extend(image.samples.iter().map(|x| x.to_bits()));
-    v
 }
 
 fn assert_frames_identical(dir: &Path, frames: std::ops::RangeInclusive<u32>) {
@@ -362,43 +126,6 @@ fn a_coordinator_killed_mid_job_resumes_without_rendering_done_tiles_again() {
     }
     assert!(done_before.values().all(|&a| a == 1));
     assert_frames_identical(&farm.download(job), 0..=3);
-}
-
-/// An HTTP client acting as users and as a (fake) worker.
-struct Raw {
-    http: Client,
-    url: String,
-}
-
-impl Raw {
-    fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.url));
-        match token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        }
-    }
-}
-
-/// Checks an error answer: status, JSON body, code.
-fn refused(response: Response, status: u16, code: &str) -> String {
-    assert_eq!(response.status().as_u16(), status, "expected {status} {code}");
-    let body: Value = response.json().expect("error bodies are JSON");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    body["error"]["message"].as_str().unwrap().to_string()
-}
-
-fn fake_result(lease: &Lease) -> Vec<u8> {
-    let t = lease.task;
-    let pixel =
-        PixelSums { radiance: [0.25; 3], count: t.samples.count(), radiance_sq: [0.0625; 3], ..Default::default() };
-    encode_result(&TileResult {
-        frame: t.frame,
-        tile: t.tile,
-        samples: t.samples,
-        pixels: vec![pixel; t.tile.pixel_count()],
-        rays: 1,
-    })
 }
 
 #[test]
@@ -638,7 +365,7 @@ fn a_gltf_with_external_buffers_and_textures_renders_as_locally_and_is_uploaded_
     for id in [job, again] {
         let done = farm.wait_status(id, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
         assert_eq!(done.state, JobState::Done, "{}", farm.logs());
-        let image = read_exr(&farm.download(id).join("frame_0000.exr")).unwrap();
+        let image = read_exr(&farm.download(id).join("frame_0001.exr")).unwrap();
         assert!(bits(&image) == bits(&local), "job {id}: the farm's image differs from `tessera render`");
     }
 }
@@ -665,7 +392,7 @@ fn sample_ranges_and_an_environment_map_travel_with_the_job() {
     let done = farm.wait_status(job, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
     assert_eq!(done.state, JobState::Done, "{}", farm.logs());
     assert_eq!(done.tasks.total, 2 * 2 * 4, "2x2 tiles x 4 one-sample ranges");
-    let image = read_exr(&farm.download(job).join("frame_0000.exr")).unwrap();
+    let image = read_exr(&farm.download(job).join("frame_0001.exr")).unwrap();
 
     let local = farm.dir.path().join("local.exr");
     let mut cmd = tessera();

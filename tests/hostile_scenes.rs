@@ -17,7 +17,7 @@ use tessera::scene::{LoadOptions, Scene};
 
 /// Address space each run may map: a small fraction of what the hostile files
 /// ask for, and enough for the binary, its libraries and its threads.
-const ADDRESS_SPACE: u64 = 3 << 30;
+const ADDRESS_SPACE: u64 = 1 << 30;
 /// The `--memory-limit` the runs are given.
 const MEMORY_LIMIT: &str = "256MiB";
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use gltf_builder::{Doc, QUAD, QUAD_INDICES};
 use serde_json::json;
-use tessera::scene::{prepare, CameraSelect, Environment, EnvironmentSpec, PrepareOptions, Scene, SceneError};
+use tessera::scene::{
+    prepare, CameraSelect, Confinement, Environment, EnvironmentSpec, LoadOptions, PrepareOptions, Scene, SceneError,
+};
 
 fn options() -> PrepareOptions {
     PrepareOptions { width: 32, height: 24, camera: None, time: 0.0, animation: Default::default() }
@@ -376,4 +378,50 @@ fn damaged_glb_files_never_panic() {
         }
     }
     assert!(loaded > 0 && rejected > bytes.len(), "{loaded} loaded, {rejected} rejected");
+}
+
+/// A farm worker confines a scene to its job's folder: messages name the scene
+/// relative to that folder, so no host path reaches the submitter.
+#[test]
+fn a_job_folder_confines_and_names_files_relative_to_it() {
+    let job = tempfile::tempdir().unwrap();
+    std::fs::create_dir(job.path().join("shot")).unwrap();
+    let doc = quad();
+    std::fs::write(job.path().join("mesh.bin"), &doc.bin).unwrap();
+    let path = doc.write_external(&job.path().join("shot"), "scene.gltf", "unused.bin", "../mesh.bin");
+    let opts = |root: &Path| LoadOptions { root: Confinement::Folder(root.to_path_buf()), ..LoadOptions::default() };
+    // Inside the job's folder, `..` from a subfolder is allowed.
+    let scene = Scene::load_with(&path, &opts(job.path())).unwrap();
+    assert_eq!(scene.path, Path::new("shot/scene.gltf"));
+    // Confined to the subfolder it is not, and the message carries no host path.
+    let message = Scene::load_with(&path, &opts(&job.path().join("shot"))).map(|_| ()).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        "scene.gltf: buffers[0].uri: \"../mesh.bin\": the path leads outside the job's folder (through \"..\" or a \
+         symbolic link); --allow-outside-paths allows it locally"
+    );
+    let outside = tempfile::tempdir().unwrap();
+    let message = Scene::load_with(&path, &opts(outside.path())).map(|_| ()).unwrap_err().to_string();
+    assert_eq!(message, "cannot read scene.gltf: the scene file lies outside the job's folder");
+}
+
+/// KHR_materials_ior allows exactly 0 below 1 (an infinite index of refraction).
+#[test]
+fn ior_zero_is_the_specifications_infinite_ior() {
+    let mut doc = quad();
+    doc.json["meshes"][0]["primitives"][0]["material"] = json!(0);
+    doc.json["materials"] = json!([{ "extensions": { "KHR_materials_ior": { "ior": 0.0 } } }]);
+    let dir = tempfile::tempdir().unwrap();
+    let scene = Scene::load(&doc.write_embedded(dir.path(), "ior.gltf")).unwrap();
+    assert_eq!(scene.materials[0].ior, tessera::sampling::bsdf::MAX_IOR);
+    assert!(scene.warnings.iter().any(|w| w.contains("KHR_materials_ior.ior is 0")), "{:?}", scene.warnings);
+    doc.json["materials"][0]["extensions"]["KHR_materials_ior"]["ior"] = json!(0.99);
+    let (path, message, _dir) = embedded_error(&doc);
+    assert_eq!(
+        message,
+        format!(
+            "{}: materials[0].extensions.KHR_materials_ior.ior: 0.99 is not a valid index of refraction (≥ 1, or 0)",
+            path.display()
+        )
+    );
 }

@@ -166,6 +166,59 @@ pub fn referenced_files(path: &Path, bytes: &[u8]) -> Result<Vec<(String, String
     Ok(files)
 }
 
+/// Largest glTF JSON read to check a scene's references (a `.gltf` file, or
+/// the JSON chunk of a `.glb`).
+pub const MAX_GLTF_JSON: u64 = 256 << 20;
+
+/// The JSON of the glTF file `root` in bundle folder `dir`, read without
+/// trusting any size it declares: a `.glb`'s JSON chunk is read only once its
+/// length is checked against the file and [`MAX_GLTF_JSON`].
+fn read_gltf_json(dir: &Path, root: &str) -> Result<Vec<u8>, BundleError> {
+    let named = |message: String| BundleError::Io { path: root.to_string(), message };
+    let mut file = File::open(dir.join(root)).map_err(|e| named(format!("cannot open: {}", e.kind())))?;
+    let size = file.metadata().map_err(|e| named(format!("cannot read: {}", e.kind())))?.len();
+    let mut head = [0u8; 20];
+    let glb = size >= 20 && file.read_exact(&mut head).is_ok() && &head[..4] == b"glTF";
+    let (skip, len) = if glb {
+        let chunk = u64::from(u32::from_le_bytes(head[12..16].try_into().expect("4 bytes")));
+        if &head[16..20] != b"JSON" || chunk > size - 20 {
+            return Err(named(format!(
+                "not a valid GLB file: the first chunk is not JSON within the file's {size} bytes"
+            )));
+        }
+        (20, chunk)
+    } else {
+        (0, size)
+    };
+    if len > MAX_GLTF_JSON {
+        return Err(named(format!("its glTF JSON has {len} bytes; at most {MAX_GLTF_JSON} are read")));
+    }
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(skip)).map_err(|e| named(format!("cannot read: {}", e.kind())))?;
+    let mut json = Vec::with_capacity(len as usize);
+    file.take(len).read_to_end(&mut json).map_err(|e| named(format!("cannot read: {}", e.kind())))?;
+    Ok(json)
+}
+
+/// Checks that every file the bundle's glTF references is a safe path inside
+/// the bundle: what a worker or the coordinator checks before loading an
+/// uploaded scene, whatever client built the bundle. Messages name the file
+/// by its bundle path.
+pub fn check_references(dir: &Path, root: &str) -> Result<(), BundleError> {
+    let json = read_gltf_json(dir, root)?;
+    let files = referenced_files(Path::new(root), &json)?;
+    for (path, field) in files {
+        if !dir.join(&path).is_file() {
+            return Err(BundleError::Reference {
+                file: root.to_string(),
+                field,
+                message: "names a file that is not in the scene bundle".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A manifest plus where each of its files is on this machine.
 #[derive(Clone, Debug)]
 pub struct LocalBundle {

@@ -8,18 +8,18 @@ use clap::{Args, Subcommand};
 
 use super::auth::{self, Role};
 use super::client;
-use super::coordinator::{self, CoordinatorOptions};
+use super::coordinator::{self, CoordinatorOptions, SceneCheckOptions};
 use super::http::Api;
 use super::protocol::{FrameRange, JobSpec, OutputFormat, SceneManifest};
-use super::scheduler::SchedConfig;
+use super::scheduler::{JobLimits, SchedConfig};
 use super::server::Limits;
 use super::store;
 use super::worker::{self, Worker, WorkerOptions};
+use super::{render_process, validate};
 use crate::backend::BackendArgs;
 use crate::output::{OutputOptions, ViewTransform};
-use crate::render::settings::RenderSettings;
-use crate::render::settings::TimeArgs;
-use crate::scene::{CameraSelect, EnvironmentSpec};
+use crate::render::settings::{RenderSettings, TimeArgs, MAX_IMAGE_SIDE, MAX_SPP};
+use crate::scene::{parse_memory_size, CameraSelect, EnvironmentSpec};
 
 /// Default coordinator address for clients and workers.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7878";
@@ -46,6 +46,12 @@ pub enum FarmCommand {
     Retry(JobArgs),
     /// Download a job's finished frames.
     Download(DownloadArgs),
+    /// A worker's render process (started by `tessera worker`; speaks on stdin/stdout).
+    #[command(name = "render-process", hide = true)]
+    RenderProcess,
+    /// The coordinator's scene check (started by `tessera coordinator`; speaks on stdin/stdout).
+    #[command(name = "check-scene", hide = true)]
+    CheckScene,
 }
 
 /// A duration: "500ms", "10s", "2m", or a number of seconds.
@@ -143,8 +149,32 @@ struct ServeArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     max_wait: Duration,
     /// Largest scene file accepted, in MiB.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1 << 24))]
     max_file_mib: u64,
+    /// Most tasks (frames x tiles x sample ranges) one job may have.
+    #[arg(long, default_value_t = JobLimits::default().max_tasks, value_parser = clap::value_parser!(u64).range(1..=1 << 40))]
+    max_tasks: u64,
+    /// Most frames one job may have.
+    #[arg(long, default_value_t = JobLimits::default().max_frames, value_parser = clap::value_parser!(u64).range(1..=1 << 32))]
+    max_frames: u64,
+    /// Widest image a job may render, in pixels (the coordinator holds a full frame to assemble it).
+    #[arg(long, default_value_t = JobLimits::default().max_width, value_parser = clap::value_parser!(u32).range(1..=MAX_IMAGE_SIDE as i64))]
+    max_width: u32,
+    /// Tallest image a job may render, in pixels.
+    #[arg(long, default_value_t = JobLimits::default().max_height, value_parser = clap::value_parser!(u32).range(1..=MAX_IMAGE_SIDE as i64))]
+    max_height: u32,
+    /// Most samples per pixel a job may ask for.
+    #[arg(long, default_value_t = JobLimits::default().max_spp, value_parser = clap::value_parser!(u32).range(1..=MAX_SPP as i64))]
+    max_spp: u32,
+    /// A submitted scene whose check (load, environment, first frame prepared) takes longer is refused.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    scene_check_time_limit: Duration,
+    /// Memory budget of the scene check, e.g. 8GiB (default: the loader's default).
+    #[arg(long, value_parser = parse_memory_size)]
+    scene_check_memory_limit: Option<u64>,
+    /// Testing aid: accept scenes without checking them (workers still refuse bad ones).
+    #[arg(long, hide = true)]
+    debug_skip_scene_check: bool,
 }
 
 /// Where the coordinator is and who is asking.
@@ -191,6 +221,12 @@ pub struct WorkerArgs {
     /// Exit after rendering this many tasks.
     #[arg(long)]
     max_tasks: Option<u64>,
+    /// Memory budget of loading a scene, e.g. 8GiB (default: the loader's default, the available memory).
+    #[arg(long, value_parser = parse_memory_size)]
+    memory_limit: Option<u64>,
+    /// Stop a task's render after this long and report it failed, e.g. 30m (0: no limit).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    task_time_limit: Duration,
     /// Testing aid: hold each task this long before rendering it (heartbeating meanwhile).
     #[arg(long, hide = true, default_value = "0s", value_parser = parse_duration)]
     debug_task_delay: Duration,
@@ -202,8 +238,8 @@ pub struct SubmitArgs {
     scene: PathBuf,
     #[command(flatten)]
     client: ClientArgs,
-    /// Frames to render: N or A-B (inclusive).
-    #[arg(long, default_value = "0")]
+    /// Frames to render: N or A-B (inclusive); frame 1 is scene time 0 (see --fps).
+    #[arg(long, default_value = "1")]
     frames: FrameRange,
     /// Tile size in pixels.
     #[arg(long, default_value_t = 256)]
@@ -319,6 +355,8 @@ impl FarmCommand {
             FarmCommand::Pause(a) => control(a, "pause"),
             FarmCommand::Resume(a) => control(a, "resume"),
             FarmCommand::Retry(a) => control(a, "retry"),
+            FarmCommand::RenderProcess => render_process::serve(),
+            FarmCommand::CheckScene => validate::serve_check(),
             FarmCommand::Download(args) => {
                 let api = args.client.api()?;
                 let files = client::download(&api, args.job, &args.output)?;
@@ -341,6 +379,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.max_attempts == 0 || args.blocklist_after == 0 {
         bail!("--max-attempts and --blocklist-after must be at least 1");
     }
+    if args.scene_check_time_limit.is_zero() {
+        bail!("--scene-check-time-limit must be longer than 0 s");
+    }
     coordinator::run(CoordinatorOptions {
         listen: args.listen,
         data: args.data.data,
@@ -349,11 +390,24 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             heartbeat_ms: args.heartbeat.as_millis().max(1) as u64,
             max_attempts: args.max_attempts,
             blocklist_after: args.blocklist_after,
+            online_ms: (args.lease + args.max_wait).as_millis() as u64,
+            jobs: JobLimits {
+                max_tasks: args.max_tasks,
+                max_frames: args.max_frames,
+                max_width: args.max_width,
+                max_height: args.max_height,
+                max_spp: args.max_spp,
+            },
         },
         limits: Limits {
             max_wait_ms: args.max_wait.as_millis() as u64,
             max_blob_bytes: args.max_file_mib.saturating_mul(1 << 20),
             ..Limits::default()
+        },
+        scene_check: SceneCheckOptions {
+            time_limit: args.scene_check_time_limit,
+            memory_limit: args.scene_check_memory_limit,
+            skip: args.debug_skip_scene_check,
         },
     })
 }
@@ -407,6 +461,8 @@ fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         wait: args.wait,
         task_delay: args.debug_task_delay,
         max_tasks: args.max_tasks,
+        memory_limit: args.memory_limit,
+        task_time_limit: Some(args.task_time_limit).filter(|d| !d.is_zero()),
     })?;
     worker.run()
 }

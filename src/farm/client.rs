@@ -87,6 +87,9 @@ pub fn print_status(s: &JobStatus) {
         let error = f.error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default();
         println!("  frame {:>5}: {:<10} {}/{} tiles{outputs}{error}", f.frame, f.state, f.tasks_done, f.tasks_total);
     }
+    if let Some(error) = &s.error {
+        println!("Failed: {error}");
+    }
     if !s.blocklisted_workers.is_empty() {
         println!("Blocklisted workers: {:?}", s.blocklisted_workers);
     }

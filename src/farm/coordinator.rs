@@ -30,6 +30,7 @@ use super::metrics::Metrics;
 use super::scheduler::{self, SchedConfig, SchedState};
 use super::server::{self, App, Limits};
 use super::store::{self, writer::Writer, ReadPool};
+use super::validate::SceneChecker;
 
 /// How a coordinator runs.
 #[derive(Clone, Debug)]
@@ -39,6 +40,24 @@ pub struct CoordinatorOptions {
     pub data: PathBuf,
     pub config: SchedConfig,
     pub limits: Limits,
+    pub scene_check: SceneCheckOptions,
+}
+
+/// How submitted scenes are checked.
+#[derive(Clone, Debug)]
+pub struct SceneCheckOptions {
+    /// A check running longer is stopped and the scene refused.
+    pub time_limit: Duration,
+    /// Memory budget of the scene check (None: the loader's default).
+    pub memory_limit: Option<u64>,
+    /// Testing aid: accept every scene unchecked.
+    pub skip: bool,
+}
+
+impl Default for SceneCheckOptions {
+    fn default() -> Self {
+        Self { time_limit: Duration::from_secs(60), memory_limit: None, skip: false }
+    }
 }
 
 /// File in the data folder holding the bound address.
@@ -108,6 +127,13 @@ pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
         reads: reads.clone(),
         auth: Authenticator::new(reads),
         blobs: BlobDir::new(opts.data.join("blobs")),
+        checker: SceneChecker::new(
+            &opts.data,
+            BlobDir::new(opts.data.join("blobs")),
+            opts.scene_check.time_limit,
+            opts.scene_check.memory_limit,
+            opts.scene_check.skip,
+        ),
         outputs,
         work,
         metrics,

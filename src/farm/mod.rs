@@ -18,14 +18,22 @@
 //! `retry`), lease requests long-poll for up to 30 s, scene files may be up to
 //! 4 GiB, JSON bodies up to 8 MiB, tiles up to 1024 px (results up to 64 MiB).
 //!
+//! Hostile scenes: the coordinator checks every submitted scene in a child
+//! process before it accepts the job ([`validate`]); workers load and render
+//! scenes only in child processes confined to the job's bundle
+//! ([`render_process`]), so a scene that aborts, panics or runs away fails its
+//! tasks, and then its job, never a farm process ([`child`]).
+//!
 //! Modules: [`protocol`] (wire types, result format), [`store`] (SQLite, group
 //! commit), [`scheduler`] (the task state machine), [`server`] (HTTP API),
-//! [`auth`], [`bundle`] (content-addressed scenes), [`assemble`], [`metrics`],
-//! [`queries`] (read side), [`worker`], [`client`], [`cli`].
+//! [`auth`], [`bundle`] (content-addressed scenes), [`validate`] (scene checks),
+//! [`assemble`], [`metrics`], [`queries`] (read side), [`worker`],
+//! [`render_process`], [`child`], [`client`], [`cli`].
 
 pub mod assemble;
 pub mod auth;
 pub mod bundle;
+pub mod child;
 pub mod cli;
 pub mod client;
 pub mod coordinator;
@@ -34,7 +42,9 @@ pub mod http;
 pub mod metrics;
 pub mod protocol;
 pub mod queries;
+pub mod render_process;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod validate;
 pub mod worker;

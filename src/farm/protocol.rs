@@ -255,6 +255,9 @@ pub struct JobStatus {
     pub blocklisted_workers: Vec<i64>,
     /// The most recent failed attempts (newest first).
     pub errors: Vec<TaskError>,
+    /// Why the job failed as a whole, when it did (e.g. every worker blocklisted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Present with `?tasks=true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_list: Option<Vec<TaskStatus>>,

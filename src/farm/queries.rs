@@ -29,7 +29,8 @@ pub fn job_status(
     job_owner_state(conn, who, job_id)?;
     let (mut status, state) = conn.query_row(
         &format!(
-            "SELECT id, name, owner, state, priority, created_ms, finished_ms, {COUNT_COLUMNS} FROM jobs WHERE id = ?1"
+            "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, {COUNT_COLUMNS} FROM jobs
+             WHERE id = ?1"
         ),
         [job_id],
         |r| {
@@ -42,10 +43,11 @@ pub fn job_status(
                     priority: r.get(4)?,
                     created_ms: r.get(5)?,
                     finished_ms: r.get(6)?,
-                    tasks: counts_from_row(r, 7)?,
+                    tasks: counts_from_row(r, 8)?,
                     frames: Vec::new(),
                     blocklisted_workers: Vec::new(),
                     errors: Vec::new(),
+                    error: r.get(7)?,
                     task_list: None,
                 },
                 r.get::<_, String>(3)?,

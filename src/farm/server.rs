@@ -58,6 +58,7 @@ use super::queries;
 use super::scheduler::{self, Control, SchedConfig, SchedState, Upload};
 use super::store::writer::Writer;
 use super::store::{now_ms, ReadPool};
+use super::validate::SceneChecker;
 use crate::render::task::{PixelSums, TileResult};
 
 /// Size limits of the API.
@@ -89,6 +90,7 @@ pub struct App {
     pub reads: ReadPool,
     pub auth: Authenticator,
     pub blobs: BlobDir,
+    pub checker: SceneChecker,
     pub outputs: PathBuf,
     pub work: Arc<Notify>,
     pub metrics: Arc<Metrics>,
@@ -336,6 +338,10 @@ async fn submit(
     Extension(who): Extension<Principal>,
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<Response, ApiError> {
+    // Refuse what cannot render before it costs a database change: the spec
+    // first (cheap), then the scene, loaded in a child process.
+    scheduler::check_spec(&spec, &app.config.jobs)?;
+    app.checker.check(&spec).await?;
     let owner = who.name.clone();
     let reply = app.writer.call(move |db, st, after| scheduler::submit(db, st, after, &owner, spec)).await?;
     tracing::info!("job {} submitted by {} ({} tasks)", reply.job_id, who.name, reply.tasks);

@@ -9,6 +9,17 @@
 //! retrying (heartbeats, uploads, lease requests) with backoff, so a restarted
 //! coordinator gets the finished work; when the coordinator says the lease is
 //! lost (409) it drops the task at once.
+//!
+//! Isolation: the worker itself never loads a scene. Each scene is loaded and
+//! rendered by a [`RenderProcess`] (a child process of the same binary), kept
+//! for that scene's consecutive tasks and started afresh after any failure.
+//! Whatever a hostile scene does there (an error, a panic, an abort on a huge
+//! allocation, a GPU fault, a signal, running past `--task-time-limit`) ends at
+//! most that child: the worker reports the task as a failed attempt with the
+//! message and takes the next lease. The scene is loaded confined to the
+//! job's bundle folder, with the `--memory-limit` budget. Messages sent to the
+//! coordinator name bundle files by their bundle paths; the worker's own
+//! folders are replaced by placeholders.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,14 +30,13 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 
 use super::bundle::{self, BlobDir};
+use super::child;
 use super::http::{is_no_content, Api, ClientError};
-use super::protocol::{
-    encode_result, Capabilities, FailRequest, Lease, LeaseRequest, RegisterResponse, SceneManifest, API,
-};
-use crate::backend::{self, Backend, BackendError, BackendKind, BackendOptions};
+use super::protocol::{Capabilities, FailRequest, Lease, LeaseRequest, RegisterResponse, SceneManifest, API};
+use super::render_process::{self, Outcome, RenderProcess};
+use crate::backend::{self, BackendKind, BackendOptions};
 use crate::render::bench::{self, BenchOptions};
-use crate::render::settings::{prepare_frame, RenderSettings};
-use crate::scene::{Environment, EnvironmentSpec, Scene};
+use crate::render::settings::RenderSettings;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -47,6 +57,10 @@ pub struct WorkerOptions {
     pub task_delay: Duration,
     /// Stop after this many tasks (None: run forever).
     pub max_tasks: Option<u64>,
+    /// Memory budget of scene loading in each render process (None: the loader's default).
+    pub memory_limit: Option<u64>,
+    /// A task whose render runs longer is stopped and reported failed (None: no limit).
+    pub task_time_limit: Option<Duration>,
 }
 
 /// Longest pause between retries when the coordinator is unreachable.
@@ -131,10 +145,15 @@ impl SceneCache {
         Self { blobs: BlobDir::new(root.join("blobs")), scenes: root.join("scenes") }
     }
 
+    /// Where `manifest`'s files are laid out.
+    pub fn dir_of(&self, manifest: &SceneManifest) -> PathBuf {
+        self.scenes.join(manifest.id())
+    }
+
     /// The local folder of `manifest`, fetching whatever is missing.
     pub fn ensure(&self, api: &Api, manifest: &SceneManifest) -> Result<PathBuf, String> {
         bundle::check_manifest(manifest).map_err(|e| e.to_string())?;
-        let dest = self.scenes.join(manifest.id());
+        let dest = self.dir_of(manifest);
         if dest.join(&manifest.root).is_file() {
             return Ok(dest);
         }
@@ -215,25 +234,16 @@ impl Drop for Heartbeat {
     }
 }
 
-/// What is loaded into the backend, so a task of the same job and frame
-/// renders without loading or uploading again.
-struct Loaded {
-    scene_id: String,
-    scene: Scene,
-    environment: Option<Environment>,
-    /// (frame, settings) of the prepared scene in the backend.
-    uploaded: Option<(u32, RenderSettings)>,
-}
-
 /// A running worker.
 pub struct Worker {
     opts: WorkerOptions,
     api: Api,
-    backend: Box<dyn Backend>,
+    /// The backend render processes create (`auto` resolved once, at start).
+    backend: BackendKind,
     caps: Capabilities,
     worker_id: i64,
     cache: SceneCache,
-    loaded: Option<Loaded>,
+    process: Option<RenderProcess>,
     prefetching: Option<JoinHandle<()>>,
 }
 
@@ -247,6 +257,8 @@ impl Worker {
         }
         let info = backend.info();
         eprintln!("Backend: {} on {}", info.name, info.device);
+        // Render processes create their own; this one only said what runs here.
+        drop(backend);
         let bench = if opts.skip_bench { 0.0 } else { quick_bench(kind_of(&info.name), &opts.backend_options) };
         let caps = Capabilities {
             name: opts.name.clone(),
@@ -258,7 +270,8 @@ impl Worker {
             bench_samples_per_second: bench,
         };
         let cache = SceneCache::new(&opts.cache);
-        let mut worker = Self { opts, api, backend, caps, worker_id: 0, cache, loaded: None, prefetching: None };
+        let backend = kind_of(&caps.backend.name);
+        let mut worker = Self { opts, api, backend, caps, worker_id: 0, cache, process: None, prefetching: None };
         worker.register()?;
         Ok(worker)
     }
@@ -355,21 +368,39 @@ impl Worker {
         self.prefetch(&lease);
         let outcome = self.render(&lease, &heartbeat);
         match outcome {
-            Ok(Some(result)) => self.upload(&lease, &heartbeat, &encode_result(&result)),
+            Ok(Some(result)) => self.upload(&lease, &heartbeat, &result),
             Ok(None) => tracing::warn!("lease {} lost; dropped task {}", lease.lease_id, lease.task_id),
-            Err(message) => self.report_failure(&lease, &message),
+            Err(message) => {
+                tracing::error!("lease {} task {}: {message}", lease.lease_id, lease.task_id);
+                let dir = self.cache.dir_of(&lease.scene);
+                self.report_failure(&lease, &child::redact(&message, &dir, &[(&self.opts.cache, "<worker cache>")]));
+            }
         }
         drop(heartbeat);
     }
 
-    /// Renders the task; `Ok(None)` when the lease was lost meanwhile.
-    fn render(
-        &mut self,
-        lease: &Lease,
-        heartbeat: &Heartbeat,
-    ) -> Result<Option<crate::render::task::TileResult>, String> {
+    /// Renders the task in the scene's render process; `Ok(None)` when the
+    /// lease was lost meanwhile, else the encoded result.
+    fn render(&mut self, lease: &Lease, heartbeat: &Heartbeat) -> Result<Option<Vec<u8>>, String> {
         let dir = self.cache.ensure(&self.api, &lease.scene)?;
-        self.load(lease, &dir)?;
+        let key = format!(
+            "{} {}",
+            lease.scene.id(),
+            serde_json::to_string(&lease.settings.environment).map_err(|e| e.to_string())?
+        );
+        if self.process.as_ref().is_none_or(|p| p.key() != key) {
+            self.process = None;
+            let setup = render_process::Setup {
+                dir,
+                root: lease.scene.root.clone(),
+                environment: lease.settings.environment.clone(),
+                memory_limit: self.opts.memory_limit,
+                backend: self.backend,
+                device: self.opts.backend_options.device,
+                threads: self.opts.backend_options.threads,
+            };
+            self.process = Some(RenderProcess::start(key, &setup)?);
+        }
         let delay_end = Instant::now() + self.opts.task_delay;
         while Instant::now() < delay_end && !heartbeat.lost() {
             std::thread::sleep(Duration::from_millis(10));
@@ -377,41 +408,21 @@ impl Worker {
         if heartbeat.lost() {
             return Ok(None);
         }
-        let lost = heartbeat.lost.clone();
-        match self.backend.render(&lease.task, &|_| !lost.load(Ordering::Relaxed)) {
-            Ok(result) if !heartbeat.lost() => Ok(Some(result)),
-            Ok(_) | Err(BackendError::Cancelled) => Ok(None),
-            Err(e) => Err(e.to_string()),
+        let request = render_process::Request { settings: lease.settings.clone(), task: lease.task };
+        let process = self.process.as_mut().expect("started above");
+        match process.render(&request, &heartbeat.lost, self.opts.task_time_limit) {
+            Outcome::Rendered(bytes) if !heartbeat.lost() => Ok(Some(bytes)),
+            Outcome::Rendered(_) => Ok(None),
+            Outcome::Lost => {
+                self.process = None;
+                Ok(None)
+            }
+            Outcome::Failed(message) => {
+                // Whatever state the process is in, the next task gets a fresh one.
+                self.process = None;
+                Err(message)
+            }
         }
-    }
-
-    /// Loads the scene and prepares the frame unless already in the backend.
-    fn load(&mut self, lease: &Lease, dir: &Path) -> Result<(), String> {
-        let scene_id = lease.scene.id();
-        if self.loaded.as_ref().is_none_or(|l| l.scene_id != scene_id) {
-            self.loaded = None;
-            let scene = Scene::load(&dir.join(&lease.scene.root)).map_err(|e| e.to_string())?;
-            let environment = match &lease.settings.environment {
-                Some(EnvironmentSpec::Map(rel)) => {
-                    let rel = rel.to_string_lossy();
-                    bundle::check_path(&rel).map_err(|e| e.to_string())?;
-                    Some(Environment::load(&EnvironmentSpec::Map(dir.join(rel.as_ref()))).map_err(|e| e.to_string())?)
-                }
-                Some(spec) => Some(Environment::load(spec).map_err(|e| e.to_string())?),
-                None => None,
-            };
-            self.loaded = Some(Loaded { scene_id, scene, environment, uploaded: None });
-        }
-        let loaded = self.loaded.as_mut().expect("loaded above");
-        let wanted = (lease.task.frame, lease.settings.clone());
-        if loaded.uploaded.as_ref() != Some(&wanted) {
-            loaded.uploaded = None;
-            let flat = prepare_frame(&loaded.scene, loaded.environment.as_ref(), &lease.settings, lease.task.frame)
-                .map_err(|e| e.to_string())?;
-            self.backend.upload(&flat).map_err(|e| e.to_string())?;
-            loaded.uploaded = Some(wanted);
-        }
-        Ok(())
     }
 
     /// Uploads a result, retrying while the coordinator is unreachable and the lease holds.
@@ -451,7 +462,6 @@ impl Worker {
     }
 
     fn report_failure(&self, lease: &Lease, message: &str) {
-        tracing::error!("lease {} task {}: {message}", lease.lease_id, lease.task_id);
         let path = format!("{API}/workers/{}/leases/{}/fail", self.worker_id, lease.lease_id);
         let body = FailRequest { error: message.to_string() };
         if let Err(e) =

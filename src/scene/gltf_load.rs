@@ -70,9 +70,18 @@ fn shown_path(path: &Path, root: &Confinement) -> PathBuf {
     }
 }
 
-/// Parsed glTF JSON takes up to this many bytes per byte of text (a 3-byte
-/// node `{},` becomes a struct of about 200 bytes).
-const JSON_EXPANSION: u64 = 80;
+/// Bytes the parsed form of one JSON object, array or element may take at
+/// most: the largest glTF struct (checked by a test) or a `serde_json` value
+/// with its map entry, for extensions Tessera does not parse.
+const JSON_ITEM_BYTES: u64 = 1024;
+
+/// What parsing `json` may allocate: its text (strings such as data URIs are
+/// kept once) plus [`JSON_ITEM_BYTES`] per object, array and element, counted
+/// by their `{`, `[` and `,` (an over-estimate where these occur in strings).
+fn parsed_json_bytes(json: &[u8]) -> u64 {
+    let items = json.iter().filter(|&&b| matches!(b, b'{' | b'[' | b',')).count() as u64;
+    (json.len() as u64).saturating_add(items.saturating_mul(JSON_ITEM_BYTES))
+}
 
 fn load_checked(
     path: &Path,
@@ -96,7 +105,7 @@ fn load_checked(
     }
     let (json, blob) = split_glb(file, bytes)?;
     budget
-        .charge((json.len() as u64).saturating_mul(JSON_EXPANSION), || "the glTF JSON parses to up to".into())
+        .charge(parsed_json_bytes(json), || "the glTF JSON parses to up to".into())
         .map_err(|message| SceneError::Format { path: file.into(), message })?;
     if let Some(bin) = &blob {
         budget
@@ -240,6 +249,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
         }
     };
     // Per node: (visits, instances) of its subtree; state 1 = on the stack.
+    let children: Vec<Vec<usize>> = nodes.iter().map(|n| n.children().map(|c| c.index()).collect()).collect();
     let mut counts: Vec<Option<(u64, u64)>> = vec![None; nodes.len()];
     let mut state = vec![0u8; nodes.len()];
     for &root in &roots {
@@ -250,8 +260,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
                 continue;
             }
             state[n] = 1;
-            let children: Vec<usize> = nodes[n].children().map(|c| c.index()).collect();
-            if let Some(&child) = children.get(*next) {
+            if let Some(&child) = children[n].get(*next) {
                 *next += 1;
                 if state[child] == 1 {
                     return Err(SceneError::field(
@@ -266,7 +275,7 @@ fn check_expansion(doc: &Document, file: &Path, max: u64) -> Result<Expansion, S
                 continue;
             }
             let (mut visits, mut instances) = (1u64, own(&nodes[n]));
-            for &c in &children {
+            for &c in &children[n] {
                 let (v, i) = counts[c].expect("children are counted first");
                 visits = visits.saturating_add(v);
                 instances = instances.saturating_add(i);
@@ -508,6 +517,34 @@ mod tests {
         out.extend((12 + chunks.len() as u32).to_le_bytes());
         out.extend(chunks);
         out
+    }
+
+    #[test]
+    fn json_items_are_charged_at_least_their_parsed_size() {
+        use gltf::json;
+        let sizes = [
+            size_of::<json::Accessor>(),
+            size_of::<json::Animation>(),
+            size_of::<json::Buffer>(),
+            size_of::<json::buffer::View>(),
+            size_of::<json::Camera>(),
+            size_of::<json::Image>(),
+            size_of::<json::Material>(),
+            size_of::<json::Mesh>(),
+            size_of::<json::mesh::Primitive>(),
+            size_of::<json::Node>(),
+            size_of::<json::Scene>(),
+            size_of::<json::Skin>(),
+            size_of::<json::Texture>(),
+            size_of::<json::texture::Sampler>(),
+            // An unparsed extension value: the value and its map entry with key.
+            size_of::<serde_json::Value>() * 2 + size_of::<String>() + 64,
+        ];
+        let largest = sizes.into_iter().max().unwrap() as u64;
+        assert!(largest <= JSON_ITEM_BYTES, "{largest}");
+        // A long data URI is charged once, not per byte.
+        let uri = format!("{{\"uri\":\"data:,{}\"}}", "A".repeat(1000));
+        assert_eq!(parsed_json_bytes(uri.as_bytes()), uri.len() as u64 + 2 * JSON_ITEM_BYTES);
     }
 
     #[test]

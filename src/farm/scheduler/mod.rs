@@ -14,9 +14,20 @@
 //! task's current lease and come from the worker holding it; anything else is a
 //! 409 and changes nothing — the last-assigned worker wins.
 //!
-//! Every job keeps task counters by state (and frames its done-tile count) in
-//! step with the task rows, so progress, frame completion and job completion are
-//! O(1) per change.
+//! Every job keeps task counters by state (and frames its done-tile count), so
+//! progress, frame completion and job completion are O(1) per change.
+//!
+//! Lazy task creation: a submit writes the job row only. Task rows (and frame
+//! rows) are created one at a time as tasks are first leased, from the job's
+//! cursor `tasks_created` into the spec's fixed task order ([`task_at`]); the
+//! tasks not yet created are counted as queued (or cancelled, or failed, when
+//! the job is). So submitting, cancelling or failing a job of millions of
+//! tasks is a few row changes, and never holds the writer (and every lease,
+//! heartbeat and upload behind it) for longer than a small job would. Task and
+//! frame listings show the tasks and frames that have started.
+//!
+//! A job fails as a whole, with the last error, once every online worker is
+//! blocklisted for it: nothing could render the rest of it.
 
 use std::collections::HashMap;
 use std::sync::mpsc::Sender;
@@ -46,11 +57,40 @@ pub struct SchedConfig {
     pub max_attempts: u32,
     /// Failures of one job on one worker after which that worker is blocklisted for the job.
     pub blocklist_after: u32,
+    /// A worker seen within this long is online (a lease time plus the longest long poll).
+    pub online_ms: u64,
+    /// Job-size limits.
+    pub jobs: JobLimits,
 }
 
 impl Default for SchedConfig {
     fn default() -> Self {
-        Self { lease_ms: 60_000, heartbeat_ms: 10_000, max_attempts: 3, blocklist_after: 3 }
+        Self {
+            lease_ms: 60_000,
+            heartbeat_ms: 10_000,
+            max_attempts: 3,
+            blocklist_after: 3,
+            online_ms: 90_000,
+            jobs: JobLimits::default(),
+        }
+    }
+}
+
+/// The largest job a coordinator accepts (flags of `tessera coordinator`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobLimits {
+    /// Tasks: frames x tiles x sample ranges.
+    pub max_tasks: u64,
+    pub max_frames: u64,
+    /// Image size: the coordinator holds a whole frame's sums to assemble it.
+    pub max_width: u32,
+    pub max_height: u32,
+    pub max_spp: u32,
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        Self { max_tasks: 2_000_000, max_frames: 100_000, max_width: 8192, max_height: 8192, max_spp: 1 << 16 }
     }
 }
 
@@ -140,20 +180,30 @@ fn count_move(db: &Connection, job_id: i64, from: TaskState, to: TaskState, n: i
 
 /// Largest tile side accepted (a 1024² tile uploads 64 MiB).
 pub const MAX_TILE: u32 = 1024;
-/// Most tasks one job may have.
-pub const MAX_TASKS: u64 = 2_000_000;
-/// Most frames one job may have.
-pub const MAX_FRAMES: u64 = 100_000;
 /// Job priorities accepted.
 pub const PRIORITY_RANGE: std::ops::RangeInclusive<i32> = -1000..=1000;
 
-/// Checks a submitted spec (everything but the presence of its blobs).
-pub fn check_spec(spec: &JobSpec) -> Result<u64, ApiError> {
+/// Checks a submitted spec against `limits` (everything but its scene and the
+/// presence of its blobs); returns its task count.
+pub fn check_spec(spec: &JobSpec, limits: &JobLimits) -> Result<u64, ApiError> {
     let bad = |m: String| ApiError::unprocessable("invalid_job", m);
     if spec.name.is_empty() || spec.name.len() > 200 || spec.name.chars().any(char::is_control) {
         return Err(bad("name: must have 1 to 200 printable characters".into()));
     }
     spec.settings.validate().map_err(|e| bad(format!("settings: {e}")))?;
+    let s = &spec.settings;
+    if s.width > limits.max_width || s.height > limits.max_height {
+        return Err(bad(format!(
+            "settings: image size {}x{} is over this coordinator's limit of {}x{} (--max-width, --max-height)",
+            s.width, s.height, limits.max_width, limits.max_height
+        )));
+    }
+    if s.spp > limits.max_spp {
+        return Err(bad(format!(
+            "settings.spp: {} samples per pixel is over this coordinator's limit of {} (--max-spp)",
+            s.spp, limits.max_spp
+        )));
+    }
     if !(1..=MAX_TILE).contains(&spec.tile) {
         return Err(bad(format!("tile: {} is invalid: must be between 1 and {MAX_TILE} pixels", spec.tile)));
     }
@@ -163,8 +213,12 @@ pub fn check_spec(spec: &JobSpec) -> Result<u64, ApiError> {
     if spec.frames.first > spec.frames.last {
         return Err(bad(format!("frames: {}-{} is empty", spec.frames.first, spec.frames.last)));
     }
-    if spec.frames.count() > MAX_FRAMES {
-        return Err(bad(format!("frames: {} frames; at most {MAX_FRAMES} per job", spec.frames.count())));
+    if spec.frames.count() > limits.max_frames {
+        return Err(bad(format!(
+            "frames: {} frames; this coordinator takes at most {} per job (--max-frames)",
+            spec.frames.count(),
+            limits.max_frames
+        )));
     }
     if !PRIORITY_RANGE.contains(&spec.priority) {
         return Err(bad(format!("priority: {} is outside -1000..=1000", spec.priority)));
@@ -185,17 +239,63 @@ pub fn check_spec(spec: &JobSpec) -> Result<u64, ApiError> {
             return Err(bad(format!("settings.environment: map \"{path}\" is not a file of the scene bundle")));
         }
     }
-    let tiles_x = u64::from(spec.settings.width.div_ceil(spec.tile));
-    let tiles_y = u64::from(spec.settings.height.div_ceil(spec.tile));
-    let ranges = u64::from(spec.settings.spp.div_ceil(spec.samples_per_task));
-    let tasks = tiles_x * tiles_y * ranges * spec.frames.count();
-    if tasks > MAX_TASKS {
+    let g = TaskGrid::of(spec);
+    let tasks = g.per_frame() * spec.frames.count();
+    if tasks > limits.max_tasks {
         return Err(bad(format!(
-            "the job has {tasks} tasks ({tiles_x}x{tiles_y} tiles x {ranges} sample ranges x {} frames); at most {MAX_TASKS}",
-            spec.frames.count()
+            "the job has {tasks} tasks ({}x{} tiles x {} sample ranges x {} frames); this coordinator takes at most {} per job (--max-tasks)",
+            g.tiles_x,
+            g.tiles_y,
+            g.ranges,
+            spec.frames.count(),
+            limits.max_tasks
         )));
     }
     Ok(tasks)
+}
+
+/// How a job's frames split into tasks: tiles row by row, each tile's sample
+/// ranges in order (the order of [`RenderSettings::tasks`]).
+///
+/// [`RenderSettings::tasks`]: crate::render::settings::RenderSettings::tasks
+#[derive(Clone, Copy, Debug)]
+struct TaskGrid {
+    tiles_x: u64,
+    tiles_y: u64,
+    ranges: u64,
+}
+
+impl TaskGrid {
+    fn of(spec: &JobSpec) -> Self {
+        let tile = spec.tile.max(1);
+        Self {
+            tiles_x: u64::from(spec.settings.width.div_ceil(tile)),
+            tiles_y: u64::from(spec.settings.height.div_ceil(tile)),
+            ranges: u64::from(spec.settings.spp.div_ceil(spec.samples_per_task.max(1))),
+        }
+    }
+
+    fn per_frame(&self) -> u64 {
+        self.tiles_x * self.tiles_y * self.ranges
+    }
+}
+
+/// Task `index` of a job (in submission order), computed without listing the tasks before it.
+fn task_at(spec: &JobSpec, index: u64) -> (u32, Tile, SampleRange) {
+    let g = TaskGrid::of(spec);
+    let frame = spec.frames.first + (index / g.per_frame()) as u32;
+    let within = index % g.per_frame();
+    let (tile, range) = (within / g.ranges, within % g.ranges);
+    let size = spec.tile.max(1);
+    let (x, y) = ((tile % g.tiles_x) as u32 * size, (tile / g.tiles_x) as u32 * size);
+    let (w, h) = (spec.settings.width, spec.settings.height);
+    let chunk = spec.samples_per_task.max(1);
+    let start = range as u32 * chunk;
+    (
+        frame,
+        Tile { x, y, width: size.min(w - x), height: size.min(h - y) },
+        SampleRange { start, end: start.saturating_add(chunk).min(spec.settings.spp) },
+    )
 }
 
 /// Creates a job with its frames and tasks, all queued.
@@ -206,7 +306,7 @@ pub fn submit(
     owner: &str,
     spec: JobSpec,
 ) -> Result<SubmitResponse, ApiError> {
-    let total = check_spec(&spec)?;
+    let total = check_spec(&spec, &st.config.jobs)?;
     let missing: Vec<&str> = {
         let mut stmt = db.prepare_cached("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)")?;
         let mut missing = Vec::new();
@@ -225,29 +325,17 @@ pub fn submit(
     }
     let json = serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
     let now = now_ms();
+    // The job row only: its tasks are created as they are leased.
     let job_id: i64 = db
         .prepare_cached(
-            "INSERT INTO jobs (owner, name, spec, priority, state, created_ms, tasks_total, tasks_queued, frames_total)
-         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?6, ?7) RETURNING id",
+            "INSERT INTO jobs (owner, name, spec, priority, state, created_ms, tasks_total, tasks_queued, frames_total,
+                               tasks_created)
+         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?6, ?7, 0) RETURNING id",
         )?
         .query_row(
             params![owner, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64],
             |r| r.get(0),
         )?;
-    let mut frame_insert =
-        db.prepare_cached("INSERT INTO frames (job_id, frame, tasks_total, state) VALUES (?1, ?2, ?3, 'rendering')")?;
-    let mut task_insert = db.prepare_cached(
-        "INSERT INTO tasks (job_id, frame, tile_x, tile_y, tile_w, tile_h, sample_start, sample_end, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued')",
-    )?;
-    for frame in spec.frames.iter() {
-        let tasks = spec.settings.tasks(frame, spec.tile, spec.samples_per_task);
-        frame_insert.execute(params![job_id, frame, tasks.len() as i64])?;
-        for t in tasks {
-            let (tile, s) = (t.tile, t.samples);
-            task_insert.execute(params![job_id, frame, tile.x, tile.y, tile.width, tile.height, s.start, s.end])?;
-        }
-    }
     st.specs.insert(job_id, Arc::new(spec));
     st.notify_work(after);
     Ok(SubmitResponse { job_id, tasks: total })
@@ -323,13 +411,18 @@ fn task_row(r: &rusqlite::Row) -> rusqlite::Result<TaskRow> {
 pub fn lease(db: &Connection, st: &mut SchedState, worker_id: i64, now: i64) -> Result<Option<Lease>, ApiError> {
     touch_worker(db, worker_id, now)?;
     let Some(job_id) = next_job(db, st, worker_id, 0)? else { return Ok(None) };
-    let task = db
+    let spec = st.spec(db, job_id)?;
+    // Requeued tasks first (they come earlier in the job's order), then the next new one.
+    let requeued = db
         .prepare_cached(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks WHERE job_id = ?1 AND state = 'queued' ORDER BY id LIMIT 1"
         ))?
         .query_row([job_id], task_row)
-        .optional()?
-        .ok_or_else(|| ApiError::internal(format!("job {job_id} counts queued tasks but has none")))?;
+        .optional()?;
+    let task = match requeued {
+        Some(task) => task,
+        None => create_next_task(db, job_id, &spec)?,
+    };
     let lease_id: i64 = db
         .prepare_cached("INSERT INTO leases (task_id, worker_id, started_ms) VALUES (?1, ?2, ?3) RETURNING id")?
         .query_row(params![task.id, worker_id, now], |r| r.get(0))?;
@@ -341,7 +434,6 @@ pub fn lease(db: &Connection, st: &mut SchedState, worker_id: i64, now: i64) -> 
     .execute(params![lease_id, worker_id, deadline, task.id])?;
     count_move(db, job_id, TaskState::Queued, TaskState::Leased, 1)?;
 
-    let spec = st.spec(db, job_id)?;
     let queued_left: i64 =
         db.prepare_cached("SELECT tasks_queued FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
     // Once this job has nothing left to hand out, the next lease comes from
@@ -374,6 +466,35 @@ pub fn lease(db: &Connection, st: &mut SchedState, worker_id: i64, now: i64) -> 
         lease_ms: st.config.lease_ms,
         prefetch,
     }))
+}
+
+/// Creates the row of the job's next task not yet created (and its frame's row
+/// when it is the frame's first), queued.
+fn create_next_task(db: &Connection, job_id: i64, spec: &JobSpec) -> Result<TaskRow, ApiError> {
+    let (created, total): (i64, i64) = db
+        .prepare_cached("SELECT tasks_created, tasks_total FROM jobs WHERE id = ?1")?
+        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if created >= total {
+        return Err(ApiError::internal(format!("job {job_id} counts queued tasks but has none")));
+    }
+    let index = created as u64;
+    let (frame, tile, samples) = task_at(spec, index);
+    let per_frame = TaskGrid::of(spec).per_frame();
+    if index % per_frame == 0 {
+        db.prepare_cached("INSERT INTO frames (job_id, frame, tasks_total, state) VALUES (?1, ?2, ?3, 'rendering')")?
+            .execute(params![job_id, frame, per_frame as i64])?;
+    }
+    let id: i64 = db
+        .prepare_cached(
+            "INSERT INTO tasks (job_id, frame, tile_x, tile_y, tile_w, tile_h, sample_start, sample_end, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued') RETURNING id",
+        )?
+        .query_row(
+            params![job_id, frame, tile.x, tile.y, tile.width, tile.height, samples.start, samples.end],
+            |r| r.get(0),
+        )?;
+    db.prepare_cached("UPDATE jobs SET tasks_created = tasks_created + 1 WHERE id = ?1")?.execute([job_id])?;
+    Ok(TaskRow { id, job_id, frame, tile, samples, state: "queued".into(), attempts: 0, failures: 0, lease_id: None })
 }
 
 /// The task `lease_id` is the current lease of, checked to belong to `worker_id`.
@@ -520,11 +641,12 @@ fn fail_attempt(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![task.id, task.job_id, task.frame, worker_id, task.attempts, message, now])?;
-    db.prepare_cached(
-        "INSERT INTO job_worker_failures (job_id, worker_id, failures) VALUES (?1, ?2, 1)
-         ON CONFLICT (job_id, worker_id) DO UPDATE SET failures = failures + 1",
-    )?
-    .execute(params![task.job_id, worker_id])?;
+    let worker_failures: u32 = db
+        .prepare_cached(
+            "INSERT INTO job_worker_failures (job_id, worker_id, failures) VALUES (?1, ?2, 1)
+             ON CONFLICT (job_id, worker_id) DO UPDATE SET failures = failures + 1 RETURNING failures",
+        )?
+        .query_row(params![task.job_id, worker_id], |r| r.get(0))?;
     let failures = task.failures + 1;
     if failures >= st.config.max_attempts {
         db.prepare_cached(
@@ -550,8 +672,63 @@ fn fail_attempt(
         count_move(db, task.job_id, TaskState::Leased, TaskState::Queued, 1)?;
         st.notify_work(after);
     }
+    if worker_failures == st.config.blocklist_after && no_worker_left(db, st, task.job_id, now)? {
+        let error = format!(
+            "every online worker failed this job {} times and is blocklisted for it; last error: {message}",
+            st.config.blocklist_after
+        );
+        fail_job(db, task.job_id, &error, now)?;
+    }
     let metrics = st.metrics.clone();
     after.push(move || metrics.task_failed());
+    Ok(())
+}
+
+/// Whether some online workers are blocklisted for `job_id` and none is left
+/// that may still render it.
+fn no_worker_left(db: &Connection, st: &SchedState, job_id: i64, now: i64) -> Result<bool, ApiError> {
+    let since = now - st.config.online_ms as i64;
+    let (blocked, free): (i64, i64) = db
+        .prepare_cached(
+            "SELECT count(f.worker_id), count(*) - count(f.worker_id) FROM workers w
+             LEFT JOIN job_worker_failures f ON f.job_id = ?1 AND f.worker_id = w.id AND f.failures >= ?2
+             WHERE w.last_seen_ms >= ?3",
+        )?
+        .query_row(params![job_id, st.config.blocklist_after, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(blocked > 0 && free == 0)
+}
+
+/// Fails an active or paused job as a whole: its running and queued tasks
+/// (created or not) fail with `error`, and so do its unfinished frames.
+fn fail_job(db: &Connection, job_id: i64, error: &str, now: i64) -> Result<(), ApiError> {
+    let state: String = db.prepare_cached("SELECT state FROM jobs WHERE id = ?1")?.query_row([job_id], |r| r.get(0))?;
+    if state != "active" && state != "paused" {
+        return Ok(());
+    }
+    let leases: Vec<i64> = db
+        .prepare_cached("SELECT lease_id FROM tasks WHERE job_id = ?1 AND state = 'leased'")?
+        .query_map([job_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for lease in leases {
+        end_lease(db, lease, now, "failed")?;
+    }
+    for state in ["queued", "leased"] {
+        db.prepare_cached(&format!(
+            "UPDATE tasks SET state = 'failed', lease_id = NULL, deadline_ms = NULL, last_error = ?2
+             WHERE job_id = ?1 AND state = '{state}'"
+        ))?
+        .execute(params![job_id, error])?;
+    }
+    let frames = db
+        .prepare_cached("UPDATE frames SET state = 'failed', error = ?2 WHERE job_id = ?1 AND state = 'rendering'")?
+        .execute(params![job_id, error])?;
+    db.prepare_cached(
+        "UPDATE jobs SET state = 'failed', finished_ms = ?2, error = ?3, frames_failed = frames_failed + ?4,
+         tasks_failed = tasks_failed + tasks_queued + tasks_leased, tasks_queued = 0, tasks_leased = 0
+         WHERE id = ?1",
+    )?
+    .execute(params![job_id, now, error, frames as i64])?;
+    tracing::info!("job {job_id} failed: {error}");
     Ok(())
 }
 
@@ -571,6 +748,14 @@ pub fn reap(
         .collect::<Result<_, _>>()?;
     for (task, worker) in &expired {
         let lease_id = task.lease_id.unwrap_or_default();
+        // An earlier one may have failed the whole job, and this task with it.
+        let still: Option<i64> = db
+            .prepare_cached("SELECT lease_id FROM tasks WHERE id = ?1 AND state = 'leased'")?
+            .query_row([task.id], |r| r.get(0))
+            .optional()?;
+        if still != Some(lease_id) {
+            continue;
+        }
         let message = format!(
             "lease {lease_id} expired: worker {worker} sent no heartbeat for {:.1} s",
             st.config.lease_ms as f64 / 1000.0
@@ -728,17 +913,21 @@ pub fn control(
                 return refuse("cancel it");
             }
             let leases: Vec<i64> = db
-                .prepare("SELECT lease_id FROM tasks WHERE job_id = ?1 AND state = 'leased'")?
+                .prepare_cached("SELECT lease_id FROM tasks WHERE job_id = ?1 AND state = 'leased'")?
                 .query_map([job_id], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             for lease in leases {
                 end_lease(db, lease, now, "cancelled")?;
             }
-            db.execute(
-                "UPDATE tasks SET state = 'cancelled', lease_id = NULL, deadline_ms = NULL
-                 WHERE job_id = ?1 AND state IN ('queued', 'leased')",
-                [job_id],
-            )?;
+            // One state per statement, so each runs on its partial index: the
+            // rows touched are the running and requeued tasks, never the whole job.
+            for state in ["queued", "leased"] {
+                db.prepare_cached(&format!(
+                    "UPDATE tasks SET state = 'cancelled', lease_id = NULL, deadline_ms = NULL
+                     WHERE job_id = ?1 AND state = '{state}'"
+                ))?
+                .execute([job_id])?;
+            }
             db.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_ms = ?1,
                  tasks_cancelled = tasks_cancelled + tasks_queued + tasks_leased, tasks_queued = 0, tasks_leased = 0
@@ -766,11 +955,20 @@ pub fn control(
                  error = NULL WHERE job_id = ?1 AND state = 'failed'",
                 [job_id],
             )?;
-            if requeued == 0 && refailed == 0 {
+            // Tasks never created count as failed or cancelled too, and go back to the queue.
+            let uncreated: i64 = db
+                .query_row(
+                    "SELECT tasks_total - tasks_created FROM jobs WHERE id = ?1 AND state IN ('failed', 'cancelled')",
+                    [job_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0);
+            if requeued == 0 && refailed == 0 && uncreated == 0 {
                 return refuse("retry it: nothing failed or was cancelled");
             }
             db.execute(
-                "UPDATE jobs SET state = 'active', finished_ms = NULL, frames_failed = 0,
+                "UPDATE jobs SET state = 'active', finished_ms = NULL, frames_failed = 0, error = NULL,
                  tasks_queued = tasks_queued + tasks_failed + tasks_cancelled, tasks_failed = 0, tasks_cancelled = 0
                  WHERE id = ?1",
                 [job_id],

@@ -324,3 +324,88 @@ fn impossible_jobs_are_refused_with_the_field_named() {
     let jobs: i64 = farm.db.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0)).unwrap();
     assert_eq!(jobs, 0);
 }
+
+#[test]
+fn tasks_created_lazily_follow_the_order_of_the_settings_task_list() {
+    for (width, height, tile, spp, per_task, frames) in
+        [(64, 48, 16, 4, 4, 1), (50, 33, 16, 7, 3, 3), (5, 1, 1, 1, 1, 2), (17, 17, 64, 10, 1, 1)]
+    {
+        let spec = JobSpec {
+            name: "grid".into(),
+            scene: SceneManifest {
+                root: "s.gltf".into(),
+                files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
+            },
+            settings: RenderSettings { width, height, spp, ..Default::default() },
+            frames: FrameRange { first: 7, last: 7 + frames - 1 },
+            tile,
+            samples_per_task: per_task,
+            priority: 0,
+            denoise: false,
+            formats: vec![OutputFormat::Exr],
+            output: OutputOptions::default(),
+        };
+        let listed: Vec<(u32, Tile, SampleRange)> = spec
+            .frames
+            .iter()
+            .flat_map(|f| spec.settings.tasks(f, tile, per_task))
+            .map(|t| (t.frame, t.tile, t.samples))
+            .collect();
+        let total = check_spec(&spec, &JobLimits::default()).unwrap();
+        assert_eq!(total, listed.len() as u64);
+        let computed: Vec<_> = (0..total).map(|i| task_at(&spec, i)).collect();
+        assert_eq!(computed, listed, "{width}x{height} tile {tile} spp {spp}/{per_task} x {frames} frames");
+    }
+}
+
+#[test]
+fn a_huge_job_is_one_row_until_leased_and_cancelling_it_touches_only_its_started_tasks() {
+    let mut farm = Farm::new(SchedConfig::default());
+    let job = farm.submit(0, 4000, 500); // 1000 tiles x 500 frames = 500,000 tasks
+    let rows = |farm: &Farm, table: &str| -> i64 {
+        farm.db.query_row(&format!("SELECT count(*) FROM {table} WHERE job_id = ?1"), [job], |r| r.get(0)).unwrap()
+    };
+    assert_eq!((rows(&farm, "tasks"), rows(&farm, "frames")), (0, 0));
+    assert_eq!(farm.status(job).tasks.queued, 500_000);
+    let w = farm.worker();
+    let first = farm.lease(w).unwrap();
+    let second = farm.lease(w).unwrap();
+    assert_eq!((first.task.frame, first.task.tile.x, second.task.tile.x), (0, 0, 4));
+    assert_eq!((rows(&farm, "tasks"), rows(&farm, "frames")), (2, 1));
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Cancel)).unwrap();
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.cancelled, s.tasks.queued, s.tasks.leased), (JobState::Cancelled, 500_000, 0, 0));
+    assert_eq!(farm.complete(w, &first).unwrap_err().code, "lease_lost");
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Retry)).unwrap();
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.queued, s.tasks.cancelled), (JobState::Active, 500_000, 0));
+    let again: Vec<u32> = (0..3).map(|_| farm.lease(w).unwrap().task.tile.x).collect();
+    assert_eq!(again, vec![0, 4, 8], "the cancelled tasks come back first, then new ones");
+}
+
+#[test]
+fn a_job_fails_once_every_online_worker_is_blocklisted_for_it() {
+    let mut farm = Farm::new(SchedConfig { max_attempts: 10, blocklist_after: 2, ..Default::default() });
+    let job = farm.submit(0, 400, 10); // 1,000 tasks
+    let (a, b) = (farm.worker(), farm.worker());
+    for w in [a, a, b] {
+        let l = farm.lease(w).unwrap();
+        farm.fail(w, &l);
+    }
+    assert_eq!(farm.status(job).state, JobState::Active, "worker b may still render it");
+    let running = farm.lease(b).unwrap();
+    let s = farm.status(job);
+    assert_eq!(s.tasks.leased, 1);
+    farm.fail(b, &running);
+    let s = farm.status(job);
+    assert_eq!(s.state, JobState::Failed, "{s:?}");
+    assert_eq!((s.tasks.failed, s.tasks.queued, s.tasks.leased), (1000, 0, 0));
+    let error = s.error.expect("the job says why it failed");
+    assert!(error.contains("every online worker") && error.contains("boom"), "{error}");
+    assert!(farm.lease(a).is_none() && farm.lease(b).is_none());
+    // A worker that was not online then would not have saved it, and retry starts over.
+    farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Retry)).unwrap();
+    let s = farm.status(job);
+    assert_eq!((s.state, s.tasks.queued, s.error), (JobState::Active, 1000, None));
+    assert!(farm.lease(a).is_some(), "retry clears the blocklist");
+}

@@ -6,7 +6,8 @@
 //! reuse it with `BIGSERIAL`/`BYTEA` swapped in.
 
 /// Each entry is one migration; never edit one that has shipped, append a new one.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 -- Bearer tokens, stored as SHA-256 hex; the token itself is shown once.
 CREATE TABLE tokens (
     hash       TEXT PRIMARY KEY,
@@ -132,4 +133,16 @@ CREATE TABLE job_worker_failures (
     failures  INTEGER NOT NULL,
     PRIMARY KEY (job_id, worker_id)
 );
-"#];
+"#,
+    r#"
+-- Lazy task creation: task and frame rows are created as tasks are first
+-- leased; tasks_created is the cursor into the job's task order.
+ALTER TABLE jobs ADD COLUMN tasks_created INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET tasks_created = tasks_total;
+-- Why a job failed as a whole (every online worker blocklisted for it).
+ALTER TABLE jobs ADD COLUMN error TEXT;
+-- Cancel, fail and retry touch only a job's running, failed or cancelled rows.
+CREATE INDEX tasks_leased_job ON tasks (job_id) WHERE state = 'leased';
+CREATE INDEX tasks_ended_job ON tasks (job_id) WHERE state IN ('failed', 'cancelled');
+"#,
+];
