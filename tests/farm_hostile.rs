@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use farm_support::*;
 use hostile::{hostile_corpus, HostileCase};
 use reqwest::blocking::Client;
@@ -370,6 +371,39 @@ fn a_render_process_that_dies_or_overruns_fails_its_task_and_the_worker_renders_
     assert_good_job_matches_local_render(&farm, good);
     farm.workers.remove(0);
     assert_alive(&mut farm);
+    farm.workers[0].kill9();
+
+    // A worker whose memory budget is too small for a scene the coordinator accepted.
+    farm.add_worker(&["--memory-limit", "256KiB"]);
+    let (status, body) = post_job(&farm, &farm.admin, &spec("too big here", manifest.clone(), quality(), 64, 10));
+    assert_eq!(status, 201, "{body}");
+    let s = failed_with(&farm, body["job_id"].as_i64().unwrap(), "the job over the worker's budget to fail");
+    assert!(s.errors[0].message.contains("over the memory budget of 256.0 KiB"), "{:?}", s.errors);
+    let small = farm.dir.path().join("triangle");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(small.join("scene.gltf"), serde_json::to_vec(&triangle()).unwrap()).unwrap();
+    let fits = upload_bundle(&farm, &farm.admin, &small.join("scene.gltf"), Path::new(""));
+    let (status, body) = post_job(&farm, &farm.admin, &spec("fits", fits, quality(), 64, 10));
+    assert_eq!(status, 201, "{body}");
+    let job = body["job_id"].as_i64().unwrap();
+    let done = farm.wait_status(job, Duration::from_secs(120), "the small job", |s| s.state.is_finished());
+    assert_eq!(done.state, JobState::Done, "{done:?}\n{}", farm.logs());
+    farm.workers.remove(0);
+    assert_alive(&mut farm);
+}
+
+/// One triangle, small enough to load within a few hundred KiB.
+fn triangle() -> Value {
+    let positions: Vec<u8> = [0f32, 0., 0., 1., 0., 0., 0., 1., 0.].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let data = base64::engine::general_purpose::STANDARD.encode(&positions);
+    json!({
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+        "buffers": [{"uri": format!("data:application/octet-stream;base64,{data}"), "byteLength": 36}],
+        "bufferViews": [{"buffer": 0, "byteLength": 36}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3",
+                       "min": [0, 0, 0], "max": [1, 1, 0]}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}]
+    })
 }
 
 /// Latencies of one kind of request, in seconds.

@@ -149,7 +149,7 @@ pub fn watch(api: &Api, job: i64, poll: Duration) -> anyhow::Result<JobStatus> {
         bar.set_message(format!(
             "{} · frames {frames_done}/{} · {} rendering{}",
             status.state,
-            status.frames.len(),
+            status.frames_total,
             status.tasks.leased,
             if status.tasks.failed > 0 { format!(" · {} failed", status.tasks.failed) } else { String::new() }
         ));

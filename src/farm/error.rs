@@ -60,7 +60,13 @@ impl From<rusqlite::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message: self.message } };
+        // An internal failure's details (local paths, database errors) stay in
+        // the log, where `internal` wrote them.
+        let message = match self.status {
+            StatusCode::INTERNAL_SERVER_ERROR => "internal error; the details are in the coordinator's log".into(),
+            _ => self.message,
+        };
+        let body = ErrorBody { error: ErrorDetail { code: self.code.to_string(), message } };
         (self.status, axum::Json(body)).into_response()
     }
 }

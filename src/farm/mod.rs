@@ -16,7 +16,9 @@
 //! heartbeat, workers heartbeat every 10 s, a task fails after 3 failed attempts,
 //! a worker that fails 3 tasks of a job is blocklisted for that job (until
 //! `retry`), lease requests long-poll for up to 30 s, scene files may be up to
-//! 4 GiB, JSON bodies up to 8 MiB, tiles up to 1024 px (results up to 64 MiB).
+//! 4 GiB, JSON bodies up to 8 MiB, tiles up to 1024 px (results up to 64 MiB),
+//! a job up to 2,000,000 tasks, 100,000 frames, 8192×8192 pixels and 65,536
+//! samples per pixel, and a submitted scene's check up to 60 s.
 //!
 //! Hostile scenes: the coordinator checks every submitted scene in a child
 //! process before it accepts the job ([`validate`]); workers load and render

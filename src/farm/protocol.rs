@@ -250,6 +250,9 @@ pub struct JobStatus {
     pub created_ms: i64,
     pub finished_ms: Option<i64>,
     pub tasks: TaskCounts,
+    /// Frames of the job; `frames` lists those that have started.
+    #[serde(default)]
+    pub frames_total: u64,
     pub frames: Vec<FrameStatus>,
     /// Workers blocklisted for this job after repeated failures.
     pub blocklisted_workers: Vec<i64>,

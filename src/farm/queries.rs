@@ -29,8 +29,8 @@ pub fn job_status(
     job_owner_state(conn, who, job_id)?;
     let (mut status, state) = conn.query_row(
         &format!(
-            "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, {COUNT_COLUMNS} FROM jobs
-             WHERE id = ?1"
+            "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, frames_total, {COUNT_COLUMNS}
+             FROM jobs WHERE id = ?1"
         ),
         [job_id],
         |r| {
@@ -43,7 +43,8 @@ pub fn job_status(
                     priority: r.get(4)?,
                     created_ms: r.get(5)?,
                     finished_ms: r.get(6)?,
-                    tasks: counts_from_row(r, 8)?,
+                    tasks: counts_from_row(r, 9)?,
+                    frames_total: r.get::<_, i64>(8)?.max(0) as u64,
                     frames: Vec::new(),
                     blocklisted_workers: Vec::new(),
                     errors: Vec::new(),

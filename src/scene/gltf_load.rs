@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use glam::Vec3;
 use gltf::json::validation::{Checked, Validate};
 use gltf::mesh::Mode;
 use gltf::Document;
@@ -129,13 +130,14 @@ fn load_checked(
     let buffers = load_buffers(&doc, blob, file, &uris, &budget)?;
     let data = BufferData::new(&doc, &buffers, file, &uris, &budget);
     let mut materials = load_materials(&doc);
+    check_texture_transforms(&materials.materials, file)?;
     warnings.extend(std::mem::take(&mut materials.warnings));
     let (images, image_of) = decode_images(&data, &materials.images)?;
     for texture in &mut materials.textures {
         texture.image = image_of[texture.image];
     }
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
-    let graph = NodeGraph::load(&data, root_nodes(&doc).0)?;
+    let graph = NodeGraph::load(&data, root_nodes(&doc).0, mesh_bounds(&meshes.meshes))?;
     let nodes = graph.place(&graph.rest_locals(), file)?;
     let animations = load_animations(&data, &graph, &mut warnings)?;
     if doc.skins().len() > 0 {
@@ -497,6 +499,35 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::TriangleStrip => "TRIANGLE_STRIP",
         Mode::TriangleFan => "TRIANGLE_FAN",
     }
+}
+
+/// Each mesh's bounds in mesh space (`None` when it has no triangles left).
+fn mesh_bounds(meshes: &[Mesh]) -> Vec<Option<(Vec3, Vec3)>> {
+    meshes
+        .iter()
+        .map(|m| {
+            let points = m.primitives.iter().flat_map(|p| p.geometry.positions.iter().copied());
+            points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
+        })
+        .collect()
+}
+
+/// Texture transforms (KHR_texture_transform) must be finite, or lookups are meaningless.
+fn check_texture_transforms(materials: &[crate::scene::flat::Material], file: &Path) -> Result<(), SceneError> {
+    for (i, m) in materials.iter().enumerate() {
+        let slots = [
+            ("pbrMetallicRoughness.baseColorTexture", &m.base_color_tex),
+            ("pbrMetallicRoughness.metallicRoughnessTexture", &m.metallic_roughness_tex),
+            ("normalTexture", &m.normal_tex),
+            ("emissiveTexture", &m.emissive_tex),
+            ("extensions.KHR_materials_transmission.transmissionTexture", &m.transmission_tex),
+        ];
+        if let Some((name, _)) = slots.iter().find(|(_, s)| s.row_u.iter().chain(&s.row_v).any(|v| !v.is_finite())) {
+            let field = format!("materials[{i}].{name}.extensions.KHR_texture_transform");
+            return Err(SceneError::field(file, field, "offset, rotation or scale is not finite"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

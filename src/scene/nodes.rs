@@ -54,6 +54,8 @@ pub struct Node {
 pub struct NodeGraph {
     pub nodes: Vec<Node>,
     pub roots: Vec<usize>,
+    /// Each mesh's bounds in mesh space (`None` when it has no triangles left).
+    pub mesh_bounds: Vec<Option<(Vec3, Vec3)>>,
 }
 
 /// What one walk of the graph places in the world.
@@ -67,7 +69,11 @@ pub struct Placed {
 impl NodeGraph {
     /// Reads every node; `roots` are the nodes the default scene renders. Node values
     /// were checked before (`values::check_values`), the expansion too.
-    pub(crate) fn load(data: &BufferData, roots: Vec<usize>) -> Result<NodeGraph, SceneError> {
+    pub(crate) fn load(
+        data: &BufferData,
+        roots: Vec<usize>,
+        mesh_bounds: Vec<Option<(Vec3, Vec3)>>,
+    ) -> Result<NodeGraph, SceneError> {
         let nodes = data
             .doc
             .nodes()
@@ -95,7 +101,7 @@ impl NodeGraph {
                 })
             })
             .collect::<Result<_, SceneError>>()?;
-        Ok(NodeGraph { nodes, roots })
+        Ok(NodeGraph { nodes, roots, mesh_bounds })
     }
 
     /// Every node's authored local matrix.
@@ -123,10 +129,16 @@ impl NodeGraph {
             }
             if let Some(mesh) = node.mesh {
                 let base = if node.skinned { Mat4::IDENTITY } else { world };
-                let place = |world| MeshInstance { mesh, node: index, world };
-                match &node.gpu_instances {
-                    Some(transforms) => out.instances.extend(transforms.iter().map(|&t| place(base * t))),
-                    None => out.instances.push(place(base)),
+                let placements = match &node.gpu_instances {
+                    Some(transforms) => transforms.iter().map(|&t| base * t).collect(),
+                    None => vec![base],
+                };
+                for world in placements {
+                    if !placed_finite(&world, self.mesh_bounds[mesh]) {
+                        let message = format!("places meshes[{mesh}] at non-finite world coordinates");
+                        return Err(SceneError::field(file, field(), message));
+                    }
+                    out.instances.push(MeshInstance { mesh, node: index, world });
                 }
             }
             if let Some(camera) = &node.camera {
@@ -155,6 +167,18 @@ impl NodeGraph {
         }
         moved
     }
+}
+
+/// Whether `world` maps the box `bounds` to finite coordinates. An affine map's
+/// terms are largest at the box's corners, so finite corners mean every point
+/// inside maps to finite coordinates.
+fn placed_finite(world: &Mat4, bounds: Option<(Vec3, Vec3)>) -> bool {
+    let Some((lo, hi)) = bounds else { return world.is_finite() };
+    world.is_finite()
+        && (0..8).all(|i| {
+            let corner = Vec3::new([lo.x, hi.x][i & 1], [lo.y, hi.y][(i >> 1) & 1], [lo.z, hi.z][i >> 2]);
+            world.transform_point3(corner).is_finite()
+        })
 }
 
 fn scene_camera(camera: &gltf::Camera, node: &gltf::Node) -> SceneCamera {

@@ -194,21 +194,13 @@ const FRAMING_POSES: usize = 16;
 /// Bounds of every instance (its mesh's box, transformed) over [`FRAMING_POSES`]
 /// poses spread evenly from time 0 to the end of `animations`.
 fn animation_bounds(scene: &Scene, animations: &[animation::Animation]) -> Result<(Vec3, Vec3), SceneError> {
-    let mesh_boxes: Vec<(Vec3, Vec3)> = scene
-        .meshes
-        .iter()
-        .map(|m| {
-            let points = m.primitives.iter().flat_map(|p| p.geometry.positions.iter());
-            points.fold((Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), &p| (lo.min(p), hi.max(p)))
-        })
-        .collect();
     let end = animations.iter().map(animation::Animation::duration).fold(0.0, f32::max);
     let mut bounds = (Vec3::INFINITY, Vec3::NEG_INFINITY);
     for k in 0..FRAMING_POSES {
         let time = end * k as f32 / (FRAMING_POSES - 1) as f32;
         let placed = scene.nodes.place(&pose_locals(&scene.nodes, animations, time), &scene.path)?;
         for instance in &placed.instances {
-            let (lo, hi) = mesh_boxes[instance.mesh];
+            let Some((lo, hi)) = scene.nodes.mesh_bounds[instance.mesh] else { continue };
             for corner in 0..8 {
                 let pick = |bit: usize, a: f32, b: f32| if corner & bit == 0 { a } else { b };
                 let local = Vec3::new(pick(1, lo.x, hi.x), pick(2, lo.y, hi.y), pick(4, lo.z, hi.z));

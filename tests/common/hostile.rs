@@ -250,6 +250,24 @@ pub fn hostile_corpus(dir: &Path, secret: &Path) -> Vec<HostileCase> {
     doc["nodes"] =
         json!([{ "children": [1], "scale": [1e30, 1e30, 1e30] }, { "mesh": 0, "scale": [1e30, 1e30, 1e30] }]);
     case("node-world-transform-overflows", "nodes[1]", doc, &none);
+    // Finite positions and a finite transform whose product overflows.
+    let mut doc = quad();
+    doc["nodes"][0]["scale"] = json!([1e30, 1e30, 1e30]);
+    let big: Vec<u8> = [0.0f32, 0.0, 0.0, 1e10, 0.0, 0.0, 1e10, 1e10, 0.0, 0.0, 1e10, 0.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .chain([0u16, 1, 2, 0, 2, 3].iter().flat_map(|v| v.to_le_bytes()))
+        .collect();
+    let data = base64::engine::general_purpose::STANDARD.encode(&big);
+    doc["buffers"][0]["uri"] = json!(format!("data:application/octet-stream;base64,{data}"));
+    doc["accessors"][0]["max"] = json!([1e10, 1e10, 0.0]);
+    case("world-positions-overflow", "nodes[0]", doc, &none);
+    let mut doc = textured("tex.png");
+    doc["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["extensions"] =
+        json!({ "KHR_texture_transform": { "scale": [1e39, 1.0] } });
+    case("texture-transform-infinite", "KHR_texture_transform", doc, &|folder: &Path| {
+        std::fs::write(folder.join("tex.png"), png_header(1, 1)).unwrap()
+    });
 
     // Environment maps whose headers claim 100000² texels, beside a valid scene.
     for (name, file, bytes) in [
