@@ -517,3 +517,61 @@ fn a_two_million_task_submit_and_cancel_hold_no_request_up() {
         assert!(timing.max < 1.0, "a {what} request took {:.3} s during the big submit or cancel", timing.max);
     }
 }
+
+#[test]
+fn a_render_process_keeps_its_scene_for_consecutive_tasks() {
+    use std::io::Write;
+    use tessera::farm::child::{read_frame, MAX_MESSAGE};
+    use tessera::farm::render_process::{Request, Setup};
+    use tessera::render::task::{RenderTask, SampleRange, Tile};
+
+    let start = Instant::now();
+    let mut child = tessera()
+        .arg("render-process")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut input, mut output) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let scenes = cornell().parent().unwrap().to_path_buf();
+    let setup = Setup {
+        dir: scenes,
+        root: "cornell-box.gltf".into(),
+        environment: None,
+        memory_limit: None,
+        backend: tessera::backend::BackendKind::Cpu,
+        device: None,
+        threads: Some(1),
+    };
+    let settings = RenderSettings { width: 64, height: 48, spp: 1, max_depth: 2, ..Default::default() };
+    let send = |input: &mut std::process::ChildStdin, line: String| {
+        writeln!(input, "{line}").and_then(|()| input.flush()).unwrap()
+    };
+    send(&mut input, serde_json::to_string(&setup).unwrap());
+    let mut task = |x: u32| {
+        let tile = Tile { x, y: 0, width: 1, height: 1 };
+        let request = Request {
+            settings: settings.clone(),
+            task: RenderTask { frame: 0, tile, samples: SampleRange { start: 0, end: 1 }, seed: 0, max_depth: 2 },
+        };
+        let start = Instant::now();
+        send(&mut input, serde_json::to_string(&request).unwrap());
+        let (tag, bytes) = read_frame(&mut output, MAX_MESSAGE).unwrap().expect("an answer");
+        assert_eq!(tag, b'R', "{}", String::from_utf8_lossy(&bytes));
+        let result = tessera::farm::protocol::decode_result(&bytes).unwrap();
+        assert_eq!(result.tile, tile);
+        start.elapsed().as_secs_f64()
+    };
+    let first = task(0);
+    let startup = start.elapsed().as_secs_f64();
+    let n = 200;
+    let rest: f64 = (1..=n).map(|i| task(i % 64)).sum::<f64>() / n as f64;
+    eprintln!(
+        "render process: {:.1} ms to start, load, prepare and render a first 1-pixel task, then {:.2} ms per task",
+        startup * 1e3,
+        rest * 1e3
+    );
+    assert!(rest * 4.0 < first, "consecutive tasks should not load the scene again ({rest} s vs {first} s)");
+    drop(input);
+    assert!(child.wait().unwrap().success(), "the render process ends when its input closes");
+}
