@@ -11,7 +11,7 @@ use tessera::farm::cli::FarmCommand;
 use tessera::output::{self, OutputOptions, ViewTransform};
 use tessera::render::bench::{self, BenchOptions};
 use tessera::render::frame::render_frame;
-use tessera::render::settings::{prepare_frame, RenderSettings, MAX_DEPTH, MAX_IMAGE_SIDE, MAX_SPP};
+use tessera::render::settings::{prepare_frame, RenderSettings, TimeArgs, MAX_DEPTH, MAX_IMAGE_SIDE, MAX_SPP};
 use tessera::scene::{
     default_memory_limit, parse_memory_size, CameraSelect, Confinement, Environment, EnvironmentSpec, LoadOptions,
     Scene,
@@ -69,6 +69,8 @@ struct QualityArgs {
     #[arg(long, default_value_t = 0)]
     seed: u32,
     #[command(flatten)]
+    time: TimeArgs,
+    #[command(flatten)]
     backend: BackendArgs,
     #[command(flatten)]
     load: LoadArgs,
@@ -107,6 +109,8 @@ impl QualityArgs {
             seed: self.seed,
             camera: self.camera.clone(),
             environment: self.env.clone(),
+            fps: self.time.fps,
+            animation: self.time.animation.clone().unwrap_or_default(),
         }
     }
 }
@@ -120,8 +124,9 @@ struct RenderArgs {
     outputs: Vec<PathBuf>,
     #[command(flatten)]
     quality: QualityArgs,
-    /// Frame number (selects the animation time and the noise pattern).
-    #[arg(long, default_value_t = 0)]
+    /// Frame number: selects the scene time ((frame − 1) / fps, so frame 1 is the
+    /// animation's start, as shots count frames from 1) and the noise pattern.
+    #[arg(long, default_value_t = 1)]
     frame: u32,
     /// Tile size in pixels; the image is rendered tile by tile.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMAGE_SIDE)))]

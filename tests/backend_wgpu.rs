@@ -307,8 +307,8 @@ fn white_furnace_holds_on_wgpu() {
         spp: 256,
         max_depth: 64,
         seed: 1,
-        camera: None,
         environment: Some(EnvironmentSpec::Color([1.0, 1.0, 1.0])),
+        ..Default::default()
     };
     let image = render_wgpu(&mut backend, &path, &settings, 64);
     let covered: Vec<f64> =

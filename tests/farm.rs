@@ -365,7 +365,7 @@ fn a_gltf_with_external_buffers_and_textures_renders_as_locally_and_is_uploaded_
     for id in [job, again] {
         let done = farm.wait_status(id, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
         assert_eq!(done.state, JobState::Done, "{}", farm.logs());
-        let image = read_exr(&farm.download(id).join("frame_0000.exr")).unwrap();
+        let image = read_exr(&farm.download(id).join("frame_0001.exr")).unwrap();
         assert!(bits(&image) == bits(&local), "job {id}: the farm's image differs from `tessera render`");
     }
 }
@@ -392,7 +392,7 @@ fn sample_ranges_and_an_environment_map_travel_with_the_job() {
     let done = farm.wait_status(job, Duration::from_secs(120), "the job to finish", |s| s.state.is_finished());
     assert_eq!(done.state, JobState::Done, "{}", farm.logs());
     assert_eq!(done.tasks.total, 2 * 2 * 4, "2x2 tiles x 4 one-sample ranges");
-    let image = read_exr(&farm.download(job).join("frame_0000.exr")).unwrap();
+    let image = read_exr(&farm.download(job).join("frame_0001.exr")).unwrap();
 
     let local = farm.dir.path().join("local.exr");
     let mut cmd = tessera();

@@ -189,7 +189,7 @@ fn submit_good(farm: &Farm) -> i64 {
 fn assert_good_job_matches_local_render(farm: &Farm, job: i64) {
     let done = farm.wait_status(job, Duration::from_secs(180), "the good job", |s| s.state.is_finished());
     assert_eq!(done.state, JobState::Done, "{}", farm.logs());
-    let image = read_exr(&farm.download(job).join("frame_0000.exr")).unwrap();
+    let image = read_exr(&farm.download(job).join("frame_0001.exr")).unwrap();
     let local = local_render(farm.dir.path());
     assert!(image.color.iter().any(|c| c[0] > 0.0), "the good frame is black");
     assert!(bits(&image) == bits(&local), "the good job's frame differs from `tessera render`");

@@ -15,8 +15,8 @@ fn furnace_settings(spp: u32) -> RenderSettings {
         spp,
         max_depth: 64,
         seed: 1,
-        camera: None,
         environment: Some(EnvironmentSpec::Color([1.0, 1.0, 1.0])),
+        ..Default::default()
     }
 }
 

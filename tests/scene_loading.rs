@@ -19,7 +19,7 @@ use tessera::scene::{
 };
 
 fn options(width: u32, height: u32) -> PrepareOptions {
-    PrepareOptions { width, height, camera: None, time: 0.0 }
+    PrepareOptions { width, height, camera: None, time: 0.0, animation: Default::default() }
 }
 
 fn load_and_prepare(name: &str) -> (Scene, FlatScene) {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tessera::scene::{prepare, PrepareOptions, Scene};
+use tessera::scene::{prepare, AnimationSelect, Confinement, LoadOptions, PrepareOptions, Scene};
 
 /// The scene's folder: empty, so every external URI fails to resolve.
 fn scene_path() -> &'static PathBuf {
@@ -20,7 +20,14 @@ fn scene_path() -> &'static PathBuf {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let Ok(scene) = Scene::from_bytes(scene_path(), bytes) else { return };
-    let opts = PrepareOptions { width: 16, height: 16, camera: None, time: 0.0 };
+    let path = scene_path();
+    let limits = LoadOptions {
+        root: Confinement::Folder(path.parent().expect("a folder").to_path_buf()),
+        memory_limit: 256 << 20,
+        max_instances: 1 << 16,
+    };
+    let Ok(scene) = Scene::from_bytes_with(path, bytes, &limits) else { return };
+    // Posed halfway through every animation, so keyframe data is exercised too.
+    let opts = PrepareOptions { width: 16, height: 16, camera: None, time: 0.5, animation: AnimationSelect::All };
     let _ = prepare(&scene, None, &opts);
 });

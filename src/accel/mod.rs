@@ -8,6 +8,7 @@
 
 mod bounds;
 mod build;
+mod join;
 mod stats;
 mod traverse;
 
@@ -17,6 +18,7 @@ mod tests;
 use glam::Vec3;
 
 pub use build::{build, BINS, MAX_DEPTH, MAX_LEAF_SIZE, SAH_INTERSECT_COST, SAH_TRAVERSAL_COST};
+pub use join::join;
 pub use stats::{stats, BvhStats};
 pub use traverse::{intersect, intersect_triangle, occluded, STACK_SIZE};
 

@@ -172,8 +172,11 @@ fn rays(input: &[[Vec3; 3]], count: usize, seed: u32) -> Vec<(Ray, f32)> {
 /// Checks `intersect` and `occluded` against brute force on `rays`, with alpha cutout
 /// on every third triangle; returns how many rays hit something.
 fn check_traversal(input: &[[Vec3; 3]], rays: &[(Ray, f32)]) -> usize {
-    let bvh = build(input);
-    let tris = leaf_triangles(&bvh, input, Some(3));
+    check_traversal_of(&build(input), input, rays)
+}
+
+fn check_traversal_of(bvh: &Bvh, input: &[[Vec3; 3]], rays: &[(Ray, f32)]) -> usize {
+    let tris = leaf_triangles(bvh, input, Some(3));
     let mut hits = 0;
     for (ray, t_max) in rays {
         let mut asked_opaque = false;
@@ -421,4 +424,24 @@ fn reorder_follows_order() {
     let bvh = build(&input);
     let ids: Vec<u32> = (0..100).collect();
     assert_eq!(bvh.reorder(&ids), bvh.order);
+}
+
+#[test]
+fn joined_trees_keep_the_layout_and_find_the_same_hits() {
+    for (na, nb, seed) in [(1, 1, 30), (1, 40, 31), (300, 2, 32), (2000, 500, 33)] {
+        let (a, b) = (soup(na, seed), soup(nb, seed + 100));
+        let (ta, tb) = (build(&a), build(&b));
+        let both: Vec<[Vec3; 3]> = a.iter().chain(&b).copied().collect();
+        let joined = Bvh {
+            nodes: join(&ta.nodes, na as u32, &tb.nodes),
+            order: ta.order.iter().copied().chain(tb.order.iter().map(|&i| i + na as u32)).collect(),
+        };
+        check_structure(&joined, &both, true);
+        let hits = check_traversal_of(&joined, &both, &rays(&both, 1000, seed));
+        assert!(hits > 100, "{na}+{nb} triangles: only {hits} of 1000 rays hit");
+    }
+    let only = build(&soup(50, 40));
+    assert_eq!(join(&only.nodes, 50, &[]), only.nodes);
+    let shifted = join(&[], 7, &only.nodes);
+    assert!(shifted.iter().zip(&only.nodes).all(|(s, o)| s.index == o.index + if o.count > 0 { 7 } else { 0 }));
 }

@@ -18,7 +18,7 @@ use super::worker::{self, Worker, WorkerOptions};
 use super::{render_process, validate};
 use crate::backend::BackendArgs;
 use crate::output::{OutputOptions, ViewTransform};
-use crate::render::settings::{RenderSettings, MAX_IMAGE_SIDE, MAX_SPP};
+use crate::render::settings::{RenderSettings, TimeArgs, MAX_IMAGE_SIDE, MAX_SPP};
 use crate::scene::{parse_memory_size, CameraSelect, EnvironmentSpec};
 
 /// Default coordinator address for clients and workers.
@@ -238,8 +238,8 @@ pub struct SubmitArgs {
     scene: PathBuf,
     #[command(flatten)]
     client: ClientArgs,
-    /// Frames to render: N or A-B (inclusive).
-    #[arg(long, default_value = "0")]
+    /// Frames to render: N or A-B (inclusive); frame 1 is scene time 0 (see --fps).
+    #[arg(long, default_value = "1")]
     frames: FrameRange,
     /// Tile size in pixels.
     #[arg(long, default_value_t = 256)]
@@ -268,6 +268,8 @@ pub struct SubmitArgs {
     /// Environment: a grey value, "R,G,B", or an .hdr/.exr map (uploaded with the scene).
     #[arg(long)]
     env: Option<EnvironmentSpec>,
+    #[command(flatten)]
+    time: TimeArgs,
     /// Priority (-1000..1000); higher runs first, equal priorities in submission order.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     priority: i32,
@@ -475,6 +477,8 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         seed: args.seed,
         camera: args.camera,
         environment: args.env,
+        fps: args.time.fps,
+        animation: args.time.animation.unwrap_or_default(),
     };
     settings.validate()?;
     let name = args

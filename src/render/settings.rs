@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::film::Film;
-use crate::scene::{format_bytes, CameraSelect, EnvironmentSpec};
+use crate::scene::animation::{frame_time, DEFAULT_FPS};
+use crate::scene::{format_bytes, AnimationSelect, CameraSelect, EnvironmentSpec};
 
 /// Everything besides the scene file that determines a rendered frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -16,11 +17,31 @@ pub struct RenderSettings {
     pub seed: u32,
     pub camera: Option<CameraSelect>,
     pub environment: Option<EnvironmentSpec>,
+    /// Frames per second: frame `f` shows scene time `(f − 1) / fps`.
+    #[serde(default = "default_fps")]
+    pub fps: f32,
+    /// The animations that play.
+    #[serde(default)]
+    pub animation: AnimationSelect,
+}
+
+fn default_fps() -> f32 {
+    DEFAULT_FPS
 }
 
 impl Default for RenderSettings {
     fn default() -> Self {
-        Self { width: 960, height: 540, spp: 64, max_depth: 8, seed: 0, camera: None, environment: None }
+        Self {
+            width: 960,
+            height: 540,
+            spp: 64,
+            max_depth: 8,
+            seed: 0,
+            camera: None,
+            environment: None,
+            fps: DEFAULT_FPS,
+            animation: AnimationSelect::First,
+        }
     }
 }
 
@@ -40,9 +61,27 @@ pub enum SettingsError {
     Spp(u32),
     #[error("max depth {0} is invalid: must be between 1 and {MAX_DEPTH}")]
     MaxDepth(u32),
+    #[error("frame rate {0} is invalid: must be more than 0 and at most {MAX_FPS} frames per second")]
+    Fps(f32),
     #[error("a {width}x{height} film takes {}, over the memory budget of {}", format_bytes(*.bytes), format_bytes(*.limit))]
     FilmMemory { width: u32, height: u32, bytes: u64, limit: u64 },
 }
+
+/// `--fps` and `--animation`: how frame numbers become scene times.
+#[derive(Clone, Debug, clap::Args)]
+pub struct TimeArgs {
+    /// Frames per second: frame N shows scene time (N − 1) / fps, so frame 1 is the
+    /// start of the animation (shots count frames from 1).
+    #[arg(long, default_value_t = DEFAULT_FPS)]
+    pub fps: f32,
+    /// The animation that plays: its name or index in the glTF file, or "all" to
+    /// play every animation together. Default: the first.
+    #[arg(long)]
+    pub animation: Option<AnimationSelect>,
+}
+
+/// Highest frame rate accepted.
+pub const MAX_FPS: f32 = 1000.0;
 
 impl RenderSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -55,6 +94,9 @@ impl RenderSettings {
         }
         if !(1..=MAX_DEPTH).contains(&self.max_depth) {
             return Err(SettingsError::MaxDepth(self.max_depth));
+        }
+        if !(self.fps > 0.0 && self.fps <= MAX_FPS) {
+            return Err(SettingsError::Fps(self.fps));
         }
         Ok(())
     }
@@ -93,9 +135,6 @@ impl RenderSettings {
     }
 }
 
-/// Frames per second used to turn a frame number into an animation time.
-pub const FRAME_RATE: f32 = 24.0;
-
 /// Prepares `scene` for frame `frame` under `settings`: the one place where the
 /// local renderer and farm workers turn settings into a `FlatScene`.
 pub fn prepare_frame(
@@ -108,7 +147,8 @@ pub fn prepare_frame(
         width: settings.width,
         height: settings.height,
         camera: settings.camera.clone(),
-        time: frame as f32 / FRAME_RATE,
+        time: frame_time(frame, settings.fps),
+        animation: settings.animation.clone(),
     };
     crate::scene::prepare(scene, env, &opts)
 }
@@ -129,6 +169,9 @@ mod tests {
         assert!(RenderSettings { height: 100_000, ..ok.clone() }.validate().is_err());
         assert_eq!(RenderSettings { spp: 0, ..ok.clone() }.validate(), Err(SettingsError::Spp(0)));
         assert_eq!(RenderSettings { max_depth: 0, ..ok.clone() }.validate(), Err(SettingsError::MaxDepth(0)));
+        for fps in [0.0, -24.0, f32::NAN, f32::INFINITY, 1001.0] {
+            assert!(RenderSettings { fps, ..ok.clone() }.validate().is_err(), "fps {fps}");
+        }
         // 16384² pixels fit the side limit but not a 1 GiB budget.
         let big = RenderSettings { width: 16_384, height: 16_384, ..ok.clone() };
         assert_eq!(big.validate(), Ok(()));

@@ -2,27 +2,27 @@
 //!
 //! Policy: non-triangle primitives (points, lines) are skipped with one warning,
 //! and so are zero-area triangles; the load fails only when nothing renderable is
-//! left. Unsupported extensions, even required ones, are warnings. Animation and
-//! skins are ignored: nodes keep their authored transforms and skinned meshes
-//! render their bind-pose vertices.
+//! left. Unsupported extensions, even required ones, are warnings. The node graph
+//! and its animations are kept for posing frames (`animation`); skins and morph
+//! targets are ignored: skinned meshes render their bind-pose vertices.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glam::{Mat4, Quat, Vec3};
+use glam::Vec3;
 use gltf::json::validation::{Checked, Validate};
 use gltf::mesh::Mode;
 use gltf::Document;
 
+use super::animation::load_animations;
 use super::buffers::{load_buffers, BufferData};
-use super::camera::{Projection, SceneCamera};
 use super::error::SceneError;
 use super::geometry::{is_triangle_mode, load_primitive, Geometry};
 use super::image::decode_images;
-use super::lights::SceneLight;
 use super::limits::{bytes_of, Budget, Confinement, LoadOptions};
 use super::material::load_materials;
+use super::nodes::NodeGraph;
 use super::uri::{io_reason, read_regular_file, UriResolver};
 use super::values::check_values;
 use super::{Mesh, MeshInstance, Primitive, Scene};
@@ -137,10 +137,9 @@ fn load_checked(
         texture.image = image_of[texture.image];
     }
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
-    let nodes = walk_nodes(&data, &mesh_bounds(&meshes.meshes))?;
-    if doc.animations().len() > 0 {
-        warnings.push(format!("{} animation(s) ignored: rendering the rest pose", doc.animations().len()));
-    }
+    let graph = NodeGraph::load(&data, root_nodes(&doc).0, mesh_bounds(&meshes.meshes))?;
+    let nodes = graph.place(&graph.rest_locals(), file)?;
+    let animations = load_animations(&data, &graph, &mut warnings)?;
     if doc.skins().len() > 0 {
         warnings.push(format!("{} skin(s) ignored: skinned meshes render in their bind pose", doc.skins().len()));
     }
@@ -154,6 +153,9 @@ fn load_checked(
         images,
         cameras: nodes.cameras,
         lights: nodes.lights,
+        nodes: graph,
+        animations,
+        static_geometry: Default::default(),
         extensions_used,
         extensions_unsupported,
         warnings,
@@ -499,57 +501,6 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-struct Nodes {
-    instances: Vec<MeshInstance>,
-    cameras: Vec<SceneCamera>,
-    lights: Vec<SceneLight>,
-}
-
-/// Walks the node tree of the default scene (else the first; else every root
-/// node), resolving world transforms.
-fn walk_nodes(data: &BufferData, bounds: &[Option<(Vec3, Vec3)>]) -> Result<Nodes, SceneError> {
-    let (doc, file) = (data.doc, data.file);
-    let all: Vec<gltf::Node> = doc.nodes().collect();
-    let roots: Vec<gltf::Node> = root_nodes(doc).0.into_iter().map(|i| all[i].clone()).collect();
-    let mut out = Nodes { instances: Vec::new(), cameras: Vec::new(), lights: Vec::new() };
-    let mut stack: Vec<(gltf::Node, Mat4)> = roots.into_iter().rev().map(|n| (n, Mat4::IDENTITY)).collect();
-    while let Some((node, parent)) = stack.pop() {
-        // `check_expansion` has refused cycles and graphs too large to walk.
-        let field = format!("nodes[{}]", node.index());
-        let local = Mat4::from_cols_array_2d(&node.transform().matrix());
-        if !local.is_finite() {
-            return Err(SceneError::field(file, field, "transform has non-finite values"));
-        }
-        let world = parent * local;
-        if !world.is_finite() {
-            return Err(SceneError::field(file, field, "the world transform overflows (non-finite values)"));
-        }
-        if let Some(mesh) = node.mesh() {
-            // glTF: a skinned mesh ignores its node's transform; its joints place it.
-            let base = if node.skin().is_some() { Mat4::IDENTITY } else { world };
-            let placements = match gpu_instances(data, &node, &field)? {
-                Some(instances) => instances.into_iter().map(|t| base * t).collect(),
-                None => vec![base],
-            };
-            for world in placements {
-                if !placed_finite(&world, bounds[mesh.index()]) {
-                    let message = format!("places meshes[{}] at non-finite world coordinates", mesh.index());
-                    return Err(SceneError::field(file, field, message));
-                }
-                out.instances.push(MeshInstance { mesh: mesh.index(), world });
-            }
-        }
-        if let Some(camera) = node.camera() {
-            out.cameras.push(scene_camera(&camera, &node, world));
-        }
-        if let Some(light) = node.light() {
-            out.lights.push(SceneLight::from_gltf(&light, &world));
-        }
-        stack.extend(node.children().collect::<Vec<_>>().into_iter().rev().map(|c| (c, world)));
-    }
-    Ok(out)
-}
-
 /// Each mesh's bounds in mesh space (`None` when it has no triangles left).
 fn mesh_bounds(meshes: &[Mesh]) -> Vec<Option<(Vec3, Vec3)>> {
     meshes
@@ -559,18 +510,6 @@ fn mesh_bounds(meshes: &[Mesh]) -> Vec<Option<(Vec3, Vec3)>> {
             points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
         })
         .collect()
-}
-
-/// Whether `world` maps the box `bounds` to finite coordinates. An affine map's
-/// terms are largest at the box's corners, so finite corners mean every point
-/// inside maps to finite coordinates.
-fn placed_finite(world: &Mat4, bounds: Option<(Vec3, Vec3)>) -> bool {
-    let Some((lo, hi)) = bounds else { return world.is_finite() };
-    world.is_finite()
-        && (0..8).all(|i| {
-            let corner = Vec3::new([lo.x, hi.x][i & 1], [lo.y, hi.y][(i >> 1) & 1], [lo.z, hi.z][i >> 2]);
-            world.transform_point3(corner).is_finite()
-        })
 }
 
 /// Texture transforms (KHR_texture_transform) must be finite, or lookups are meaningless.
@@ -589,59 +528,6 @@ fn check_texture_transforms(materials: &[crate::scene::flat::Material], file: &P
         }
     }
     Ok(())
-}
-
-fn scene_camera(camera: &gltf::Camera, node: &gltf::Node, world: Mat4) -> SceneCamera {
-    // The parameters were checked in `values::check_values`.
-    let projection = match camera.projection() {
-        gltf::camera::Projection::Perspective(p) => Projection::Perspective { yfov: p.yfov() },
-        gltf::camera::Projection::Orthographic(o) => Projection::Orthographic { ymag: o.ymag().abs() },
-    };
-    SceneCamera {
-        index: camera.index(),
-        name: camera.name().map(str::to_string),
-        node_name: node.name().map(str::to_string),
-        projection,
-        world,
-    }
-}
-
-/// EXT_mesh_gpu_instancing: the per-instance TRS transforms of a node, if it has any.
-fn gpu_instances(data: &BufferData, node: &gltf::Node, field: &str) -> Result<Option<Vec<Mat4>>, SceneError> {
-    use gltf::accessor::Dimensions;
-    let Some(ext) = node.extension_value("EXT_mesh_gpu_instancing") else { return Ok(None) };
-    let field = format!("{field}.extensions.EXT_mesh_gpu_instancing.attributes");
-    let attributes = ext.get("attributes").and_then(|a| a.as_object());
-    let attributes = attributes.ok_or_else(|| SceneError::field(data.file, &field, "missing"))?;
-    let read = |name: &str, dims: Dimensions| -> Result<Option<Arc<Vec<f32>>>, SceneError> {
-        let Some(value) = attributes.get(name) else { return Ok(None) };
-        let field = format!("{field}.{name}");
-        let index = value.as_u64().ok_or_else(|| SceneError::field(data.file, &field, "not an accessor index"))?;
-        let accessor = data.accessor(index as usize, &field)?;
-        data.floats(&accessor, &[dims], &field).map(Some)
-    };
-    let translation = read("TRANSLATION", Dimensions::Vec3)?;
-    let rotation = read("ROTATION", Dimensions::Vec4)?;
-    let scale = read("SCALE", Dimensions::Vec3)?;
-    let counts = [
-        translation.as_ref().map(|t| t.len() / 3),
-        rotation.as_ref().map(|r| r.len() / 4),
-        scale.as_ref().map(|s| s.len() / 3),
-    ];
-    let count = counts.iter().flatten().copied().max().unwrap_or(0);
-    if counts.iter().flatten().any(|&c| c != count) {
-        return Err(SceneError::field(data.file, field, format!("attribute counts differ: {counts:?}")));
-    }
-    let transforms = (0..count)
-        .map(|i| {
-            let t = translation.as_ref().map_or(Vec3::ZERO, |t| Vec3::from_slice(&t[3 * i..]));
-            let r = rotation.as_ref().map_or(Quat::IDENTITY, |r| Quat::from_slice(&r[4 * i..]));
-            let s = scale.as_ref().map_or(Vec3::ONE, |s| Vec3::from_slice(&s[3 * i..]));
-            let r = if r.length_squared() > 0.0 { r.normalize() } else { Quat::IDENTITY };
-            Mat4::from_scale_rotation_translation(s, r, t)
-        })
-        .collect();
-    Ok(Some(transforms))
 }
 
 #[cfg(test)]

@@ -49,8 +49,19 @@ impl SceneLight {
             kind,
             radiance: Vec3::from(light.color()) * light.intensity(),
             range: light.range().unwrap_or(0.0),
+            position: Vec3::ZERO,
+            direction: -Vec3::Z,
+        }
+        .placed(world)
+    }
+
+    /// This light carried by a node with world transform `world` (from its origin,
+    /// shining down its -Z).
+    pub(crate) fn placed(&self, world: &Mat4) -> Self {
+        SceneLight {
             position: world.transform_point3(Vec3::ZERO),
             direction: world.transform_vector3(-Vec3::Z).try_normalize().unwrap_or(-Vec3::Z),
+            ..self.clone()
         }
     }
 

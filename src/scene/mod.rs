@@ -27,8 +27,11 @@
 //! out-of-range factors, IOR, light intensities and cones, camera parameters)
 //! are refused at load.
 
+pub mod animation;
 pub mod cornell;
 pub mod flat;
+pub mod keyframes;
+pub mod nodes;
 pub mod texture;
 
 mod buffers;
@@ -48,11 +51,12 @@ mod values;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use glam::Mat4;
 use serde::{Deserialize, Serialize};
 
+pub use animation::{Animation, AnimationSelect};
 pub use camera::{Projection, SceneCamera};
 pub use environment::{Environment, EnvironmentMap};
 pub use error::SceneError;
@@ -65,8 +69,9 @@ pub use limits::{
     FALLBACK_MEMORY_LIMIT,
 };
 pub use material::Texture;
+pub use nodes::NodeGraph;
 pub use prepare::prepare;
-pub use summary::{CameraSummary, SceneSummary};
+pub use summary::{AnimationSummary, CameraSummary, SceneSummary};
 pub use values::MAX_RADIANCE;
 
 /// Which glTF camera to render through: `--camera NAME|INDEX`.
@@ -115,6 +120,12 @@ pub struct Scene {
     pub cameras: Vec<SceneCamera>,
     /// KHR_lights_punctual lights placed by nodes.
     pub lights: Vec<SceneLight>,
+    /// The node hierarchy, for placing animated frames.
+    pub nodes: NodeGraph,
+    /// glTF animations, by index.
+    pub animations: Vec<Animation>,
+    /// What `prepare` keeps between frames of an animation: the part that does not move.
+    pub(crate) static_geometry: Mutex<Option<Arc<prepare::StaticGeometry>>>,
     /// Extensions the file uses (`extensionsUsed` and `extensionsRequired`).
     pub extensions_used: Vec<String>,
     /// The subset that Tessera ignores.
@@ -145,6 +156,8 @@ pub struct Primitive {
 #[derive(Clone, Debug)]
 pub struct MeshInstance {
     pub mesh: usize,
+    /// The glTF node that places it.
+    pub node: usize,
     pub world: Mat4,
 }
 
@@ -184,6 +197,8 @@ pub struct PrepareOptions {
     pub width: u32,
     pub height: u32,
     pub camera: Option<CameraSelect>,
-    /// Animation time in seconds (reserved: scenes render in their rest pose).
+    /// Scene time in seconds ([`animation::frame_time`] maps frames to it).
     pub time: f32,
+    /// The animations that play.
+    pub animation: AnimationSelect,
 }

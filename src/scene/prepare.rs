@@ -1,52 +1,75 @@
 //! `prepare`: a [`Scene`] flattened for one frame into the [`FlatScene`] layout —
 //! world-space triangles in BVH order, vertices, materials, textures, the light
-//! table, the environment and the camera.
+//! table, the environment and the camera — posed at the frame's time.
+
+use std::sync::Arc;
 
 use glam::{Mat3, Vec3};
 use rayon::prelude::*;
 
+use super::animation::{self, driven_nodes, pose_locals};
 use super::camera::{flat_camera, framing_camera, select};
 use super::environment::Environment;
 use super::error::SceneError;
-use super::flat::{self, FlatScene, SceneHeader, Triangle, TriangleVertices, Vertex};
+use super::flat::{self, BvhNode, FlatScene, SceneHeader, Triangle, TriangleVertices, Vertex};
 use super::lights::{light_table, luminance, EmissiveTriangle, EnvironmentLight};
-use super::{PrepareOptions, Scene};
+use super::{MeshInstance, PrepareOptions, Scene};
 use crate::render::settings::{SettingsError, MAX_IMAGE_SIDE};
 
-/// World-space triangles gathered from every mesh instance, before BVH ordering.
-struct Gathered {
-    corners: Vec<[Vec3; 3]>,
+/// World-space triangles of some mesh instances, in BVH leaf order, with their BVH.
+#[derive(Debug, Default)]
+pub(crate) struct Geometry {
+    nodes: Vec<BvhNode>,
     triangles: Vec<Triangle>,
     triangle_vertices: Vec<TriangleVertices>,
     vertices: Vec<Vertex>,
+    bounds: (Vec3, Vec3),
     uses_default_material: bool,
 }
 
-/// Flattens `scene` for one frame (node transforms at `opts.time`, which is reserved:
-/// animation is not supported), building the BVH, light table and camera for a
-/// `opts.width × opts.height` image. Without `env` an unlit scene gets a uniform
-/// white environment of radiance 1; a lit one gets none.
+/// The geometry that does not move while an animation plays, kept between frames:
+/// `moved[node]` says which nodes it leaves out.
+#[derive(Debug)]
+pub(crate) struct StaticGeometry {
+    moved: Vec<bool>,
+    geometry: Arc<Geometry>,
+}
+
+/// Flattens `scene` for one frame — the pose at `opts.time` of the animations
+/// `opts.animation` selects — building the BVH, light table and camera for a
+/// `opts.width × opts.height` image. While an animation plays, the instances it
+/// cannot move are built into a BVH once and kept in the scene; each frame builds
+/// only the moving part and joins the two under one root. Without `env` an unlit
+/// scene gets a uniform white environment of radiance 1; a lit one gets none.
 pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) -> Result<FlatScene, SceneError> {
     let side_ok = |s: u32| (1..=MAX_IMAGE_SIDE).contains(&s);
     if !side_ok(opts.width) || !side_ok(opts.height) {
         return Err(SettingsError::Resolution { width: opts.width, height: opts.height }.into());
     }
-    let camera = select(&scene.cameras, opts.camera.as_ref(), &scene.path)?;
+    let animations = animation::select(&scene.animations, &opts.animation, &scene.path)?;
+    let posed;
+    let (instances, cameras, lights) = if animations.is_empty() {
+        (&scene.instances, &scene.cameras, &scene.lights)
+    } else {
+        posed = scene.nodes.place(&pose_locals(&scene.nodes, animations, opts.time), &scene.path)?;
+        (&posed.instances, &posed.cameras, &posed.lights)
+    };
+    let camera = select(cameras, opts.camera.as_ref(), &scene.path)?;
 
     let mut materials = scene.materials.clone();
-    let gathered = gather(scene, materials.len() as u32);
-    if gathered.uses_default_material {
+    let default_material = materials.len() as u32;
+    let moved = scene.nodes.moved_by(&driven_nodes(&scene.nodes, animations));
+    let geometry = if moved.iter().any(|&m| m) {
+        let fixed = static_geometry(scene, instances, moved, default_material);
+        let moving = build_geometry(scene, instances.iter().filter(|i| fixed.moved[i.node]), default_material);
+        join(&fixed.geometry, moving)
+    } else {
+        build_geometry(scene, instances.iter(), default_material)
+    };
+    if geometry.uses_default_material {
         materials.push(flat::Material::default());
     }
-    let bvh = crate::accel::build(&gathered.corners);
-    let mut triangles: Vec<Triangle> = bvh.order.par_iter().map(|&i| gathered.triangles[i as usize]).collect();
-    let triangle_vertices: Vec<TriangleVertices> =
-        bvh.order.par_iter().map(|&i| gathered.triangle_vertices[i as usize]).collect();
-    let (bounds_min, bounds_max) = gathered
-        .corners
-        .par_iter()
-        .map(|c| (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2])))
-        .reduce(|| (Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
+    let Geometry { nodes, mut triangles, triangle_vertices, vertices, bounds: (bounds_min, bounds_max), .. } = geometry;
     let radius = (bounds_max - bounds_min).length() * 0.5;
 
     let emissive: Vec<EmissiveTriangle> = triangles
@@ -63,7 +86,7 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
         })
         .collect();
     let env_light = env.map(|e| EnvironmentLight { color: e.color, mean_luminance: e.mean_luminance });
-    let mut table = light_table(&scene.lights, &emissive, env_light.as_ref(), radius, &mut triangles);
+    let mut table = light_table(lights, &emissive, env_light.as_ref(), radius, &mut triangles);
     let default_white = env.is_none() && table.0.is_empty();
     if default_white {
         tracing::info!(
@@ -72,7 +95,7 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
             scene.path.display()
         );
         let white = EnvironmentLight { color: Vec3::ONE, mean_luminance: 1.0 };
-        table = light_table(&scene.lights, &emissive, Some(&white), radius, &mut triangles);
+        table = light_table(lights, &emissive, Some(&white), radius, &mut triangles);
     }
     let (lights, light_cdf, env_light) = table;
 
@@ -85,6 +108,11 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
     };
     let camera = match camera {
         Some(c) => flat_camera(c, opts.width, opts.height),
+        // A camera framed on this frame's bounds would move with the animation.
+        None if !animations.is_empty() => {
+            let (lo, hi) = animation_bounds(scene, animations)?;
+            framing_camera(lo, hi, opts.width, opts.height)
+        }
         None => framing_camera(bounds_min, bounds_max, opts.width, opts.height),
     };
     let header = SceneHeader {
@@ -98,14 +126,14 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
         env_width: map.map_or(0, |m| m.width),
         env_height: map.map_or(0, |m| m.height),
         num_triangles: triangles.len() as u32,
-        num_nodes: bvh.nodes.len() as u32,
+        num_nodes: nodes.len() as u32,
     };
     Ok(FlatScene {
         header,
-        nodes: bvh.nodes,
+        nodes,
         triangles,
         triangle_vertices,
-        vertices: gathered.vertices,
+        vertices,
         materials,
         textures,
         texels,
@@ -117,19 +145,113 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
     })
 }
 
-/// Every primitive of every mesh instance in world space. glTF: a transform with a
+/// The static part for the nodes `moved` leaves out: the one kept in the scene
+/// when it was built for the same nodes, else built now and kept.
+fn static_geometry(
+    scene: &Scene,
+    instances: &[MeshInstance],
+    moved: Vec<bool>,
+    default_material: u32,
+) -> Arc<StaticGeometry> {
+    let mut kept = scene.static_geometry.lock().unwrap_or_else(|e| e.into_inner());
+    match &*kept {
+        Some(fixed) if fixed.moved == moved => fixed.clone(),
+        _ => {
+            let geometry = build_geometry(scene, instances.iter().filter(|i| !moved[i.node]), default_material);
+            let fixed = Arc::new(StaticGeometry { moved, geometry: Arc::new(geometry) });
+            *kept = Some(fixed.clone());
+            fixed
+        }
+    }
+}
+
+/// `instances` gathered into world space and ordered by a BVH built over them.
+fn build_geometry<'a>(
+    scene: &Scene,
+    instances: impl Iterator<Item = &'a MeshInstance>,
+    default_material: u32,
+) -> Geometry {
+    let gathered = gather(scene, instances, default_material);
+    let bvh = crate::accel::build(&gathered.corners);
+    let bounds = gathered
+        .corners
+        .par_iter()
+        .map(|c| (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2])))
+        .reduce(|| (Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
+    Geometry {
+        triangles: bvh.order.par_iter().map(|&i| gathered.triangles[i as usize]).collect(),
+        triangle_vertices: bvh.order.par_iter().map(|&i| gathered.triangle_vertices[i as usize]).collect(),
+        nodes: bvh.nodes,
+        vertices: gathered.vertices,
+        bounds,
+        uses_default_material: gathered.uses_default_material,
+    }
+}
+
+/// Poses sampled over an animation, for a camera that frames all of it.
+const FRAMING_POSES: usize = 16;
+
+/// Bounds of every instance (its mesh's box, transformed) over [`FRAMING_POSES`]
+/// poses spread evenly from time 0 to the end of `animations`.
+fn animation_bounds(scene: &Scene, animations: &[animation::Animation]) -> Result<(Vec3, Vec3), SceneError> {
+    let end = animations.iter().map(animation::Animation::duration).fold(0.0, f32::max);
+    let mut bounds = (Vec3::INFINITY, Vec3::NEG_INFINITY);
+    for k in 0..FRAMING_POSES {
+        let time = end * k as f32 / (FRAMING_POSES - 1) as f32;
+        let placed = scene.nodes.place(&pose_locals(&scene.nodes, animations, time), &scene.path)?;
+        for instance in &placed.instances {
+            let Some((lo, hi)) = scene.nodes.mesh_bounds[instance.mesh] else { continue };
+            for corner in 0..8 {
+                let pick = |bit: usize, a: f32, b: f32| if corner & bit == 0 { a } else { b };
+                let local = Vec3::new(pick(1, lo.x, hi.x), pick(2, lo.y, hi.y), pick(4, lo.z, hi.z));
+                let p = instance.world.transform_point3(local);
+                bounds = (bounds.0.min(p), bounds.1.max(p));
+            }
+        }
+    }
+    Ok(bounds)
+}
+
+/// `fixed` followed by `moving`, their BVHs under one root.
+fn join(fixed: &Geometry, moving: Geometry) -> Geometry {
+    let base = fixed.vertices.len() as u32;
+    let offset = |t: &TriangleVertices| TriangleVertices { v: t.v.map(|v| v + base), ..*t };
+    Geometry {
+        nodes: crate::accel::join(&fixed.nodes, fixed.triangles.len() as u32, &moving.nodes),
+        triangles: [&fixed.triangles[..], &moving.triangles].concat(),
+        triangle_vertices: fixed
+            .triangle_vertices
+            .iter()
+            .copied()
+            .chain(moving.triangle_vertices.iter().map(offset))
+            .collect(),
+        vertices: [&fixed.vertices[..], &moving.vertices].concat(),
+        bounds: (fixed.bounds.0.min(moving.bounds.0), fixed.bounds.1.max(moving.bounds.1)),
+        uses_default_material: fixed.uses_default_material || moving.uses_default_material,
+    }
+}
+
+/// World-space triangles gathered from mesh instances, before BVH ordering.
+struct Gathered {
+    corners: Vec<[Vec3; 3]>,
+    triangles: Vec<Triangle>,
+    triangle_vertices: Vec<TriangleVertices>,
+    vertices: Vec<Vertex>,
+    uses_default_material: bool,
+}
+
+/// Every primitive of `instances` in world space. glTF: a transform with a
 /// negative determinant flips the winding, so such triangles are re-ordered to keep
 /// counter-clockwise fronts.
-fn gather(scene: &Scene, default_material: u32) -> Gathered {
-    let total = scene.instanced_triangles();
+fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, default_material: u32) -> Gathered {
     let mut out = Gathered {
-        corners: Vec::with_capacity(total),
-        triangles: Vec::with_capacity(total),
-        triangle_vertices: Vec::with_capacity(total),
+        corners: Vec::new(),
+        triangles: Vec::new(),
+        triangle_vertices: Vec::new(),
         vertices: Vec::new(),
         uses_default_material: false,
     };
-    for instance in &scene.instances {
+    for instance in instances {
         let linear = Mat3::from_mat4(instance.world);
         let det = linear.determinant();
         let normal_matrix = if det != 0.0 { linear.inverse().transpose() } else { linear };

@@ -32,6 +32,7 @@ pub struct SceneSummary {
     /// Rendered triangles whose material emits light.
     pub emissive_triangles: usize,
     pub cameras: Vec<CameraSummary>,
+    pub animations: Vec<AnimationSummary>,
     pub extensions_used: Vec<String>,
     pub extensions_unsupported: Vec<String>,
     pub warnings: Vec<String>,
@@ -43,6 +44,18 @@ pub struct CameraSummary {
     pub index: usize,
     pub name: Option<String>,
     pub kind: &'static str,
+}
+
+/// One glTF animation: how long it runs and what it moves.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnimationSummary {
+    pub index: usize,
+    pub name: Option<String>,
+    /// Seconds from time 0 to its last key.
+    pub duration: f32,
+    pub channels: usize,
+    /// The nodes it drives (their names, else `nodes[i]`), in channel order, once each.
+    pub targets: Vec<String>,
 }
 
 impl Scene {
@@ -87,6 +100,27 @@ impl Scene {
                     },
                 })
                 .collect(),
+            animations: self
+                .animations
+                .iter()
+                .enumerate()
+                .map(|(index, a)| {
+                    let mut targets = Vec::new();
+                    for node in a.channels.iter().map(|c| c.node) {
+                        let name = self.nodes.nodes[node].name.clone().unwrap_or_else(|| format!("nodes[{node}]"));
+                        if !targets.contains(&name) {
+                            targets.push(name);
+                        }
+                    }
+                    AnimationSummary {
+                        index,
+                        name: a.name.clone(),
+                        duration: a.duration(),
+                        channels: a.channels.len(),
+                        targets,
+                    }
+                })
+                .collect(),
             extensions_used: self.extensions_used.clone(),
             extensions_unsupported: self.extensions_unsupported.clone(),
             warnings: self.warnings.clone(),
@@ -129,6 +163,26 @@ impl fmt::Display for SceneSummary {
             "  cameras     {}",
             if cameras.is_empty() { "none (framed automatically)".into() } else { cameras.join(", ") }
         )?;
+        if self.animations.is_empty() {
+            writeln!(f, "  animations  none")?;
+        }
+        for a in &self.animations {
+            // Skeletons drive dozens of nodes: name the first few.
+            const SHOWN: usize = 6;
+            let mut targets = a.targets[..a.targets.len().min(SHOWN)].join(", ");
+            if a.targets.len() > SHOWN {
+                targets += &format!(" and {} more", a.targets.len() - SHOWN);
+            }
+            let name = a.name.as_ref().map_or(String::new(), |n| format!(" \"{n}\""));
+            writeln!(
+                f,
+                "  animation   {}{name}: {:.3} s, {} channels on {} nodes ({targets})",
+                a.index,
+                a.duration,
+                a.channels,
+                a.targets.len()
+            )?;
+        }
         write!(f, "  extensions  {}", list(&self.extensions_used))?;
         if !self.extensions_unsupported.is_empty() {
             write!(f, " (ignored: {})", self.extensions_unsupported.join(", "))?;

@@ -607,7 +607,13 @@ mod tests {
         crate::scene::prepare(
             &crate::scene::cornell::cornell_box().unwrap(),
             None,
-            &crate::scene::PrepareOptions { width: 8, height: 8, camera: None, time: 0.0 },
+            &crate::scene::PrepareOptions {
+                width: 8,
+                height: 8,
+                camera: None,
+                time: 0.0,
+                animation: Default::default(),
+            },
         )
         .unwrap()
     }

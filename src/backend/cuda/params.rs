@@ -209,7 +209,13 @@ mod tests {
         let scene = crate::scene::prepare(
             &crate::scene::cornell::cornell_box().unwrap(),
             None,
-            &crate::scene::PrepareOptions { width: 8, height: 8, camera: None, time: 0.0 },
+            &crate::scene::PrepareOptions {
+                width: 8,
+                height: 8,
+                camera: None,
+                time: 0.0,
+                animation: Default::default(),
+            },
         )
         .unwrap();
         let (bytes, o) = pack_scene(&scene);
