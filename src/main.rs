@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tessera::backend::{self, BackendArgs};
 use tessera::denoise::{self, DenoiseDevice};
 use tessera::farm::cli::FarmCommand;
+use tessera::farm::protocol::FrameRange;
 use tessera::output::{self, OutputOptions, ViewTransform};
 use tessera::render::bench::{self, BenchOptions};
 use tessera::render::frame::render_frame;
@@ -126,8 +127,15 @@ struct RenderArgs {
     quality: QualityArgs,
     /// Frame number: selects the scene time ((frame − 1) / fps, so frame 1 is the
     /// animation's start, as shots count frames from 1) and the noise pattern.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "frames")]
     frame: u32,
+    /// Render a sequence, frames A-B (inclusive), each at its own time. Every output
+    /// names the frame with a run of '#': -o out/shot_####.exr writes shot_0001.exr, ….
+    #[arg(long, value_name = "A-B")]
+    frames: Option<FrameRange>,
+    /// Leave out the frames whose outputs all exist already (resumes a sequence).
+    #[arg(long)]
+    skip_existing: bool,
     /// Tile size in pixels; the image is rendered tile by tile.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_IMAGE_SIDE)))]
     tile: u32,
@@ -247,7 +255,7 @@ fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {per_sec} samples",
+            "{spinner} {elapsed_precise} [{wide_bar}] {percent:>3}%  ETA {eta}  {per_sec} samples  {msg}",
         )
         .expect("valid template")
         .progress_chars("=> "),
@@ -258,51 +266,96 @@ fn progress_bar(total: u64) -> ProgressBar {
 fn render(args: RenderArgs) -> Result<()> {
     let settings = args.quality.settings();
     settings.validate()?;
-    if args.tile == 0 {
-        bail!("--tile must be at least 1 pixel");
-    }
     for out in &args.outputs {
         output::ImageFormat::from_path(out)?;
     }
+    let frames = args.frames.clone().unwrap_or(FrameRange { first: args.frame, last: args.frame });
+    let outputs_of = |frame: u32| -> Result<Vec<PathBuf>> {
+        args.outputs
+            .iter()
+            .map(|out| match (output::frame_path(out, frame), args.frames.is_some()) {
+                (Some(path), _) => Ok(path),
+                (None, false) => Ok(out.clone()),
+                (None, true) => bail!(
+                    "{}: a sequence needs a run of '#' in each output name for the frame number (e.g. shot_####.exr)",
+                    out.display()
+                ),
+            })
+            .collect()
+    };
+    outputs_of(frames.first)?;
+    let is_done =
+        |frame: u32| -> Result<bool> { Ok(args.skip_existing && outputs_of(frame)?.iter().all(|p| p.exists())) };
+
     let load = args.quality.load.options();
     settings.check_memory(load.memory_limit)?;
     let scene = Scene::load_with(&args.scene, &load)?;
     let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
     settings.check_memory(remaining).context("the scene and its film together")?;
     let env = load_environment(&settings, remaining)?;
-    let flat = prepare_frame(&scene, env.as_ref(), &settings, args.frame)?;
     let mut backend = create_backend(&args.quality)?;
-    backend.upload(&flat)?;
 
-    let total = settings.width as u64 * settings.height as u64 * settings.spp as u64;
-    let bar = progress_bar(total);
-    let (film, stats) = render_frame(backend.as_mut(), &settings, args.frame, args.tile, &|n| {
-        bar.inc(n);
-        true
-    })?;
+    let mut skipped = 0u64;
+    let mut todo = 0u64;
+    for frame in frames.iter() {
+        if is_done(frame)? {
+            skipped += 1
+        } else {
+            todo += 1
+        }
+    }
+    let per_frame = settings.width as u64 * settings.height as u64 * settings.spp as u64;
+    let bar = progress_bar(per_frame.saturating_mul(todo));
+    let start = std::time::Instant::now();
+    let mut rendered = 0u64;
+    for frame in frames.iter() {
+        if is_done(frame)? {
+            continue;
+        }
+        rendered += 1;
+        if args.frames.is_some() {
+            bar.set_message(format!("frame {frame} ({rendered}/{todo})"));
+        }
+        let flat = prepare_frame(&scene, env.as_ref(), &settings, frame)?;
+        backend.upload(&flat)?;
+        let (film, stats) = render_frame(backend.as_mut(), &settings, frame, args.tile, &|n| {
+            bar.inc(n);
+            true
+        })?;
+        bar.suspend(|| {
+            eprintln!(
+                "{}Rendered {}x{} at {} spp in {:.2} s: {:.2} M samples/s, {:.1} M rays/s",
+                if args.frames.is_some() { format!("Frame {frame}: ") } else { String::new() },
+                settings.width,
+                settings.height,
+                settings.spp,
+                stats.seconds,
+                stats.samples_per_second() / 1e6,
+                stats.rays_per_second() / 1e6
+            )
+        });
+        let mut image = film.image();
+        let noisy = if args.denoise {
+            let device = if backend.info().name == "cuda" { DenoiseDevice::Cuda } else { DenoiseDevice::Cpu };
+            let denoised = denoise::denoise(&image, device)?;
+            Some(std::mem::replace(&mut image.color, denoised))
+        } else {
+            None
+        };
+        for out in outputs_of(frame)? {
+            output::write_image(&out, &image, noisy.as_deref(), &args.look.options())
+                .with_context(|| format!("writing {}", out.display()))?;
+            bar.suspend(|| eprintln!("Wrote {}", out.display()));
+        }
+    }
     bar.finish_and_clear();
-    eprintln!(
-        "Rendered {}x{} at {} spp in {:.2} s: {:.2} M samples/s, {:.1} M rays/s",
-        settings.width,
-        settings.height,
-        settings.spp,
-        stats.seconds,
-        stats.samples_per_second() / 1e6,
-        stats.rays_per_second() / 1e6
-    );
-
-    let mut image = film.image();
-    let noisy = if args.denoise {
-        let device = if backend.info().name == "cuda" { DenoiseDevice::Cuda } else { DenoiseDevice::Cpu };
-        let denoised = denoise::denoise(&image, device)?;
-        Some(std::mem::replace(&mut image.color, denoised))
-    } else {
-        None
-    };
-    for out in &args.outputs {
-        output::write_image(out, &image, noisy.as_deref(), &args.look.options())
-            .with_context(|| format!("writing {}", out.display()))?;
-        eprintln!("Wrote {}", out.display());
+    if args.frames.is_some() {
+        let seconds = start.elapsed().as_secs_f64();
+        let mean = if rendered > 0 { seconds / rendered as f64 } else { 0.0 };
+        eprintln!(
+            "Sequence {}-{}: {rendered} frames rendered, {skipped} already there, in {seconds:.2} s ({mean:.2} s per frame)",
+            frames.first, frames.last
+        );
     }
     Ok(())
 }

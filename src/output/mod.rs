@@ -36,6 +36,17 @@ use std::path::{Path, PathBuf};
 
 pub use self::exr::{read_exr, read_noisy};
 pub use self::tonemap::ViewTransform;
+
+/// The output path of `frame` in a sequence: the last run of `#` in the file name
+/// replaced by the frame number, zero-padded to the run's length (as Blender does:
+/// `shot_####.exr` → `shot_0007.exr`). `None` when the name has no `#`.
+pub fn frame_path(pattern: &Path, frame: u32) -> Option<PathBuf> {
+    let name = pattern.file_name()?.to_str()?;
+    let end = name.rfind('#')? + 1;
+    let start = name[..end].trim_end_matches('#').len();
+    let numbered = format!("{}{frame:0width$}{}", &name[..start], &name[end..], width = end - start);
+    Some(pattern.with_file_name(numbered))
+}
 use crate::render::film::FrameImage;
 
 /// File extensions [`write_image`] understands.
@@ -159,4 +170,18 @@ fn write_atomically(path: &Path, write: impl FnOnce(File) -> Result<(), String>)
 
 pub(crate) fn path_string(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_numbers_fill_the_last_run_of_hashes() {
+        let path = |p: &str, f| frame_path(Path::new(p), f).map(|p| p.to_string_lossy().into_owned());
+        assert_eq!(path("out/shot_####.exr", 7).as_deref(), Some("out/shot_0007.exr"));
+        assert_eq!(path("v#/a_##_b_###.png", 12345).as_deref(), Some("v#/a_##_b_12345.png"));
+        assert_eq!(path("f#.exr", 3).as_deref(), Some("f3.exr"));
+        assert_eq!(path("still.exr", 3), None);
+    }
 }
