@@ -269,7 +269,7 @@ fn render(args: RenderArgs) -> Result<()> {
     for out in &args.outputs {
         output::ImageFormat::from_path(out)?;
     }
-    let frames = args.frames.clone().unwrap_or(FrameRange { first: args.frame, last: args.frame });
+    let frames = args.frames.unwrap_or(FrameRange { first: args.frame, last: args.frame });
     let outputs_of = |frame: u32| -> Result<Vec<PathBuf>> {
         args.outputs
             .iter()
