@@ -37,6 +37,7 @@ fn floats(doc: &Value, bin: &[u8], index: usize) -> Vec<f32> {
         "SCALAR" => 1,
         "VEC3" => 3,
         "VEC4" => 4,
+        "MAT4" => 16,
         other => panic!("type {other}"),
     };
     let n = acc["count"].as_u64().unwrap() as usize * width;
@@ -169,4 +170,134 @@ fn the_boxes_move_as_their_animation_says() {
         after < before - 2.0,
         "the inner box's pixels did not rise: mean row {before} at frame 1, {after} at frame 25"
     );
+}
+
+/// The u16 values of accessor `index` (tightly packed UNSIGNED_SHORT data in buffer 0).
+fn shorts(doc: &Value, bin: &[u8], index: usize) -> Vec<u16> {
+    let acc = &doc["accessors"][index];
+    assert_eq!(acc["componentType"], 5123, "accessor {index} is not UNSIGNED_SHORT");
+    let view = &doc["bufferViews"][acc["bufferView"].as_u64().unwrap() as usize];
+    let start = (view["byteOffset"].as_u64().unwrap_or(0) + acc["byteOffset"].as_u64().unwrap_or(0)) as usize;
+    let n = acc["count"].as_u64().unwrap() as usize * 4;
+    bin[start..start + 2 * n].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect()
+}
+
+/// The Fox's skinned vertex bounds at key `k` of animation `anim`, computed here from
+/// the file: node transforms with the key's values, joint matrices, weighted vertices.
+fn fox_bounds_at_key(doc: &Value, bin: &[u8], anim: usize, k: usize) -> (Vec3, Vec3) {
+    use glam::{Mat4, Quat};
+    let nodes = doc["nodes"].as_array().unwrap();
+    let vec = |v: &Value, d: &[f32]| -> Vec<f32> { serde_json::from_value(v.clone()).unwrap_or(d.to_vec()) };
+    let mut trs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = nodes
+        .iter()
+        .map(|n| {
+            (vec(&n["translation"], &[0.0; 3]), vec(&n["rotation"], &[0.0, 0.0, 0.0, 1.0]), vec(&n["scale"], &[1.0; 3]))
+        })
+        .collect();
+    let a = &doc["animations"][anim];
+    for channel in a["channels"].as_array().unwrap() {
+        let sampler = &a["samplers"][channel["sampler"].as_u64().unwrap() as usize];
+        let values = floats(doc, bin, sampler["output"].as_u64().unwrap() as usize);
+        let node = channel["target"]["node"].as_u64().unwrap() as usize;
+        match channel["target"]["path"].as_str().unwrap() {
+            "translation" => trs[node].0 = values[3 * k..3 * k + 3].to_vec(),
+            "rotation" => trs[node].1 = values[4 * k..4 * k + 4].to_vec(),
+            "scale" => trs[node].2 = values[3 * k..3 * k + 3].to_vec(),
+            other => panic!("channel path {other}"),
+        }
+    }
+    let mut world = vec![Mat4::IDENTITY; nodes.len()];
+    let mut stack: Vec<(usize, Mat4)> = doc["scenes"][0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n.as_u64().unwrap() as usize, Mat4::IDENTITY))
+        .collect();
+    while let Some((n, parent)) = stack.pop() {
+        let (t, r, s) = &trs[n];
+        world[n] = parent
+            * Mat4::from_scale_rotation_translation(
+                Vec3::from_slice(s),
+                Quat::from_slice(r).normalize(),
+                Vec3::from_slice(t),
+            );
+        for c in nodes[n]["children"].as_array().into_iter().flatten() {
+            stack.push((c.as_u64().unwrap() as usize, world[n]));
+        }
+    }
+    let skin = &doc["skins"][0];
+    let ibm = floats(doc, bin, skin["inverseBindMatrices"].as_u64().unwrap() as usize);
+    let joints: Vec<Mat4> = skin["joints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, j)| world[j.as_u64().unwrap() as usize] * Mat4::from_cols_slice(&ibm[16 * i..16 * i + 16]))
+        .collect();
+    let attributes = &doc["meshes"][0]["primitives"][0]["attributes"];
+    let accessor = |name: &str| attributes[name].as_u64().unwrap() as usize;
+    let positions = floats(doc, bin, accessor("POSITION"));
+    let (vertex_joints, weights) = (shorts(doc, bin, accessor("JOINTS_0")), floats(doc, bin, accessor("WEIGHTS_0")));
+    let mut bounds = (Vec3::INFINITY, Vec3::NEG_INFINITY);
+    for v in 0..positions.len() / 3 {
+        let m: Mat4 =
+            (0..4).fold(Mat4::ZERO, |m, i| m + joints[vertex_joints[4 * v + i] as usize] * weights[4 * v + i]);
+        let p = m.transform_point3(Vec3::from_slice(&positions[3 * v..]));
+        bounds = (bounds.0.min(p), bounds.1.max(p));
+    }
+    bounds
+}
+
+#[test]
+fn the_fox_is_skinned_as_its_joints_say() {
+    use tessera::scene::{prepare, AnimationSelect, PrepareOptions};
+    let path = shared_scene("Fox");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let bin = std::fs::read(path.with_file_name(doc["buffers"][0]["uri"].as_str().unwrap())).unwrap();
+    let scene = Scene::load(&path).unwrap();
+    let walk = doc["animations"].as_array().unwrap().iter().position(|a| a["name"] == "Walk").unwrap();
+    let samplers = doc["animations"][walk]["samplers"].as_array().unwrap();
+    let input = samplers[0]["input"].as_u64().unwrap();
+    assert!(samplers.iter().all(|s| s["input"].as_u64() == Some(input)), "Walk's channels share their key times");
+    let times = floats(&doc, &bin, input as usize);
+    let mut seen = Vec::new();
+    for k in [0, 5, 11] {
+        let opts = PrepareOptions {
+            width: 32,
+            height: 32,
+            camera: None,
+            time: times[k],
+            animation: AnimationSelect::Name("Walk".into()),
+        };
+        let header = prepare(&scene, None, &opts).unwrap().header;
+        let (lo, hi) = fox_bounds_at_key(&doc, &bin, walk, k);
+        let tolerance = 1e-4 * (hi - lo).length();
+        let (got_lo, got_hi) = (Vec3::from(header.bounds_min), Vec3::from(header.bounds_max));
+        assert!(
+            (got_lo - lo).abs().max_element() < tolerance && (got_hi - hi).abs().max_element() < tolerance,
+            "key {k} (t = {}): bounds {got_lo}..{got_hi}, computed from the joints {lo}..{hi}",
+            times[k]
+        );
+        seen.push((lo, hi));
+    }
+    assert!(seen[0] != seen[1] && seen[1] != seen[2], "the Fox holds still: {seen:?}");
+}
+
+#[test]
+fn channels_tessera_cannot_play_are_one_warning_each_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut doc) = copy_scene("BoxAnimated", dir.path());
+    // A path glTF does not define, and a KHR_animation_pointer channel (no target node).
+    doc["animations"][0]["channels"][0]["target"]["path"] = json!("rotatiof");
+    doc["animations"][0]["channels"].as_array_mut().unwrap().push(json!({
+        "sampler": 0,
+        "target": {"path": "pointer", "extensions": {"KHR_animation_pointer": {"pointer": "/nodes/2/rotation"}}}
+    }));
+    doc["extensionsUsed"] = json!(["KHR_animation_pointer"]);
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let scene = Scene::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let about = |what: &str| scene.warnings.iter().filter(|w| w.contains(what)).count();
+    assert_eq!(about("animations[0].channels[0]"), 1, "{:?}", scene.warnings);
+    assert_eq!(about("KHR_animation_pointer"), 1, "{:?}", scene.warnings);
+    assert_eq!(scene.animations[0].channels.len(), 1, "the translation channel still plays");
 }

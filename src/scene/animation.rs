@@ -11,6 +11,7 @@ use std::str::FromStr;
 use glam::{Mat4, Quat, Vec3};
 use gltf::accessor::Dimensions;
 use gltf::animation::{Interpolation as GltfInterpolation, Property};
+use gltf::json::validation::Checked;
 use serde::{Deserialize, Serialize};
 
 use super::buffers::BufferData;
@@ -152,6 +153,23 @@ pub fn driven_nodes(graph: &NodeGraph, animations: &[Animation]) -> Vec<bool> {
     driven
 }
 
+/// The glTF JSON without its KHR_animation_pointer channels (which have no target
+/// node, so the glTF parser refuses them); `None` when the file has no such channel.
+pub(crate) fn without_pointer_channels(json: &[u8]) -> Option<Vec<u8>> {
+    const NAME: &[u8] = b"KHR_animation_pointer";
+    json.windows(NAME.len()).position(|w| w == NAME)?;
+    let mut root: serde_json::Value = serde_json::from_slice(json).ok()?;
+    let mut removed = 0;
+    for animation in root.get_mut("animations")?.as_array_mut()? {
+        if let Some(channels) = animation.get_mut("channels").and_then(|c| c.as_array_mut()) {
+            let before = channels.len();
+            channels.retain(|c| c.get("target").is_none_or(|t| t.get("node").is_some()));
+            removed += before - channels.len();
+        }
+    }
+    (removed > 0).then(|| serde_json::to_vec(&root).expect("JSON values serialise"))
+}
+
 /// Reads every animation. Channels Tessera cannot play (morph-target weights,
 /// nodes given by a matrix) are left out with one warning each kind.
 pub(crate) fn load_animations(
@@ -159,19 +177,24 @@ pub(crate) fn load_animations(
     graph: &NodeGraph,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Animation>, SceneError> {
-    let (mut weights, mut matrix_nodes) = (0usize, 0usize);
+    let (mut weights, mut matrix_nodes, mut unknown) = (0usize, 0usize, Vec::new());
     let mut animations = Vec::new();
     for animation in data.doc.animations() {
         let a = animation.index();
         let mut channels = Vec::new();
         for (c, channel) in animation.channels().enumerate() {
             let node = channel.target().node().index();
-            let target = match channel.target().property() {
-                Property::Translation => Target::Translation,
-                Property::Rotation => Target::Rotation,
-                Property::Scale => Target::Scale,
-                Property::MorphTargetWeights => {
+            // Read through the JSON: the accessors of the gltf crate panic on values it does not know.
+            let target = match data.doc.as_json().animations[a].channels[c].target.path {
+                Checked::Valid(Property::Translation) => Target::Translation,
+                Checked::Valid(Property::Rotation) => Target::Rotation,
+                Checked::Valid(Property::Scale) => Target::Scale,
+                Checked::Valid(Property::MorphTargetWeights) => {
                     weights += 1;
+                    continue;
+                }
+                Checked::Invalid => {
+                    unknown.push(format!("animations[{a}].channels[{c}]"));
                     continue;
                 }
             };
@@ -187,10 +210,14 @@ pub(crate) fn load_animations(
                 _ => (Dimensions::Vec3, 3, Space::Vector),
             };
             let values = data.floats(&sampler.output(), &[dims], &format!("{field}.output"))?;
-            let interpolation = match sampler.interpolation() {
-                GltfInterpolation::Step => Interpolation::Step,
-                GltfInterpolation::Linear => Interpolation::Linear,
-                GltfInterpolation::CubicSpline => Interpolation::CubicSpline,
+            let interpolation = match data.doc.as_json().animations[a].samplers[sampler.index()].interpolation {
+                Checked::Valid(GltfInterpolation::Step) => Interpolation::Step,
+                Checked::Valid(GltfInterpolation::Linear) => Interpolation::Linear,
+                Checked::Valid(GltfInterpolation::CubicSpline) => Interpolation::CubicSpline,
+                Checked::Invalid => {
+                    let message = "interpolation is not STEP, LINEAR or CUBICSPLINE";
+                    return Err(SceneError::field(data.file, format!("{field}.interpolation"), message));
+                }
             };
             let curve = Curve::new(times.to_vec(), values.to_vec(), width, interpolation, space)
                 .map_err(|e| SceneError::field(data.file, format!("animations[{a}].channels[{c}]"), e.to_string()))?;
@@ -200,6 +227,13 @@ pub(crate) fn load_animations(
     }
     if weights > 0 {
         warnings.push(format!("{weights} morph-target weight channel(s) ignored: morph targets are not animated"));
+    }
+    if let Some(first) = unknown.first() {
+        warnings.push(format!(
+            "{} channel(s) with a target path glTF does not define (translation, rotation, scale, \
+             weights), first {first}: ignored",
+            unknown.len()
+        ));
     }
     if matrix_nodes > 0 {
         warnings.push(format!(

@@ -247,6 +247,17 @@ impl<'a> BufferData<'a> {
         Ok(values)
     }
 
+    /// Reads a JOINTS_n accessor (VEC4 of u8 or u16 joint indices).
+    pub fn joints(&self, acc: &Accessor, field: &str) -> Result<Vec<u32>, SceneError> {
+        let ty = acc.data_type();
+        if acc.dimensions() != Dimensions::Vec4 || !matches!(ty, DataType::U8 | DataType::U16) {
+            let message =
+                format!("accessors[{}] is {:?} {:?}; joints must be VEC4 u8 or u16", acc.index(), acc.dimensions(), ty);
+            return Err(self.error(field, message));
+        }
+        self.read(acc, field, |b| read_index_of(ty, b))
+    }
+
     /// The accessor with index `i`, or an error naming `field`.
     pub fn accessor(&self, i: usize, field: &str) -> Result<Accessor<'a>, SceneError> {
         self.doc.accessors().nth(i).ok_or_else(|| {

@@ -19,6 +19,27 @@ pub struct Geometry {
     pub uv0: Vec<Vec2>,
     pub uv1: Vec<Vec2>,
     pub triangles: Vec<[u32; 3]>,
+    /// Skin influences (JOINTS_n/WEIGHTS_n), one set per n present, per vertex.
+    pub skin: Vec<Influences>,
+}
+
+/// One JOINTS_n/WEIGHTS_n pair: four joints (indices into the skin's joints) and
+/// their weights, per vertex.
+#[derive(Clone, Debug, Default)]
+pub struct Influences {
+    pub joints: Vec<[u32; 4]>,
+    pub weights: Vec<[f32; 4]>,
+}
+
+impl Geometry {
+    /// The largest joint index any vertex uses with a non-zero weight.
+    pub fn max_joint(&self) -> Option<u32> {
+        self.skin
+            .iter()
+            .flat_map(|set| set.joints.iter().zip(&set.weights))
+            .flat_map(|(j, w)| j.iter().zip(w).filter(|(_, &w)| w != 0.0).map(|(&j, _)| j))
+            .max()
+    }
 }
 
 /// Whether a primitive mode is made of triangles (strips and fans are converted).
@@ -66,6 +87,24 @@ pub(crate) fn load_primitive(
         *uv = values.chunks_exact(2).map(Vec2::from_slice).collect();
     }
     let [uv0, uv1] = uvs;
+    let mut skin = Vec::new();
+    for set in 0..2 {
+        let (Some(joints), Some(_)) = (prim.get(&Semantic::Joints(set)), prim.get(&Semantic::Weights(set))) else {
+            continue;
+        };
+        let joints_field = format!("{field}.attributes.JOINTS_{set}");
+        let joints = data.joints(&joints, &joints_field)?;
+        let weights = attribute(Semantic::Weights(set), &format!("WEIGHTS_{set}"), Dimensions::Vec4)?;
+        let weights = per_vertex(weights, 4)?;
+        if joints.len() != count * 4 {
+            let message = format!("has {} elements but POSITION ({pos_field}) has {count}", joints.len() / 4);
+            return Err(SceneError::field(data.file, joints_field, message));
+        }
+        skin.push(Influences {
+            joints: joints.chunks_exact(4).map(|j| [j[0], j[1], j[2], j[3]]).collect(),
+            weights: weights.chunks_exact(4).map(|w| [w[0], w[1], w[2], w[3]]).collect(),
+        });
+    }
 
     let indices = match prim.indices() {
         Some(acc) => {
@@ -86,7 +125,7 @@ pub(crate) fn load_primitive(
     let triangles: Vec<[u32; 3]> = all.into_iter().filter(|t| !is_degenerate(&positions, t)).collect();
     let degenerate = total - triangles.len();
 
-    let mut geometry = Geometry { positions, normals, tangents, uv0, uv1, triangles };
+    let mut geometry = Geometry { positions, normals, tangents, uv0, uv1, triangles, skin };
     if geometry.normals.is_empty() {
         geometry = flat_shaded(&geometry);
     } else {
@@ -161,6 +200,14 @@ fn flat_shaded(g: &Geometry) -> Geometry {
         uv0: pick2(&g.uv0),
         uv1: pick2(&g.uv1),
         triangles: (0..g.triangles.len() as u32).map(|t| [3 * t, 3 * t + 1, 3 * t + 2]).collect(),
+        skin: g
+            .skin
+            .iter()
+            .map(|set| Influences {
+                joints: corners().map(|i| set.joints[i]).collect(),
+                weights: corners().map(|i| set.weights[i]).collect(),
+            })
+            .collect(),
     }
 }
 

@@ -3,19 +3,18 @@
 //! Policy: non-triangle primitives (points, lines) are skipped with one warning,
 //! and so are zero-area triangles; the load fails only when nothing renderable is
 //! left. Unsupported extensions, even required ones, are warnings. The node graph
-//! and its animations are kept for posing frames (`animation`); skins and morph
-//! targets are ignored: skinned meshes render their bind-pose vertices.
+//! and its animations and skins are kept for posing frames (`animation`); morph
+//! targets are ignored.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use glam::Vec3;
 use gltf::json::validation::{Checked, Validate};
 use gltf::mesh::Mode;
 use gltf::Document;
 
-use super::animation::load_animations;
+use super::animation::{load_animations, without_pointer_channels};
 use super::buffers::{load_buffers, BufferData};
 use super::error::SceneError;
 use super::geometry::{is_triangle_mode, load_primitive, Geometry};
@@ -113,12 +112,15 @@ fn load_checked(
             .charge(bin.len() as u64, || "the GLB binary chunk holds".into())
             .map_err(|message| SceneError::Format { path: file.into(), message })?;
     }
+    let mut warnings = Vec::new();
+    // Their extension's own warning (unsupported, ignored) is the one the user sees.
+    let pointers = without_pointer_channels(json);
+    let json = pointers.as_deref().unwrap_or(json);
     let root: gltf::json::Root = gltf::json::deserialize::from_slice(json)
         .map_err(|e| SceneError::Format { path: file.into(), message: format!("invalid glTF JSON: {e}") })?;
     validate(&root, file)?;
     let doc = Document::from_json_without_validation(root);
 
-    let mut warnings = Vec::new();
     let (extensions_used, extensions_unsupported) = extensions(&doc, &mut warnings);
     warnings.extend(check_values(&doc, file)?);
     let expansion = check_expansion(&doc, file, opts.max_instances)?;
@@ -137,12 +139,9 @@ fn load_checked(
         texture.image = image_of[texture.image];
     }
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
-    let graph = NodeGraph::load(&data, root_nodes(&doc).0, mesh_bounds(&meshes.meshes))?;
+    let graph = NodeGraph::load(&data, root_nodes(&doc).0, &meshes.meshes)?;
     let nodes = graph.place(&graph.rest_locals(), file)?;
     let animations = load_animations(&data, &graph, &mut warnings)?;
-    if doc.skins().len() > 0 {
-        warnings.push(format!("{} skin(s) ignored: skinned meshes render in their bind pose", doc.skins().len()));
-    }
 
     let mut scene = Scene {
         path: file.to_path_buf(),
@@ -499,17 +498,6 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::TriangleStrip => "TRIANGLE_STRIP",
         Mode::TriangleFan => "TRIANGLE_FAN",
     }
-}
-
-/// Each mesh's bounds in mesh space (`None` when it has no triangles left).
-fn mesh_bounds(meshes: &[Mesh]) -> Vec<Option<(Vec3, Vec3)>> {
-    meshes
-        .iter()
-        .map(|m| {
-            let points = m.primitives.iter().flat_map(|p| p.geometry.positions.iter().copied());
-            points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
-        })
-        .collect()
 }
 
 /// Texture transforms (KHR_texture_transform) must be finite, or lookups are meaningless.

@@ -12,7 +12,7 @@ use super::buffers::BufferData;
 use super::camera::{Projection, SceneCamera};
 use super::error::SceneError;
 use super::lights::SceneLight;
-use super::MeshInstance;
+use super::{Mesh, MeshInstance};
 
 /// A node's own transform, as authored: a matrix or translation/rotation/scale.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -39,8 +39,9 @@ pub struct Node {
     pub rest: LocalTransform,
     pub children: Vec<usize>,
     pub mesh: Option<usize>,
-    /// A skinned mesh ignores its node's transform (glTF: its joints place it).
-    pub skinned: bool,
+    /// The skin that deforms its mesh (index into [`NodeGraph::skins`]); a skinned
+    /// mesh ignores its node's transform (glTF: its joints place it).
+    pub skin: Option<usize>,
     /// EXT_mesh_gpu_instancing transforms, relative to the node.
     pub gpu_instances: Option<Arc<Vec<Mat4>>>,
     /// The node's camera, placed at the origin (`world` is the identity).
@@ -54,8 +55,23 @@ pub struct Node {
 pub struct NodeGraph {
     pub nodes: Vec<Node>,
     pub roots: Vec<usize>,
+    pub skins: Vec<Skin>,
     /// Each mesh's bounds in mesh space (`None` when it has no triangles left).
     pub mesh_bounds: Vec<Option<(Vec3, Vec3)>>,
+}
+
+/// A glTF skin: the joint nodes that deform a mesh and their inverse bind matrices.
+#[derive(Clone, Debug)]
+pub struct Skin {
+    pub joints: Vec<usize>,
+    pub inverse_bind: Vec<Mat4>,
+}
+
+impl Skin {
+    /// Each joint's matrix (world × inverse bind), given every node's world transform.
+    pub fn joint_matrices(&self, worlds: &[Mat4]) -> Vec<Mat4> {
+        self.joints.iter().zip(&self.inverse_bind).map(|(&j, ibm)| worlds[j] * *ibm).collect()
+    }
 }
 
 /// What one walk of the graph places in the world.
@@ -64,16 +80,15 @@ pub struct Placed {
     pub instances: Vec<MeshInstance>,
     pub cameras: Vec<SceneCamera>,
     pub lights: Vec<SceneLight>,
+    /// Every node's world transform (the identity for nodes the walk does not reach).
+    pub worlds: Vec<Mat4>,
 }
 
 impl NodeGraph {
     /// Reads every node; `roots` are the nodes the default scene renders. Node values
     /// were checked before (`values::check_values`), the expansion too.
-    pub(crate) fn load(
-        data: &BufferData,
-        roots: Vec<usize>,
-        mesh_bounds: Vec<Option<(Vec3, Vec3)>>,
-    ) -> Result<NodeGraph, SceneError> {
+    pub(crate) fn load(data: &BufferData, roots: Vec<usize>, meshes: &[Mesh]) -> Result<NodeGraph, SceneError> {
+        let skins = load_skins(data)?;
         let nodes = data
             .doc
             .nodes()
@@ -94,14 +109,25 @@ impl NodeGraph {
                     rest,
                     children: node.children().map(|c| c.index()).collect(),
                     mesh: node.mesh().map(|m| m.index()),
-                    skinned: node.skin().is_some(),
+                    skin: node.skin().map(|s| s.index()),
                     gpu_instances: gpu_instances(data, &node, &field)?.map(Arc::new),
                     camera: node.camera().map(|c| scene_camera(&c, &node)),
                     light: node.light().map(|l| SceneLight::from_gltf(&l, &Mat4::IDENTITY)),
                 })
             })
-            .collect::<Result<_, SceneError>>()?;
-        Ok(NodeGraph { nodes, roots, mesh_bounds })
+            .collect::<Result<Vec<Node>, SceneError>>()?;
+        for (i, node) in nodes.iter().enumerate() {
+            let (Some(mesh), Some(skin)) = (node.mesh, node.skin) else { continue };
+            let used = meshes[mesh].primitives.iter().filter_map(|p| p.geometry.max_joint()).max();
+            if let Some(joint) = used.filter(|&j| j as usize >= skins[skin].joints.len()) {
+                let message = format!(
+                    "meshes[{mesh}] uses joint {joint}, but skins[{skin}] has {} joints",
+                    skins[skin].joints.len()
+                );
+                return Err(SceneError::field(data.file, format!("nodes[{i}].skin"), message));
+            }
+        }
+        Ok(NodeGraph { nodes, roots, skins, mesh_bounds: meshes.iter().map(mesh_bounds).collect() })
     }
 
     /// Every node's authored local matrix.
@@ -112,7 +138,7 @@ impl NodeGraph {
     /// Walks the graph from the roots with `locals[i]` as node i's local matrix.
     /// Instances, cameras and lights come in depth-first order, children in order.
     pub fn place(&self, locals: &[Mat4], file: &Path) -> Result<Placed, SceneError> {
-        let mut out = Placed::default();
+        let mut out = Placed { worlds: vec![Mat4::IDENTITY; self.nodes.len()], ..Placed::default() };
         let mut stack: Vec<(usize, Mat4, usize)> = self.roots.iter().rev().map(|&n| (n, Mat4::IDENTITY, 0)).collect();
         while let Some((index, parent, depth)) = stack.pop() {
             let field = || format!("nodes[{index}]");
@@ -127,8 +153,9 @@ impl NodeGraph {
             if !world.is_finite() {
                 return Err(SceneError::field(file, field(), "the world transform overflows (non-finite values)"));
             }
+            out.worlds[index] = world;
             if let Some(mesh) = node.mesh {
-                let base = if node.skinned { Mat4::IDENTITY } else { world };
+                let base = if node.skin.is_some() { Mat4::IDENTITY } else { world };
                 let placements = match &node.gpu_instances {
                     Some(transforms) => transforms.iter().map(|&t| base * t).collect(),
                     None => vec![base],
@@ -167,6 +194,35 @@ impl NodeGraph {
         }
         moved
     }
+}
+
+/// A mesh's bounds in mesh space (`None` when it has no triangles left).
+fn mesh_bounds(mesh: &Mesh) -> Option<(Vec3, Vec3)> {
+    let points = mesh.primitives.iter().flat_map(|p| p.geometry.positions.iter().copied());
+    points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
+}
+
+/// Every skin, its inverse bind matrices checked against its joints.
+fn load_skins(data: &BufferData) -> Result<Vec<Skin>, SceneError> {
+    data.doc
+        .skins()
+        .map(|skin| {
+            let joints: Vec<usize> = skin.joints().map(|j| j.index()).collect();
+            let inverse_bind = match skin.inverse_bind_matrices() {
+                None => vec![Mat4::IDENTITY; joints.len()],
+                Some(acc) => {
+                    let field = format!("skins[{}].inverseBindMatrices", skin.index());
+                    let values = data.floats(&acc, &[gltf::accessor::Dimensions::Mat4], &field)?;
+                    if values.len() != 16 * joints.len() {
+                        let message = format!("holds {} matrices for {} joints", values.len() / 16, joints.len());
+                        return Err(SceneError::field(data.file, field, message));
+                    }
+                    values.chunks_exact(16).map(Mat4::from_cols_slice).collect()
+                }
+            };
+            Ok(Skin { joints, inverse_bind })
+        })
+        .collect()
 }
 
 /// Whether `world` maps the box `bounds` to finite coordinates. An affine map's

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use glam::{Mat3, Vec3};
+use glam::{Mat3, Mat4, Vec3};
 use rayon::prelude::*;
 
 use super::animation::{self, driven_nodes, pose_locals};
@@ -47,12 +47,13 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
         return Err(SettingsError::Resolution { width: opts.width, height: opts.height }.into());
     }
     let animations = animation::select(&scene.animations, &opts.animation, &scene.path)?;
+    // Stills without skins use the placement made at load; the rest place the pose.
     let posed;
-    let (instances, cameras, lights) = if animations.is_empty() {
-        (&scene.instances, &scene.cameras, &scene.lights)
+    let (instances, cameras, lights, worlds) = if animations.is_empty() && scene.nodes.skins.is_empty() {
+        (&scene.instances, &scene.cameras, &scene.lights, &[][..])
     } else {
         posed = scene.nodes.place(&pose_locals(&scene.nodes, animations, opts.time), &scene.path)?;
-        (&posed.instances, &posed.cameras, &posed.lights)
+        (&posed.instances, &posed.cameras, &posed.lights, &posed.worlds[..])
     };
     let camera = select(cameras, opts.camera.as_ref(), &scene.path)?;
 
@@ -60,11 +61,11 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
     let default_material = materials.len() as u32;
     let moved = scene.nodes.moved_by(&driven_nodes(&scene.nodes, animations));
     let geometry = if moved.iter().any(|&m| m) {
-        let fixed = static_geometry(scene, instances, moved, default_material);
-        let moving = build_geometry(scene, instances.iter().filter(|i| fixed.moved[i.node]), default_material);
-        join(&fixed.geometry, moving)
+        let fixed = static_geometry(scene, instances, worlds, moved, default_material);
+        let moving = instances.iter().filter(|i| moves(scene, &fixed.moved, i));
+        join(&fixed.geometry, build_geometry(scene, moving, worlds, default_material))
     } else {
-        build_geometry(scene, instances.iter(), default_material)
+        build_geometry(scene, instances.iter(), worlds, default_material)
     };
     if geometry.uses_default_material {
         materials.push(flat::Material::default());
@@ -150,6 +151,7 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
 fn static_geometry(
     scene: &Scene,
     instances: &[MeshInstance],
+    worlds: &[Mat4],
     moved: Vec<bool>,
     default_material: u32,
 ) -> Arc<StaticGeometry> {
@@ -157,7 +159,8 @@ fn static_geometry(
     match &*kept {
         Some(fixed) if fixed.moved == moved => fixed.clone(),
         _ => {
-            let geometry = build_geometry(scene, instances.iter().filter(|i| !moved[i.node]), default_material);
+            let fixed = instances.iter().filter(|i| !moves(scene, &moved, i));
+            let geometry = build_geometry(scene, fixed, worlds, default_material);
             let fixed = Arc::new(StaticGeometry { moved, geometry: Arc::new(geometry) });
             *kept = Some(fixed.clone());
             fixed
@@ -165,13 +168,21 @@ fn static_geometry(
     }
 }
 
+/// Whether `instance` can move when the nodes in `moved` do: its node moves, or
+/// one of the joints of its skin.
+fn moves(scene: &Scene, moved: &[bool], instance: &MeshInstance) -> bool {
+    let skin = scene.nodes.nodes[instance.node].skin.map(|s| &scene.nodes.skins[s]);
+    moved[instance.node] || skin.is_some_and(|s| s.joints.iter().any(|&j| moved[j]))
+}
+
 /// `instances` gathered into world space and ordered by a BVH built over them.
 fn build_geometry<'a>(
     scene: &Scene,
     instances: impl Iterator<Item = &'a MeshInstance>,
+    worlds: &[Mat4],
     default_material: u32,
 ) -> Geometry {
-    let gathered = gather(scene, instances, default_material);
+    let gathered = gather(scene, instances, worlds, default_material);
     let bvh = crate::accel::build(&gathered.corners);
     let bounds = gathered
         .corners
@@ -240,10 +251,16 @@ struct Gathered {
     uses_default_material: bool,
 }
 
-/// Every primitive of `instances` in world space. glTF: a transform with a
-/// negative determinant flips the winding, so such triangles are re-ordered to keep
-/// counter-clockwise fronts.
-fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, default_material: u32) -> Gathered {
+/// Every primitive of `instances` in world space; skinned meshes are deformed by
+/// their joints, given every node's world transform in `worlds`. glTF: a transform
+/// with a negative determinant flips the winding, so such triangles are re-ordered
+/// to keep counter-clockwise fronts.
+fn gather<'a>(
+    scene: &Scene,
+    instances: impl Iterator<Item = &'a MeshInstance>,
+    worlds: &[Mat4],
+    default_material: u32,
+) -> Gathered {
     let mut out = Gathered {
         corners: Vec::new(),
         triangles: Vec::new(),
@@ -252,10 +269,9 @@ fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, 
         uses_default_material: false,
     };
     for instance in instances {
-        let linear = Mat3::from_mat4(instance.world);
-        let det = linear.determinant();
-        let normal_matrix = if det != 0.0 { linear.inverse().transpose() } else { linear };
-        let handedness = if det < 0.0 { -1.0 } else { 1.0 };
+        let joints = scene.nodes.nodes[instance.node].skin.map(|s| scene.nodes.skins[s].joint_matrices(worlds));
+        let rigid = Placement::new(instance.world);
+        let det = rigid.linear.determinant();
         for prim in &scene.meshes[instance.mesh].primitives {
             let g = &*prim.geometry;
             let material = prim.material.map_or(default_material, |m| m as u32);
@@ -264,11 +280,17 @@ fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, 
                 scene.materials.get(material as usize).is_some_and(|m| m.flags & flat::MAT_ALPHA_MASK != 0);
             let flags = if alpha_tested { flat::TRI_ALPHA_TESTED } else { 0 };
             let base = out.vertices.len() as u32;
+            let skinned: Option<Vec<Placement>> = joints
+                .as_ref()
+                .filter(|_| !g.skin.is_empty())
+                .map(|joints| (0..g.positions.len()).map(|i| Placement::new(skin_matrix(g, i, joints))).collect());
+            let place = |i: usize| skinned.as_ref().map_or(&rigid, |s| &s[i]);
             out.vertices.extend((0..g.positions.len()).map(|i| {
-                let normal = (normal_matrix * g.normals[i]).try_normalize().unwrap_or(Vec3::Z);
+                let p = place(i);
+                let normal = (p.normal * g.normals[i]).try_normalize().unwrap_or(Vec3::Z);
                 let tangent = g.tangents.get(i).map_or([0.0; 4], |t| {
-                    let xyz = (linear * t.truncate()).try_normalize().unwrap_or(Vec3::X);
-                    xyz.extend(t.w * handedness).to_array()
+                    let xyz = (p.linear * t.truncate()).try_normalize().unwrap_or(Vec3::X);
+                    xyz.extend(t.w * p.handedness).to_array()
                 });
                 Vertex {
                     normal: normal.to_array(),
@@ -278,7 +300,8 @@ fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, 
                     uv1: g.uv1.get(i).map_or([0.0; 2], |uv| uv.to_array()),
                 }
             }));
-            let world: Vec<Vec3> = g.positions.iter().map(|&p| instance.world.transform_point3(p)).collect();
+            let world: Vec<Vec3> =
+                g.positions.iter().enumerate().map(|(i, &v)| place(i).matrix.transform_point3(v)).collect();
             for &[a, b, c] in &g.triangles {
                 let [a, b, c] = if det < 0.0 { [a, c, b] } else { [a, b, c] };
                 let corners = [world[a as usize], world[b as usize], world[c as usize]];
@@ -296,6 +319,38 @@ fn gather<'a>(scene: &Scene, instances: impl Iterator<Item = &'a MeshInstance>, 
         }
     }
     out
+}
+
+/// How a vertex is carried into world space: points by `matrix`, normals by the
+/// inverse transpose of its linear part, tangents by the linear part (their sign
+/// flips with a mirroring transform).
+struct Placement {
+    matrix: Mat4,
+    linear: Mat3,
+    normal: Mat3,
+    handedness: f32,
+}
+
+impl Placement {
+    fn new(matrix: Mat4) -> Self {
+        let linear = Mat3::from_mat4(matrix);
+        let det = linear.determinant();
+        let normal = if det != 0.0 { linear.inverse().transpose() } else { linear };
+        Placement { matrix, linear, normal, handedness: if det < 0.0 { -1.0 } else { 1.0 } }
+    }
+}
+
+/// The weighted sum of a vertex's joint matrices (glTF skinning).
+fn skin_matrix(g: &super::Geometry, vertex: usize, joints: &[Mat4]) -> Mat4 {
+    let mut sum = Mat4::ZERO;
+    for set in &g.skin {
+        for (&j, &w) in set.joints[vertex].iter().zip(&set.weights[vertex]) {
+            if w != 0.0 {
+                sum += joints[j as usize] * w;
+            }
+        }
+    }
+    sum
 }
 
 /// Flat textures and their texels: every image once, textures pointing into it.
