@@ -150,7 +150,7 @@ struct RenderArgs {
 #[derive(Debug, Args)]
 struct LookArgs {
     /// Exposure in stops for PNG output (-64 to 64).
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = parse_exposure)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = output::parse_exposure)]
     exposure: f32,
     /// View transform for PNG output.
     #[arg(long, value_enum, default_value_t = ViewTransform::Agx)]
@@ -197,14 +197,6 @@ struct DenoiseArgs {
 }
 
 /// `--exposure`: a finite number of stops in [-64, 64] (2^±64 already saturates any image).
-fn parse_exposure(s: &str) -> Result<f32, String> {
-    let stops: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
-    match stops.is_finite() && (-64.0..=64.0).contains(&stops) {
-        true => Ok(stops),
-        false => Err(format!("{stops} is not a finite number of stops in [-64, 64]")),
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);

@@ -191,10 +191,17 @@ fn numeric_flags_are_validated() {
         ("--env", "inf"),
         ("--memory-limit", "0"),
         ("--memory-limit", "12MB"),
+        ("--fps", "0"),
+        ("--fps", "NaN"),
     ] {
         let mut args = render_args(&scene, &out);
         args.extend([flag, value]);
         refused(&tessera(&args), &format!("{flag} {value}"), &[flag.trim_start_matches('-')]);
+    }
+    // `submit` parses its flags the same way, before it reaches for a coordinator.
+    for (flag, value) in [("--exposure", "NaN"), ("--tile", "0"), ("--samples-per-task", "0"), ("--priority", "5000")] {
+        let args = ["submit", &scene, "--coordinator", "http://127.0.0.1:9", flag, value];
+        refused(&tessera(&args), &format!("submit {flag} {value}"), &[flag.trim_start_matches('-')]);
     }
     // Within the side limit, but the film does not fit the budget.
     let args = ["render", &scene, "-o", &out, "--width", "16384", "--height", "16384", "--memory-limit", "1GiB"];

@@ -242,13 +242,13 @@ pub struct SubmitArgs {
     #[arg(long, default_value = "1")]
     frames: FrameRange,
     /// Tile size in pixels.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=MAX_IMAGE_SIDE as i64))]
     tile: u32,
     /// Samples per pixel.
     #[arg(long, default_value_t = 64)]
     spp: u32,
     /// Split each tile's samples into tasks of this many samples (default: one task per tile).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_SPP as i64))]
     samples_per_task: Option<u32>,
     /// Image width in pixels.
     #[arg(long, default_value_t = 960)]
@@ -271,7 +271,7 @@ pub struct SubmitArgs {
     #[command(flatten)]
     time: TimeArgs,
     /// Priority (-1000..1000); higher runs first, equal priorities in submission order.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
     priority: i32,
     /// Denoise each finished frame (once, on the full frame) on the coordinator.
     #[arg(long)]
@@ -279,8 +279,8 @@ pub struct SubmitArgs {
     /// Output formats, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "exr,png")]
     format: Vec<OutputFormat>,
-    /// Exposure in stops for PNG output.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    /// Exposure in stops for PNG output (-64 to 64).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = crate::output::parse_exposure)]
     exposure: f32,
     /// View transform for PNG output.
     #[arg(long, value_enum, default_value_t = ViewTransform::Agx)]

@@ -37,6 +37,15 @@ use std::path::{Path, PathBuf};
 pub use self::exr::{read_exr, read_noisy};
 pub use self::tonemap::ViewTransform;
 
+/// Parses `--exposure`: a finite number of stops within ±64 (2^64 is past any image).
+pub fn parse_exposure(s: &str) -> Result<f32, String> {
+    let stops: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    match stops.is_finite() && (-64.0..=64.0).contains(&stops) {
+        true => Ok(stops),
+        false => Err(format!("{stops} is not a finite number of stops in [-64, 64]")),
+    }
+}
+
 /// The output path of `frame` in a sequence: the last run of `#` in the file name
 /// replaced by the frame number, zero-padded to the run's length (as Blender does:
 /// `shot_####.exr` → `shot_0007.exr`). `None` when the name has no `#`.

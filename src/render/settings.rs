@@ -61,7 +61,7 @@ pub enum SettingsError {
     Spp(u32),
     #[error("max depth {0} is invalid: must be between 1 and {MAX_DEPTH}")]
     MaxDepth(u32),
-    #[error("frame rate {0} is invalid: must be more than 0 and at most {MAX_FPS} frames per second")]
+    #[error("fps {0} is invalid: the frame rate must be more than 0 and at most {MAX_FPS} frames per second")]
     Fps(f32),
     #[error("a {width}x{height} film takes {}, over the memory budget of {}", format_bytes(*.bytes), format_bytes(*.limit))]
     FilmMemory { width: u32, height: u32, bytes: u64, limit: u64 },
@@ -72,7 +72,7 @@ pub enum SettingsError {
 pub struct TimeArgs {
     /// Frames per second: frame N shows scene time (N − 1) / fps, so frame 1 is the
     /// start of the animation (shots count frames from 1).
-    #[arg(long, default_value_t = DEFAULT_FPS)]
+    #[arg(long, default_value_t = DEFAULT_FPS, value_parser = parse_fps)]
     pub fps: f32,
     /// The animation that plays: its name or index in the glTF file, or "all" to
     /// play every animation together. Default: the first.
@@ -82,6 +82,15 @@ pub struct TimeArgs {
 
 /// Highest frame rate accepted.
 pub const MAX_FPS: f32 = 1000.0;
+
+fn fps_ok(fps: f32) -> bool {
+    fps > 0.0 && fps <= MAX_FPS
+}
+
+fn parse_fps(s: &str) -> Result<f32, String> {
+    let fps: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    fps_ok(fps).then_some(fps).ok_or_else(|| format!("{fps} is not a frame rate in (0, {MAX_FPS}]"))
+}
 
 impl RenderSettings {
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -95,7 +104,7 @@ impl RenderSettings {
         if !(1..=MAX_DEPTH).contains(&self.max_depth) {
             return Err(SettingsError::MaxDepth(self.max_depth));
         }
-        if !(self.fps > 0.0 && self.fps <= MAX_FPS) {
+        if !fps_ok(self.fps) {
             return Err(SettingsError::Fps(self.fps));
         }
         Ok(())
