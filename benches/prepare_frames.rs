@@ -77,7 +77,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let spheres = Scene::load(&spheres_with_one_moving_node(dir.path())).unwrap();
     group.bench_function("spheres/still", |b| {
-        // The animation is in the file; a still of the rest pose ignores it.
+        // The original file, without the animation: every call builds the whole BVH.
         let still = Scene::load(&shared("MetalRoughSpheresNoTextures/glTF/MetalRoughSpheresNoTextures.gltf")).unwrap();
         b.iter(|| black_box(prepare(&still, None, &options(0.0, AnimationSelect::First)).unwrap()))
     });
