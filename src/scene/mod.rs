@@ -99,9 +99,9 @@ pub enum EnvironmentSpec {
     Map(PathBuf),
 }
 
-/// A loaded glTF scene (host side), in its rest pose: mesh data in mesh space,
-/// placed by instances with world transforms, plus materials, textures, cameras
-/// and lights in world space.
+/// A loaded glTF scene (host side): mesh data in mesh space, placed in its rest
+/// pose by instances with world transforms, plus materials, textures, cameras and
+/// lights in world space; the node graph, skins and animations pose other times.
 #[derive(Debug)]
 pub struct Scene {
     /// The file it was loaded from, as messages name it (relative to the
