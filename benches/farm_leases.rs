@@ -84,11 +84,12 @@ fn main() {
     let data = dir.path().join("farm");
     let (_coordinator, url) = start_coordinator(&data);
     let read = |f: &str| std::fs::read_to_string(data.join("tokens").join(f)).unwrap().trim().to_string();
-    let (user_token, worker_token) = (read("admin.token"), read("worker.token"));
+    let (user_token, worker_token) = (read("admin.token"), read("enrolment.token"));
 
     let scene = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenes/cornell-box.gltf");
     let spec = JobSpec {
         name: "load".into(),
+        project: None,
         scene: SceneManifest { root: String::new(), files: Vec::new() },
         settings: RenderSettings { width: 10, height: 10, spp, max_depth: 1, ..Default::default() },
         frames: FrameRange { first: 0, last: 0 },
@@ -179,7 +180,7 @@ async fn simulated_worker(
         .json()
         .await
         .expect("register reply");
-    let wid = reg.worker_id;
+    let (wid, token) = (reg.worker_id, reg.credential);
     let mut latencies = Vec::new();
     while completed.load(Ordering::Relaxed) < total {
         let start = Instant::now();

@@ -131,14 +131,7 @@ fn a_coordinator_killed_mid_job_resumes_without_rendering_done_tiles_again() {
 #[test]
 fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     let farm = Farm::start(&["--lease", "3s", "--heartbeat", "200ms"]);
-    let token = |user: &str| {
-        let mut cmd = tessera();
-        cmd.args(["coordinator", "token", "create", "--user", user, "--data"]).arg(farm.data());
-        let out = run(cmd, Duration::from_secs(30));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let (alice, bob) = (token("alice"), token("bob"));
+    let (alice, bob) = (farm.user("alice", &[("film", "artist")]), farm.user("bob", &[("ads", "artist")]));
     let raw = Raw { http: Client::new(), url: farm.url() };
     use reqwest::Method as M;
 
@@ -181,8 +174,8 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     let msg = refused(raw.call(M::GET, &path, Some(&bob)).send().unwrap(), 404, "unknown_job");
     assert_eq!(msg, format!("job {job} not found"));
     refused(raw.call(M::POST, &format!("{path}/cancel"), Some(&bob)).send().unwrap(), 404, "unknown_job");
-    let bobs: Vec<Value> = raw.call(M::GET, &jobs, Some(&bob)).send().unwrap().json().unwrap();
-    assert!(bobs.is_empty());
+    let bobs: Value = raw.call(M::GET, &jobs, Some(&bob)).send().unwrap().json().unwrap();
+    assert_eq!(bobs["items"].as_array().map(Vec::len), Some(0), "{bobs}");
     let mine: Value = raw.call(M::GET, &path, Some(&alice)).send().unwrap().json().unwrap();
     assert_eq!(mine["state"], "active");
 
@@ -207,26 +200,13 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     assert!(!ok && stderr.contains("409"), "{stderr}");
 
     // Two fake workers.
-    let register = |name: &str| -> i64 {
-        let caps = serde_json::json!({
-            "name": name, "version": "test", "backend": {"name": "cpu", "device": "fake"}, "probes": [],
-            "memory_bytes": 0, "cpu_threads": 1, "bench_samples_per_second": 0.0
-        });
-        let r: Value = raw
-            .call(M::POST, &format!("{API}/workers"), Some(&farm.worker_token))
-            .json(&caps)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        r["worker_id"].as_i64().unwrap()
-    };
-    let (w1, w2) = (register("slow"), register("fast"));
+    let ((w1, c1), (w2, c2)) = (farm.register_fake("slow"), farm.register_fake("fast"));
+    let cred = |w: i64| if w == w1 { c1.clone() } else { c2.clone() };
     let lease = |w: i64| -> Lease {
-        let r = raw.call(M::POST, &format!("{API}/workers/{w}/lease"), Some(&farm.worker_token));
+        let r = raw.call(M::POST, &format!("{API}/workers/{w}/lease"), Some(&cred(w)));
         r.json(&serde_json::json!({"wait_ms": 5000})).send().unwrap().error_for_status().unwrap().json().unwrap()
     };
-    let malformed = raw.call(M::POST, &format!("{API}/workers/{w1}/lease"), Some(&farm.worker_token));
+    let malformed = raw.call(M::POST, &format!("{API}/workers/{w1}/lease"), Some(&c1));
     refused(
         malformed.header("content-type", "application/json").body("{wait_ms").send().unwrap(),
         400,
@@ -237,11 +217,8 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     let result_path = |w: i64, l: &Lease| format!("{API}/workers/{w}/leases/{}/result", l.lease_id);
     let mut corrupt = fake_result(&l1);
     corrupt[60] ^= 1;
-    let msg = refused(
-        raw.call(M::PUT, &result_path(w1, &l1), Some(&farm.worker_token)).body(corrupt).send().unwrap(),
-        400,
-        "bad_checksum",
-    );
+    let msg =
+        refused(raw.call(M::PUT, &result_path(w1, &l1), Some(&c1)).body(corrupt).send().unwrap(), 400, "bad_checksum");
     assert!(msg.contains("corrupt"), "{msg}");
     let s = farm.status(job);
     let t1 = s.task_list.unwrap().into_iter().find(|t| t.id == l1.task_id).unwrap();
@@ -250,20 +227,19 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     // w2 renders the other tile; w1 goes silent, its lease expires and w2 takes its task over.
     let other = lease(w2);
     assert_ne!(other.task_id, l1.task_id);
-    let ok =
-        raw.call(M::PUT, &result_path(w2, &other), Some(&farm.worker_token)).body(fake_result(&other)).send().unwrap();
+    let ok = raw.call(M::PUT, &result_path(w2, &other), Some(&c2)).body(fake_result(&other)).send().unwrap();
     assert_eq!(ok.status(), 200);
     let l2 = lease(w2);
     assert_eq!((l2.task_id, l2.attempt), (l1.task_id, 2), "the expired task is handed over");
     let msg = refused(
-        raw.call(M::PUT, &result_path(w1, &l1), Some(&farm.worker_token)).body(fake_result(&l1)).send().unwrap(),
+        raw.call(M::PUT, &result_path(w1, &l1), Some(&c1)).body(fake_result(&l1)).send().unwrap(),
         409,
         "lease_lost",
     );
     assert!(msg.contains("another worker"), "{msg}");
     let hb = format!("{API}/workers/{w1}/leases/{}/heartbeat", l1.lease_id);
-    refused(raw.call(M::POST, &hb, Some(&farm.worker_token)).send().unwrap(), 409, "lease_lost");
-    let ok = raw.call(M::PUT, &result_path(w2, &l2), Some(&farm.worker_token)).body(fake_result(&l2)).send().unwrap();
+    refused(raw.call(M::POST, &hb, Some(&c1)).send().unwrap(), 409, "lease_lost");
+    let ok = raw.call(M::PUT, &result_path(w2, &l2), Some(&c2)).body(fake_result(&l2)).send().unwrap();
     assert_eq!(ok.status(), 200);
     let done = farm.wait_status(job, Duration::from_secs(30), "the frame to be assembled", |s| s.state.is_finished());
     assert_eq!(done.state, JobState::Done, "{}", farm.logs());
@@ -285,7 +261,9 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     );
     refused(raw.call(M::GET, "/api/v1/nothing", Some(&alice)).send().unwrap(), 404, "no_such_endpoint");
 
-    let metrics = raw.call(M::GET, "/metrics", Some(&alice)).send().unwrap().text().unwrap();
+    // Farm-wide counts are for admins: they would tell one project about the others.
+    refused(raw.call(M::GET, "/metrics", Some(&alice)).send().unwrap(), 403, "forbidden");
+    let metrics = raw.call(M::GET, "/metrics", Some(&farm.admin)).send().unwrap().text().unwrap();
     assert!(metrics.contains("tessera_tasks{state=\"done\"} 2\n"), "{metrics}");
     assert!(metrics.contains("tessera_tiles_completed_total 2\n"), "{metrics}");
 }

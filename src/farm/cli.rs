@@ -6,7 +6,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-use super::auth::{self, Role};
+use super::access::{self, ProjectRole, QuotaChange};
+use super::auth::{self, NewToken};
 use super::client;
 use super::coordinator::{self, CoordinatorOptions, SceneCheckOptions};
 use super::http::Api;
@@ -26,7 +27,8 @@ pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7878";
 
 #[derive(Debug, Subcommand)]
 pub enum FarmCommand {
-    /// Run the farm coordinator (HTTP API, scheduler, SQLite state), or manage its tokens.
+    /// Run the farm coordinator (HTTP API, scheduler, SQLite state), or manage its
+    /// tokens, users, projects, and read its audit log.
     Coordinator(CoordinatorArgs),
     /// Run a render node that pulls tasks from a coordinator.
     Worker(WorkerArgs),
@@ -44,6 +46,8 @@ pub enum FarmCommand {
     Resume(JobArgs),
     /// Queue a job's failed and cancelled tasks (and failed frames) again.
     Retry(JobArgs),
+    /// Change a job's priority (wranglers; within the project's ceiling).
+    Priority(PriorityArgs),
     /// Download a job's finished frames.
     Download(DownloadArgs),
     /// A worker's render process (started by `tessera worker`; speaks on stdin/stdout).
@@ -86,13 +90,21 @@ enum CoordinatorCommand {
     /// Create, list or revoke access tokens (works while the coordinator runs).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Add, list or remove users, and give them roles in projects.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Create, change or list projects and their quotas.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Print the audit log: every state-changing and every refused request.
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Create a token and print it (it is stored hashed and cannot be shown again).
     Create(TokenCreateArgs),
-    /// List tokens (ids, kinds, names; never the secrets).
+    /// List tokens (ids, kinds, names, expiry; never the secrets).
     List(DataArg),
     /// Revoke a token by its id (or a unique prefix of it) from `token list`.
     Revoke {
@@ -110,17 +122,155 @@ struct DataArg {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("who").required(true).args(["user", "worker"])))]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["user", "enrolment"])))]
 struct TokenCreateArgs {
-    /// A user token for NAME (users see only their own jobs).
+    /// A token acting as user NAME (created if missing; see `user grant` for their projects).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// With --user: an admin token, which sees and controls every job.
+    /// With --user: make NAME an admin, who may do everything.
     #[arg(long, requires = "user")]
     admin: bool,
-    /// A worker token, labelled LABEL (default "workers").
-    #[arg(long, value_name = "LABEL", num_args = 0..=1, default_missing_value = "workers")]
-    worker: Option<String>,
+    /// An enrolment token, labelled LABEL (default "workers"): it only registers
+    /// workers, each of which then gets its own credential.
+    #[arg(long, value_name = "LABEL", num_args = 0..=1, default_missing_value = "workers", alias = "worker")]
+    enrolment: Option<String>,
+    /// The token stops working after this long, e.g. 30d, 12h.
+    #[arg(long, value_parser = parse_duration)]
+    expires: Option<Duration>,
+    /// Write the token to this file (mode 0600) instead of printing it.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    #[command(flatten)]
+    data: DataArg,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user (or change whether they are an admin).
+    Add {
+        name: String,
+        /// An admin may do everything: every project, tokens, workers, the audit log.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List users, their projects and roles.
+    List(DataArg),
+    /// Give a user a role in a project (replacing their earlier role there).
+    Grant {
+        name: String,
+        project: String,
+        #[arg(value_enum)]
+        role: ProjectRole,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// End a user's membership of a project.
+    Ungrant {
+        name: String,
+        project: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Remove a user and revoke their tokens (their jobs stay).
+    Remove {
+        name: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// A limit, or "none" for unlimited.
+fn parse_limit(s: &str) -> Result<Option<u64>, String> {
+    match s {
+        "none" | "unlimited" => Ok(None),
+        _ => s.parse().map(Some).map_err(|_| format!("\"{s}\" is not a whole number or \"none\"")),
+    }
+}
+
+/// A byte size such as 500GiB, or "none".
+fn parse_storage(s: &str) -> Result<Option<u64>, String> {
+    match s {
+        "none" | "unlimited" => Ok(None),
+        _ => parse_memory_size(s).map(Some),
+    }
+}
+
+#[derive(Debug, Args)]
+struct QuotaArgs {
+    /// Most tasks the project may have queued (\"none\": unlimited).
+    #[arg(long, value_parser = parse_limit)]
+    max_queued_tasks: Option<Option<u64>>,
+    /// Most tasks of the project rendering at once (\"none\": unlimited).
+    #[arg(long, value_parser = parse_limit)]
+    max_running_tasks: Option<Option<u64>>,
+    /// Most bytes of scene files the project may store, e.g. 500GiB (\"none\": unlimited).
+    #[arg(long, value_parser = parse_storage)]
+    max_storage: Option<Option<u64>>,
+    /// Highest priority the project's jobs may have (admins excepted).
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    max_priority: Option<i32>,
+}
+
+impl QuotaArgs {
+    fn change(&self) -> QuotaChange {
+        QuotaChange {
+            max_queued_tasks: self.max_queued_tasks,
+            max_running_tasks: self.max_running_tasks,
+            max_storage_bytes: self.max_storage,
+            max_priority: self.max_priority,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCommand {
+    /// Create a project (no limits unless given).
+    Create {
+        name: String,
+        #[command(flatten)]
+        quotas: QuotaArgs,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Change a project's quotas.
+    Set {
+        name: String,
+        #[command(flatten)]
+        quotas: QuotaArgs,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// List projects and their quotas.
+    List(DataArg),
+}
+
+/// A point in time: a duration ago ("2h"), or a UTC date and time ("2026-12-01", "2026-12-01T10:00:00Z").
+fn parse_since(s: &str) -> Result<i64, String> {
+    if let Ok(ago) = parse_duration(s) {
+        return Ok(store::now_ms() - ago.as_millis() as i64);
+    }
+    let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() };
+    let at = humantime::parse_rfc3339_weak(&full)
+        .map_err(|_| format!("\"{s}\" is neither a duration (2h) nor a date and time (2026-12-01T10:00:00Z)"))?;
+    Ok(at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64))
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Only entries since then: a duration ago (2h) or a UTC time (2026-12-01T10:00:00Z).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<i64>,
+    /// Only entries of this user (workers are "worker:ID").
+    #[arg(long)]
+    user: Option<String>,
+    /// Only entries about this project.
+    #[arg(long)]
+    project: Option<String>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     data: DataArg,
 }
@@ -172,6 +322,9 @@ struct ServeArgs {
     /// Memory budget of the scene check, e.g. 8GiB (default: the loader's default).
     #[arg(long, value_parser = parse_memory_size)]
     scene_check_memory_limit: Option<u64>,
+    /// Requests per second each user or enrolment token may make (bursts of 4 s worth; 0: unlimited).
+    #[arg(long, default_value_t = 20.0)]
+    rate_limit: f64,
     /// Testing aid: accept scenes without checking them (workers still refuse bad ones).
     #[arg(long, hide = true)]
     debug_skip_scene_check: bool,
@@ -183,20 +336,38 @@ pub struct ClientArgs {
     /// Coordinator URL.
     #[arg(long, env = "TESSERA_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
     coordinator: String,
-    /// Access token (an operator creates one with `tessera coordinator token create`).
-    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true)]
+    /// File holding the access token (keeps it off command lines; an operator
+    /// creates one with `tessera coordinator token create --output FILE`).
+    #[arg(long, env = "TESSERA_TOKEN_FILE", value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// Access token; prefer --token-file or TESSERA_TOKEN, since command lines are visible to other users.
+    #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
     token: Option<String>,
 }
 
 impl ClientArgs {
-    fn api(&self) -> anyhow::Result<Api> {
-        let Some(token) = self.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
-            bail!(
-                "no token: pass --token or set TESSERA_TOKEN (an operator creates one with \
-                 `tessera coordinator token create --user NAME`)"
-            );
+    /// The token from --token-file, --token or the environment.
+    fn token(&self, what: &str) -> anyhow::Result<String> {
+        let token = match &self.token_file {
+            Some(path) => {
+                let meta = std::fs::metadata(path).with_context(|| format!("token file {}", path.display()))?;
+                if !meta.is_file() || meta.len() > 4096 {
+                    bail!("token file {}: not a small regular file", path.display());
+                }
+                std::fs::read_to_string(path).with_context(|| format!("reading token file {}", path.display()))?
+            }
+            None => self.token.clone().unwrap_or_default(),
         };
-        Ok(Api::new(&self.coordinator, token)?)
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            bail!("no token: pass --token-file FILE or set TESSERA_TOKEN_FILE or TESSERA_TOKEN ({what})");
+        }
+        Ok(token)
+    }
+
+    fn api(&self) -> anyhow::Result<Api> {
+        let token = self.token("an operator creates one with `tessera coordinator token create --user NAME`")?;
+        Ok(Api::new(&self.coordinator, &token)?)
     }
 }
 
@@ -288,6 +459,9 @@ pub struct SubmitArgs {
     /// Job name (default: the scene's file name).
     #[arg(long)]
     name: Option<String>,
+    /// Project (default: your only project, or "default").
+    #[arg(long, env = "TESSERA_PROJECT")]
+    project: Option<String>,
     /// Follow the job with a progress bar after submitting.
     #[arg(long)]
     watch: bool,
@@ -295,10 +469,19 @@ pub struct SubmitArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Job id (omit to list your jobs).
+    /// Job id (omit to list the jobs of your projects, newest first).
     job: Option<i64>,
     #[command(flatten)]
     client: ClientArgs,
+    /// Without a job: only this project's jobs.
+    #[arg(long, env = "TESSERA_PROJECT")]
+    project: Option<String>,
+    /// Without a job: list at most this many (1 to 1000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    limit: u32,
+    /// Without a job: list jobs older than this job id (the next page).
+    #[arg(long)]
+    after: Option<i64>,
     /// Print JSON instead of text (with every task when a job is given).
     #[arg(long)]
     json: bool,
@@ -322,6 +505,16 @@ pub struct JobArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PriorityArgs {
+    job: i64,
+    /// The new priority (-1000..1000).
+    #[arg(allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    priority: i32,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DownloadArgs {
     job: i64,
     #[command(flatten)]
@@ -336,6 +529,9 @@ impl FarmCommand {
         match self {
             FarmCommand::Coordinator(args) => match args.command {
                 Some(CoordinatorCommand::Token(cmd)) => token(cmd),
+                Some(CoordinatorCommand::User(cmd)) => user(cmd),
+                Some(CoordinatorCommand::Project(cmd)) => project(cmd),
+                Some(CoordinatorCommand::Audit(args)) => audit(args),
                 None => serve(args.serve),
             },
             FarmCommand::Worker(args) => run_worker(args),
@@ -355,6 +551,12 @@ impl FarmCommand {
             FarmCommand::Pause(a) => control(a, "pause"),
             FarmCommand::Resume(a) => control(a, "resume"),
             FarmCommand::Retry(a) => control(a, "retry"),
+            FarmCommand::Priority(a) => {
+                let api = a.client.api()?;
+                client::set_priority(&api, a.job, a.priority)?;
+                eprintln!("Job {} now has priority {}", a.job, a.priority);
+                Ok(())
+            }
             FarmCommand::RenderProcess => render_process::serve(),
             FarmCommand::CheckScene => validate::serve_check(),
             FarmCommand::Download(args) => {
@@ -381,6 +583,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if args.scene_check_time_limit.is_zero() {
         bail!("--scene-check-time-limit must be longer than 0 s");
+    }
+    if !(args.rate_limit.is_finite() && args.rate_limit >= 0.0) {
+        bail!("--rate-limit must be 0 (unlimited) or more requests per second");
     }
     coordinator::run(CoordinatorOptions {
         listen: args.listen,
@@ -409,6 +614,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             memory_limit: args.scene_check_memory_limit,
             skip: args.debug_skip_scene_check,
         },
+        rate_limit: args.rate_limit,
     })
 }
 
@@ -417,42 +623,169 @@ fn open_store(data: &DataArg) -> anyhow::Result<rusqlite::Connection> {
     Ok(store::open(&store::db_path(&data.data))?)
 }
 
+/// Milliseconds since the epoch as a UTC time, for people.
+fn time_text(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(at).to_string()
+}
+
 fn token(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Create(args) => {
             let conn = open_store(&args.data)?;
-            let (role, name) = match (args.user, args.worker) {
-                (Some(user), _) => (if args.admin { Role::Admin } else { Role::User }, user),
-                (None, Some(label)) => (Role::Worker, label),
-                (None, None) => bail!("give --user NAME or --worker"),
+            let expires = args.expires.map(|d| store::now_ms().saturating_add(d.as_millis() as i64));
+            let (new, who) = match (&args.user, &args.enrolment) {
+                (Some(user), _) => {
+                    access::ensure_user(&conn, user)?;
+                    if args.admin {
+                        access::set_user(&conn, user, true)?;
+                    }
+                    (NewToken::User(user), format!("user {user}"))
+                }
+                (None, Some(label)) => (NewToken::Enrolment(label), format!("enrolling workers ({label})")),
+                (None, None) => bail!("give --user NAME or --enrolment"),
             };
-            let token = auth::create_token(&conn, role, &name)?;
-            eprintln!("Created a {} token for {name}; keep it secret, it is not shown again:", role.as_str());
-            println!("{token}");
+            let token = auth::create_token(&conn, new, expires)?;
+            let until = expires.map_or(String::new(), |e| format!(", valid until {}", time_text(e)));
+            match &args.output {
+                Some(path) => {
+                    coordinator::write_private(path, &format!("{token}\n"))
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("Created a token for {who}{until} in {} (mode 0600)", path.display());
+                }
+                None => {
+                    eprintln!("Created a token for {who}{until}; keep it secret, it is not shown again:");
+                    println!("{token}");
+                }
+            }
         }
         TokenCommand::List(data) => {
             let conn = open_store(&data)?;
-            println!("{:<12}  {:<6}  {:<8} name", "id", "kind", "status");
+            println!("{:<12}  {:<9}  {:<8}  {:<20} name", "id", "kind", "status", "expires");
             for t in auth::list_tokens(&conn)? {
-                println!("{:<12}  {:<6}  {:<8} {}", t.id, t.role, if t.revoked { "revoked" } else { "active" }, t.name);
+                let expired = t.expires_ms.is_some_and(|e| e <= store::now_ms());
+                let status = if t.revoked {
+                    "revoked"
+                } else if expired {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let expires = t.expires_ms.map_or("-".into(), time_text);
+                println!("{:<12}  {:<9}  {:<8}  {:<20} {}", t.id, t.kind, status, expires, t.name);
             }
         }
         TokenCommand::Revoke { id, data } => {
             let conn = open_store(&data)?;
             auth::revoke_token(&conn, &id)?;
-            eprintln!("Revoked; a running coordinator refuses the token within {:?}", auth::CACHE_TTL);
+            eprintln!("Revoked; a running coordinator refuses the token from its next request on");
         }
     }
     Ok(())
 }
 
+fn user(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add { name, admin, data } => {
+            access::set_user(&open_store(&data)?, &name, admin)?;
+            eprintln!("User {name}{}", if admin { " is an admin" } else { " added" });
+        }
+        UserCommand::List(data) => {
+            println!("{:<24} {:<6} projects", "name", "admin");
+            for u in access::list_users(&open_store(&data)?)? {
+                let projects: Vec<String> = u.projects.iter().map(|(p, r)| format!("{p}:{}", r.as_str())).collect();
+                println!("{:<24} {:<6} {}", u.name, if u.admin { "yes" } else { "" }, projects.join(" "));
+            }
+        }
+        UserCommand::Grant { name, project, role, data } => {
+            access::grant(&open_store(&data)?, &name, &project, role)?;
+            eprintln!("{name} is a {} in project {project}", role.as_str());
+        }
+        UserCommand::Ungrant { name, project, data } => {
+            access::ungrant(&open_store(&data)?, &name, &project)?;
+            eprintln!("{name} is no longer a member of project {project}");
+        }
+        UserCommand::Remove { name, data } => {
+            access::remove_user(&open_store(&data)?, &name)?;
+            eprintln!("Removed user {name} and revoked their tokens");
+        }
+    }
+    Ok(())
+}
+
+fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
+    let limit = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
+    match cmd {
+        ProjectCommand::Create { name, quotas, data } => {
+            access::set_project(&open_store(&data)?, &name, true, &quotas.change())?;
+            eprintln!("Created project {name}");
+        }
+        ProjectCommand::Set { name, quotas, data } => {
+            access::set_project(&open_store(&data)?, &name, false, &quotas.change())?;
+            eprintln!("Changed project {name}");
+        }
+        ProjectCommand::List(data) => {
+            println!(
+                "{:<24} {:>12} {:>12} {:>16} {:>8}",
+                "name", "max queued", "max running", "max storage", "max prio"
+            );
+            for p in access::list_projects(&open_store(&data)?)? {
+                let q = &p.quotas;
+                println!(
+                    "{:<24} {:>12} {:>12} {:>16} {:>8}",
+                    p.name,
+                    limit(q.max_queued_tasks),
+                    limit(q.max_running_tasks),
+                    limit(q.max_storage_bytes),
+                    q.max_priority
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let conn = open_store(&args.data)?;
+    let filter = super::audit::Filter { since_ms: args.since, user: args.user, project: args.project };
+    let mut page = super::protocol::PageQuery { limit: Some(super::protocol::PageQuery::MAX), after: None };
+    if !args.json {
+        println!(
+            "{:<20}  {:<16} {:<9} {:<12} {:<16} {:<24} {:<8} source",
+            "time", "user", "role", "project", "action", "target", "result"
+        );
+    }
+    loop {
+        let entries = super::audit::read(&conn, &filter, page)?;
+        for e in &entries.items {
+            if args.json {
+                println!("{}", serde_json::to_string(e)?);
+            } else {
+                println!(
+                    "{:<20}  {:<16} {:<9} {:<12} {:<16} {:<24} {:<8} {}",
+                    time_text(e.at_ms),
+                    e.user,
+                    e.role,
+                    e.project.as_deref().unwrap_or("-"),
+                    e.action,
+                    e.target.as_deref().unwrap_or("-"),
+                    format!("{} {}", e.result, e.status),
+                    e.source.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        match entries.next {
+            Some(next) => page.after = Some(next),
+            None => return Ok(()),
+        }
+    }
+}
+
 fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let Some(token) = args.client.token.clone().filter(|t| !t.trim().is_empty()) else {
-        bail!("no token: pass --token or set TESSERA_TOKEN (a worker token, from DATA/tokens/worker.token)");
-    };
+    let token = args.client.token("an enrolment token, such as DATA/tokens/enrolment.token")?;
     let mut worker = Worker::start(WorkerOptions {
         coordinator: args.client.coordinator.clone(),
-        token: token.trim().to_string(),
+        token,
         backend: args.backend.backend,
         backend_options: args.backend.options(),
         name: args.name.unwrap_or_else(worker::host_name),
@@ -486,6 +819,7 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| args.scene.file_name().map_or_else(|| "job".into(), |n| n.to_string_lossy().into_owned()));
     let spec = JobSpec {
         name,
+        project: args.project,
         scene: SceneManifest { root: String::new(), files: Vec::new() },
         samples_per_task: args.samples_per_task.unwrap_or(settings.spp).max(1),
         settings,
@@ -517,11 +851,15 @@ fn status(args: StatusArgs) -> anyhow::Result<()> {
             }
         }
         None => {
-            let jobs = client::list_jobs(&api)?;
+            let page = super::protocol::PageQuery { limit: Some(args.limit), after: args.after };
+            let jobs = client::list_jobs(&api, args.project.as_deref(), page)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&jobs)?);
             } else {
-                client::print_jobs(&jobs);
+                client::print_jobs(&jobs.items);
+                if let Some(next) = jobs.next {
+                    eprintln!("More jobs: --after {next}");
+                }
             }
         }
     }

@@ -9,7 +9,9 @@ use reqwest::Method;
 
 use super::bundle;
 use super::http::{Api, ClientError};
-use super::protocol::{JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, SubmitResponse, API};
+use super::protocol::{
+    JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, Page, PageQuery, SubmitResponse, API,
+};
 use crate::render::settings::prepare_frame;
 use crate::scene::{Environment, EnvironmentSpec, Scene};
 
@@ -32,8 +34,11 @@ pub fn submit(api: &Api, scene: &Path, mut spec: JobSpec) -> anyhow::Result<Subm
         spec.settings.environment = Some(EnvironmentSpec::Map(PathBuf::from(rel)));
     }
     let hashes: Vec<String> = local.manifest.files.iter().map(|f| f.sha256.clone()).collect();
-    let missing: MissingResponse =
-        api.json(api.request(Method::POST, &format!("{API}/blobs/missing")).json(&MissingRequest { hashes }))?;
+    let project = spec.project.clone();
+    let missing: MissingResponse = api.json(
+        api.request(Method::POST, &format!("{API}/blobs/missing"))
+            .json(&MissingRequest { hashes, project: project.clone() }),
+    )?;
     let mut sent = 0u64;
     for hash in &missing.missing {
         let path = local.source_of(hash).ok_or_else(|| ClientError::Decode(format!("unknown hash {hash}")))?;
@@ -42,6 +47,7 @@ pub fn submit(api: &Api, scene: &Path, mut spec: JobSpec) -> anyhow::Result<Subm
         let body = reqwest::blocking::Body::sized(file, size);
         api.send(
             api.request(Method::PUT, &format!("{API}/blobs/{hash}"))
+                .query(&[("project", project.as_deref())])
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .timeout(Duration::from_secs(3600))
                 .body(body),
@@ -64,8 +70,20 @@ pub fn job_status(api: &Api, job: i64, tasks: bool) -> Result<JobStatus, ClientE
     api.json(api.request(Method::GET, &format!("{API}/jobs/{job}{query}")))
 }
 
-pub fn list_jobs(api: &Api) -> Result<Vec<JobSummary>, ClientError> {
-    api.json(api.request(Method::GET, &format!("{API}/jobs")))
+/// One page of the jobs of the caller's projects (or of `project`), newest first.
+pub fn list_jobs(api: &Api, project: Option<&str>, page: PageQuery) -> Result<Page<JobSummary>, ClientError> {
+    let query = [
+        ("project", project.map(str::to_string)),
+        ("limit", page.limit.map(|l| l.to_string())),
+        ("after", page.after.map(|a| a.to_string())),
+    ];
+    api.json(api.request(Method::GET, &format!("{API}/jobs")).query(&query))
+}
+
+/// Sets a job's priority.
+pub fn set_priority(api: &Api, job: i64, priority: i32) -> Result<(), ClientError> {
+    let body = serde_json::json!({ "priority": priority });
+    api.send(api.request(Method::POST, &format!("{API}/jobs/{job}/priority")).json(&body)).map(drop)
 }
 
 /// `cancel`, `pause`, `resume` or `retry`; returns the job's new state.
@@ -77,7 +95,7 @@ pub fn control(api: &Api, job: i64, action: &str) -> Result<String, ClientError>
 /// Prints one job's status for people.
 pub fn print_status(s: &JobStatus) {
     let t = s.tasks;
-    println!("Job {} \"{}\" by {}: {} (priority {})", s.id, s.name, s.owner, s.state, s.priority);
+    println!("Job {} \"{}\" by {} in {}: {} (priority {})", s.id, s.name, s.owner, s.project, s.state, s.priority);
     println!(
         "Tasks: {}/{} done, {} queued, {} rendering, {} failed, {} cancelled",
         t.done, t.total, t.queued, t.leased, t.failed, t.cancelled
@@ -107,15 +125,19 @@ pub fn print_status(s: &JobStatus) {
 
 /// Prints the job list.
 pub fn print_jobs(jobs: &[JobSummary]) {
-    println!("{:>6}  {:<10} {:>8}  {:>13}  {:>9}  {:<10} name", "id", "state", "priority", "tasks", "frames", "owner");
+    println!(
+        "{:>6}  {:<10} {:>8}  {:>13}  {:>9}  {:<12} {:<10} name",
+        "id", "state", "priority", "tasks", "frames", "project", "owner"
+    );
     for j in jobs {
         println!(
-            "{:>6}  {:<10} {:>8}  {:>13}  {:>9}  {:<10} {}",
+            "{:>6}  {:<10} {:>8}  {:>13}  {:>9}  {:<12} {:<10} {}",
             j.id,
             j.state.as_str(),
             j.priority,
             format!("{}/{}", j.tasks.done, j.tasks.total),
             format!("{}/{}", j.frames_done, j.frames_total),
+            j.project,
             j.owner,
             j.name
         );

@@ -6,8 +6,8 @@
 //! DATA/farm.sqlite (+ -wal, -shm)   jobs, tasks, leases, results, tokens
 //! DATA/blobs/ab/abcdef…             scene files by SHA-256
 //! DATA/outputs/JOB/frame_NNNN.exr   assembled frames
-//! DATA/tokens/admin.token           first-start admin token (mode 0600)
-//! DATA/tokens/worker.token          first-start worker token (mode 0600)
+//! DATA/tokens/admin.token           first-start token of the admin user "admin" (mode 0600)
+//! DATA/tokens/enrolment.token       first-start enrolment token for workers (mode 0600)
 //! DATA/address                      the address the API listens on, written once bound
 //! ```
 //!
@@ -24,9 +24,10 @@ use anyhow::Context;
 use tokio::sync::Notify;
 
 use super::assemble;
-use super::auth::{self, Authenticator, Role};
+use super::auth::{self, Authenticator, NewToken};
 use super::bundle::BlobDir;
 use super::metrics::Metrics;
+use super::rate_limit::RateLimiter;
 use super::scheduler::{self, SchedConfig, SchedState};
 use super::server::{self, App, Limits};
 use super::store::{self, writer::Writer, ReadPool};
@@ -41,6 +42,8 @@ pub struct CoordinatorOptions {
     pub config: SchedConfig,
     pub limits: Limits,
     pub scene_check: SceneCheckOptions,
+    /// Requests per second per user or enrolment token (0: unlimited); bursts of 4 s worth.
+    pub rate_limit: f64,
 }
 
 /// How submitted scenes are checked.
@@ -66,7 +69,7 @@ pub fn address_file(data: &Path) -> PathBuf {
 }
 
 /// Writes `contents` to `path` readable by the owner only, atomically.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut options = std::fs::OpenOptions::new();
@@ -80,18 +83,23 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
-/// Creates an admin and a worker token on first start and writes them to `DATA/tokens/`.
+/// Creates the admin user "admin" with a token, and an enrolment token for
+/// workers, on first start, and writes the tokens to `DATA/tokens/`.
 fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Result<()> {
     if auth::has_tokens(conn)? {
         return Ok(());
     }
     let dir = data.join("tokens");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    for (role, name, file) in [(Role::Admin, "admin", "admin.token"), (Role::Worker, "workers", "worker.token")] {
-        let token = auth::create_token(conn, role, name)?;
+    super::access::set_user(conn, "admin", true)?;
+    for (new, what, file) in [
+        (NewToken::User("admin"), "admin", "admin.token"),
+        (NewToken::Enrolment("workers"), "enrolment", "enrolment.token"),
+    ] {
+        let token = auth::create_token(conn, new, None)?;
         let path = dir.join(file);
         write_private(&path, &format!("{token}\n")).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("Created the first {} token in {}", role.as_str(), path.display());
+        eprintln!("Created the first {what} token in {}", path.display());
     }
     Ok(())
 }
@@ -125,7 +133,7 @@ pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
     let app = App {
         writer: writer.clone(),
         reads: reads.clone(),
-        auth: Authenticator::new(reads),
+        auth: Authenticator::new(reads, RateLimiter::new(opts.rate_limit, (opts.rate_limit * 4.0).max(1.0))),
         blobs: BlobDir::new(opts.data.join("blobs")),
         checker: SceneChecker::new(
             &opts.data,
@@ -160,7 +168,7 @@ async fn serve(app: App, opts: &CoordinatorOptions) -> anyhow::Result<()> {
     let reaper = tokio::spawn(reap_expired(app.writer.clone(), app.config.lease_ms));
     let (stopping, work) = (app.stopping.clone(), app.work.clone());
     let router = server::router(app);
-    let result = axum::serve(listener, router)
+    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             stop_signal().await;
             eprintln!("Shutting down");

@@ -65,6 +65,11 @@ impl Api {
         Ok(Self { client, base, token: token.to_string() })
     }
 
+    /// The same coordinator and connection settings, as another token holder.
+    pub fn with_token(&self, token: &str) -> Api {
+        Api { token: token.to_string(), ..self.clone() }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -32,7 +32,9 @@
 //! [`assemble`], [`metrics`], [`queries`] (read side), [`worker`],
 //! [`render_process`], [`child`], [`client`], [`cli`].
 
+pub mod access;
 pub mod assemble;
+pub mod audit;
 pub mod auth;
 pub mod bundle;
 pub mod child;
@@ -44,6 +46,7 @@ pub mod http;
 pub mod metrics;
 pub mod protocol;
 pub mod queries;
+pub mod rate_limit;
 pub mod render_process;
 pub mod scheduler;
 pub mod server;

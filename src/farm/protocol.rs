@@ -119,6 +119,10 @@ impl std::str::FromStr for FrameRange {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
     pub name: String,
+    /// The project the job belongs to; omitted: the submitter's only project
+    /// (or "default" when they are a member of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     pub scene: SceneManifest,
     /// Render settings; an environment map path names a file of `scene`.
     pub settings: RenderSettings,
@@ -245,6 +249,8 @@ pub struct JobStatus {
     pub id: i64,
     pub name: String,
     pub owner: String,
+    #[serde(default)]
+    pub project: String,
     pub state: JobState,
     pub priority: i32,
     pub created_ms: i64,
@@ -261,9 +267,51 @@ pub struct JobStatus {
     /// Why the job failed as a whole, when it did (e.g. every worker blocklisted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Present with `?tasks=true`.
+    /// Present with `?tasks=true`: a page of tasks in id order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_list: Option<Vec<TaskStatus>>,
+    /// With `?tasks=true`, when more tasks follow: pass as `task_after` for the next page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks_next: Option<i64>,
+}
+
+/// One page of a listing. `next`, when present, is passed back as `?after=`
+/// for the following page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` rows: the extra row only says that more follow.
+    pub fn cut(mut items: Vec<T>, limit: i64, key: impl Fn(&T) -> i64) -> Self {
+        let next = match items.len() as i64 > limit {
+            true => {
+                items.truncate(limit as usize);
+                items.last().map(key)
+            }
+            false => None,
+        };
+        Page { items, next }
+    }
+}
+
+/// `?limit=&after=` of a listing.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub after: Option<i64>,
+}
+
+impl PageQuery {
+    /// Longest page.
+    pub const MAX: u32 = 1000;
+
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(100).clamp(1, Self::MAX) as i64
+    }
 }
 
 /// `GET /jobs`: one line per job.
@@ -272,6 +320,8 @@ pub struct JobSummary {
     pub id: i64,
     pub name: String,
     pub owner: String,
+    #[serde(default)]
+    pub project: String,
     pub state: JobState,
     pub priority: i32,
     pub created_ms: i64,
@@ -298,6 +348,8 @@ pub struct Capabilities {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegisterResponse {
     pub worker_id: i64,
+    /// This worker's own credential: every later request of the worker sends it.
+    pub credential: String,
     /// How often to heartbeat a lease.
     pub heartbeat_ms: u64,
     /// How long a lease lives without a heartbeat.
@@ -347,6 +399,9 @@ pub struct FailRequest {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MissingRequest {
     pub hashes: Vec<String>,
+    /// The project the files are for (as in [`JobSpec::project`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -3,11 +3,12 @@
 
 use rusqlite::{params, Connection};
 
-use super::auth::{Principal, Role};
+use super::access::Action;
+use super::auth::Principal;
 use super::error::ApiError;
 use super::metrics::Snapshot;
-use super::protocol::{FrameStatus, JobState, JobStatus, JobSummary, TaskError, TaskStatus};
-use super::scheduler::{counts_from_row, job_owner_state, TaskState, COUNT_COLUMNS};
+use super::protocol::{FrameStatus, JobState, JobStatus, JobSummary, Page, PageQuery, TaskError, TaskStatus};
+use super::scheduler::{counts_from_row, job_access, TaskState, COUNT_COLUMNS};
 use crate::render::task::{SampleRange, Tile};
 
 /// Errors kept in a job status, newest first.
@@ -17,19 +18,20 @@ fn parse_state(s: &str) -> Result<JobState, ApiError> {
     JobState::parse(s).ok_or_else(|| ApiError::internal(format!("bad job state {s} in the database")))
 }
 
-/// Full status of one job `who` may see.
+/// Full status of one job `who` may see; with `tasks`, one page of its tasks.
 /// `blocklist_after` is the failure count at which a worker is blocklisted.
 pub fn job_status(
     conn: &Connection,
     who: &Principal,
     job_id: i64,
-    with_tasks: bool,
+    tasks: Option<PageQuery>,
     blocklist_after: u32,
 ) -> Result<JobStatus, ApiError> {
-    job_owner_state(conn, who, job_id)?;
+    job_access(conn, who, job_id, Action::Read)?;
     let (mut status, state) = conn.query_row(
         &format!(
-            "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, frames_total, {COUNT_COLUMNS}
+            "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, frames_total, project,
+                    {COUNT_COLUMNS}
              FROM jobs WHERE id = ?1"
         ),
         [job_id],
@@ -43,13 +45,15 @@ pub fn job_status(
                     priority: r.get(4)?,
                     created_ms: r.get(5)?,
                     finished_ms: r.get(6)?,
-                    tasks: counts_from_row(r, 9)?,
+                    project: r.get(9)?,
+                    tasks: counts_from_row(r, 10)?,
                     frames_total: r.get::<_, i64>(8)?.max(0) as u64,
                     frames: Vec::new(),
                     blocklisted_workers: Vec::new(),
                     errors: Vec::new(),
                     error: r.get(7)?,
                     task_list: None,
+                    tasks_next: None,
                 },
                 r.get::<_, String>(3)?,
             ))
@@ -89,14 +93,15 @@ pub fn job_status(
         })?
         .collect::<Result<_, _>>()?;
     status.blocklisted_workers = blocklisted(conn, job_id, blocklist_after)?;
-    if with_tasks {
-        status.task_list = Some(
-            conn.prepare(
+    if let Some(page) = tasks {
+        let limit = page.limit();
+        let list: Vec<TaskStatus> = conn
+            .prepare(
                 "SELECT id, frame, tile_x, tile_y, tile_w, tile_h, sample_start, sample_end, state, attempts, failures,
                         worker_id, last_error
-                 FROM tasks WHERE job_id = ?1 ORDER BY id",
+                 FROM tasks WHERE job_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
             )?
-            .query_map([job_id], |r| {
+            .query_map(params![job_id, page.after.unwrap_or(0), limit + 1], |r| {
                 Ok(TaskStatus {
                     id: r.get(0)?,
                     frame: r.get(1)?,
@@ -109,8 +114,9 @@ pub fn job_status(
                     last_error: r.get(12)?,
                 })
             })?
-            .collect::<Result<_, _>>()?,
-        );
+            .collect::<Result<_, _>>()?;
+        let page = Page::cut(list, limit, |t| t.id);
+        (status.task_list, status.tasks_next) = (Some(page.items), page.next);
     }
     Ok(status)
 }
@@ -123,43 +129,56 @@ pub fn blocklisted(conn: &Connection, job_id: i64, threshold: u32) -> Result<Vec
         .collect::<Result<_, _>>()?)
 }
 
-/// The jobs `who` may see, newest first (at most 1000).
-pub fn list_jobs(conn: &Connection, who: &Principal) -> Result<Vec<JobSummary>, ApiError> {
-    let all = who.role == Role::Admin;
+/// One page of the jobs `who` may see (of `project` if given), newest first.
+pub fn list_jobs(
+    conn: &Connection,
+    who: &Principal,
+    project: Option<&str>,
+    page: PageQuery,
+) -> Result<Page<JobSummary>, ApiError> {
+    // Admins see every project; others their own, as a JSON list SQLite can search.
+    let visible = who.visible_projects().map(|p| serde_json::to_string(&p).unwrap_or_default());
+    let limit = page.limit();
     let sql = format!(
-        "SELECT id, name, owner, state, priority, created_ms, frames_total, frames_done, {COUNT_COLUMNS} FROM jobs
-         WHERE ?1 OR owner = ?2 ORDER BY id DESC LIMIT 1000"
+        "SELECT id, name, owner, state, priority, created_ms, frames_total, frames_done, project, {COUNT_COLUMNS}
+         FROM jobs
+         WHERE id < ?1 AND (?2 IS NULL OR project = ?2)
+           AND (?3 IS NULL OR project IN (SELECT value FROM json_each(?3)))
+         ORDER BY id DESC LIMIT ?4"
     );
     let rows = conn
         .prepare(&sql)?
-        .query_map(params![all, who.name], |r| {
+        .query_map(params![page.after.unwrap_or(i64::MAX), project, visible, limit + 1], |r| {
             Ok((
                 JobSummary {
                     id: r.get(0)?,
                     name: r.get(1)?,
                     owner: r.get(2)?,
+                    project: r.get(8)?,
                     state: JobState::Active,
                     priority: r.get(4)?,
                     created_ms: r.get(5)?,
                     frames_total: r.get::<_, i64>(6)? as u64,
                     frames_done: r.get::<_, i64>(7)? as u64,
-                    tasks: counts_from_row(r, 8)?,
+                    tasks: counts_from_row(r, 9)?,
                 },
                 r.get::<_, String>(3)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
+    let items = rows
+        .into_iter()
         .map(|(mut job, state)| {
             job.state = parse_state(&state)?;
             Ok(job)
         })
-        .collect()
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Page::cut(items, limit, |j| j.id))
 }
 
 /// Whether `name` is an output file of job `job_id` (which `who` may see).
 pub fn has_output(conn: &Connection, who: &Principal, job_id: i64, name: &str) -> Result<bool, ApiError> {
-    job_owner_state(conn, who, job_id)?;
+    job_access(conn, who, job_id, Action::Read)?;
     let lists: Vec<String> = conn
         .prepare("SELECT outputs FROM frames WHERE job_id = ?1 AND state = 'done'")?
         .query_map([job_id], |r| r.get(0))?
@@ -167,10 +186,11 @@ pub fn has_output(conn: &Connection, who: &Principal, job_id: i64, name: &str) -
     Ok(lists.iter().any(|l| serde_json::from_str::<Vec<String>>(l).unwrap_or_default().iter().any(|n| n == name)))
 }
 
-/// The hashes among `hashes` that the coordinator has no blob for.
-pub fn known_blobs(conn: &Connection, hashes: &[String]) -> Result<Vec<bool>, ApiError> {
-    let mut stmt = conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)")?;
-    hashes.iter().map(|h| Ok(stmt.query_row([h], |r| r.get(0))?)).collect()
+/// Which of `hashes` were uploaded to `project` (another project's files do not count).
+pub fn known_blobs(conn: &Connection, project: &str, hashes: &[String]) -> Result<Vec<bool>, ApiError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM project_blobs WHERE project = ?1 AND hash = ?2)")?;
+    hashes.iter().map(|h| Ok(stmt.query_row(params![project, h], |r| r.get(0))?)).collect()
 }
 
 /// Counts for `/metrics`; workers seen since `online_since_ms` are online.
@@ -214,10 +234,12 @@ pub struct WorkerInfo {
     pub capabilities: serde_json::Value,
 }
 
-pub fn list_workers(conn: &Connection) -> Result<Vec<WorkerInfo>, ApiError> {
-    Ok(conn
-        .prepare("SELECT id, name, last_seen_ms, capabilities FROM workers ORDER BY id DESC LIMIT 1000")?
-        .query_map([], |r| {
+/// One page of the registered workers, newest first.
+pub fn list_workers(conn: &Connection, page: PageQuery) -> Result<Page<WorkerInfo>, ApiError> {
+    let limit = page.limit();
+    let items: Vec<WorkerInfo> = conn
+        .prepare("SELECT id, name, last_seen_ms, capabilities FROM workers WHERE id < ?1 ORDER BY id DESC LIMIT ?2")?
+        .query_map(params![page.after.unwrap_or(i64::MAX), limit + 1], |r| {
             let caps: String = r.get(3)?;
             Ok(WorkerInfo {
                 id: r.get(0)?,
@@ -226,5 +248,6 @@ pub fn list_workers(conn: &Connection) -> Result<Vec<WorkerInfo>, ApiError> {
                 capabilities: serde_json::from_str(&caps).unwrap_or(serde_json::Value::Null),
             })
         })?
-        .collect::<Result<_, _>>()?)
+        .collect::<Result<_, _>>()?;
+    Ok(Page::cut(items, limit, |w| w.id))
 }

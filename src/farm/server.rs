@@ -3,26 +3,32 @@
 //! | method & path | who | what |
 //! |---|---|---|
 //! | `GET /health` | anyone | liveness, `{"status":"ok"}` |
-//! | `GET /metrics` | any token | Prometheus text |
-//! | `POST /api/v1/blobs/missing` | user | which of these scene-file hashes are missing |
-//! | `PUT /api/v1/blobs/{sha256}` | user | upload a scene file (checked against its hash) |
+//! | `GET /metrics` | admin | Prometheus text |
+//! | `POST /api/v1/blobs/missing` | artist | which of these scene-file hashes the project lacks |
+//! | `PUT /api/v1/blobs/{sha256}?project=P` | artist | upload a scene file (checked against its hash) |
 //! | `GET /api/v1/blobs/{sha256}` | worker | download a scene file |
-//! | `POST /api/v1/jobs` | user | submit a [`JobSpec`] → 201 `{job_id, tasks}` |
-//! | `GET /api/v1/jobs` | user | the caller's jobs (admins: all) |
-//! | `GET /api/v1/jobs/{id}[?tasks=true]` | user | status, frames, errors (and tasks) |
-//! | `POST /api/v1/jobs/{id}/{cancel,pause,resume,retry}` | user | control |
-//! | `GET /api/v1/jobs/{id}/outputs/{name}` | user | an assembled frame |
-//! | `POST /api/v1/workers` | worker | register [`Capabilities`] |
-//! | `GET /api/v1/workers` | admin | registered workers |
-//! | `POST /api/v1/workers/{wid}/lease` | worker | long-poll for a task: 200 [`Lease`] or 204 |
-//! | `POST /api/v1/workers/{wid}/leases/{lid}/heartbeat` | worker | extend; 409 if the lease is lost |
-//! | `PUT /api/v1/workers/{wid}/leases/{lid}/result` | worker | binary tile result; 409 if the lease is lost |
-//! | `POST /api/v1/workers/{wid}/leases/{lid}/fail` | worker | report a failed render |
+//! | `POST /api/v1/jobs` | artist | submit a [`JobSpec`] → 201 `{job_id, tasks}` |
+//! | `GET /api/v1/jobs[?project=P&limit=N&after=ID]` | viewer | a page of the jobs of the caller's projects |
+//! | `GET /api/v1/jobs/{id}[?tasks=true&task_after=ID&task_limit=N]` | viewer | status, frames, errors (and a page of tasks) |
+//! | `POST /api/v1/jobs/{id}/{cancel,pause,resume,retry}` | artist (own jobs), wrangler | control |
+//! | `POST /api/v1/jobs/{id}/priority` | wrangler | `{"priority": N}`, within the project's ceiling |
+//! | `GET /api/v1/jobs/{id}/outputs/{name}` | viewer | an assembled frame |
+//! | `GET /api/v1/audit[?since_ms=&user=&project=&limit=&after=]` | admin | a page of the audit log |
+//! | `POST /api/v1/workers` | enrolment token | register [`Capabilities`] → the worker's own credential |
+//! | `GET /api/v1/workers[?limit=&after=]` | admin | registered workers |
+//! | `POST /api/v1/workers/{wid}/lease` | worker `wid` | long-poll for a task: 200 [`Lease`] or 204 |
+//! | `POST /api/v1/workers/{wid}/leases/{lid}/heartbeat` | worker `wid` | extend; 409 if the lease is lost |
+//! | `PUT /api/v1/workers/{wid}/leases/{lid}/result` | worker `wid` | binary tile result; 409 if the lease is lost |
+//! | `POST /api/v1/workers/{wid}/leases/{lid}/fail` | worker `wid` | report a failed render |
+//!
+//! Roles are per project (see [`access`](super::access)); admins may do
+//! everything. A worker credential works only under its own `{wid}`.
 //!
 //! Every error is JSON (see [`ApiError`]): 400 malformed request or corrupt
-//! upload (`bad_checksum`), 401 missing/invalid token, 403 wrong kind of token,
-//! 404 unknown (including another user's job), 409 lost lease or impossible
-//! state change, 413 too large, 415 not JSON, 422 well-formed but invalid.
+//! upload (`bad_checksum`), 401 missing/invalid/expired token, 403 not allowed (wrong kind of token or
+//! role), 404 unknown (including another project's job), 409 lost lease or impossible
+//! state change, 413 too large, 415 not JSON, 422 well-formed but invalid, 429 over a
+//! project quota (`quota_exceeded`) or the token's rate limit (`rate_limited`).
 //!
 //! [`Capabilities`]: super::protocol::Capabilities
 //! [`Lease`]: super::protocol::Lease
@@ -45,14 +51,16 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::{mpsc, Notify};
 
+use super::access::Action;
 use super::assemble;
+use super::audit::{self, Note};
 use super::auth::{self, Authenticator, Principal};
 use super::bundle::{BlobDir, BundleError};
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::protocol::{
     decode_result, is_sha256_hex, Capabilities, FailRequest, JobSpec, LeaseRequest, MissingRequest, MissingResponse,
-    RegisterResponse, ResultFormatError,
+    PageQuery, RegisterResponse, ResultFormatError,
 };
 use super::queries;
 use super::scheduler::{self, Control, SchedConfig, SchedState, Upload};
@@ -107,23 +115,28 @@ pub fn router(app: App) -> Router {
     let worker = || middleware::from_fn(auth::workers_only);
     // Roles are checked before any body is read, so a wrong token is a 403
     // whatever the body holds.
+    let admin = || middleware::from_fn(auth::admins_only);
     let protected = Router::new()
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics.layer(admin())))
         .route(&format!("{api}/blobs/missing"), post(blobs_missing.layer(user())))
         .route(&format!("{api}/blobs/{{hash}}"), put(put_blob.layer(user())).get(get_blob.layer(worker())))
         .route(&format!("{api}/jobs"), post(submit.layer(user())).get(list_jobs.layer(user())))
         .route(&format!("{api}/jobs/{{id}}"), get(job_status.layer(user())))
         .route(&format!("{api}/jobs/{{id}}/outputs/{{name}}"), get(get_output.layer(user())))
+        .route(&format!("{api}/jobs/{{id}}/priority"), post(set_priority.layer(user())))
         .route(&format!("{api}/jobs/{{id}}/{{action}}"), post(control.layer(user())))
+        .route(&format!("{api}/audit"), get(read_audit.layer(admin())))
         .route(
             &format!("{api}/workers"),
-            post(register.layer(worker())).get(list_workers.layer(middleware::from_fn(auth::admins_only))),
+            post(register.layer(middleware::from_fn(auth::enrolment_only))).get(list_workers.layer(admin())),
         )
         .route(&format!("{api}/workers/{{wid}}/lease"), post(lease.layer(worker())))
         .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/heartbeat"), post(heartbeat.layer(worker())))
         .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/result"), put(upload_result.layer(worker())))
         .route(&format!("{api}/workers/{{wid}}/leases/{{lid}}/fail"), post(fail.layer(worker())))
-        .route_layer(middleware::from_fn_with_state(app.auth.clone(), auth::require_token));
+        .route_layer(middleware::from_fn_with_state(app.auth.clone(), auth::require_token))
+        // Outside the token check, so refused tokens are recorded too.
+        .route_layer(middleware::from_fn_with_state(app.clone(), audit::record));
     let json_limit = app.limits.max_json_bytes;
     Router::new()
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
@@ -192,10 +205,20 @@ async fn metrics(State(app): State<App>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
+/// A response the audit log records with `note`.
+fn noted(response: impl IntoResponse, project: Option<String>, target: Option<String>) -> Response {
+    let mut response = response.into_response();
+    response.extensions_mut().insert(Note { project, target });
+    response
+}
+
 async fn blobs_missing(
     State(app): State<App>,
+    Extension(who): Extension<Principal>,
     ApiJson(req): ApiJson<MissingRequest>,
-) -> Result<Json<MissingResponse>, ApiError> {
+) -> Result<Response, ApiError> {
+    let project = scheduler::resolve_project(&who, req.project.as_deref())?;
+    who.check(Action::Submit, &project, None, &format!("project \"{project}\""))?;
     if req.hashes.len() > super::bundle::MAX_FILES {
         return Err(ApiError::unprocessable(
             "too_many",
@@ -205,8 +228,8 @@ async fn blobs_missing(
     for h in &req.hashes {
         check_hash(h).map_err(|e| ApiError::unprocessable("bad_hash", e.message))?;
     }
-    let hashes = req.hashes.clone();
-    let known = app.reads.read(move |conn| queries::known_blobs(conn, &hashes)).await?;
+    let (hashes, p) = (req.hashes.clone(), project.clone());
+    let known = app.reads.read(move |conn| queries::known_blobs(conn, &p, &hashes)).await?;
     let missing = req
         .hashes
         .into_iter()
@@ -214,7 +237,12 @@ async fn blobs_missing(
         .filter(|(h, known)| !known || !app.blobs.contains(h))
         .map(|(h, _)| h)
         .collect();
-    Ok(Json(MissingResponse { missing }))
+    Ok(noted(Json(MissingResponse { missing }), Some(project), None))
+}
+
+#[derive(Deserialize)]
+struct ProjectQuery {
+    project: Option<String>,
 }
 
 /// Feeds an async body into a blocking reader.
@@ -240,53 +268,46 @@ impl std::io::Read for ChannelReader {
 
 async fn put_blob(
     State(app): State<App>,
+    Extension(who): Extension<Principal>,
     path: Result<Path<String>, PathRejection>,
+    query: Result<Query<ProjectQuery>, QueryRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let Path(hash) = path.map_err(path_rejection)?;
+    let Query(q) = query.map_err(query_rejection)?;
     check_hash(&hash)?;
-    if !app.blobs.contains(&hash) {
-        let (tx, rx) = mpsc::channel(8);
-        let (blobs, h, limit) = (app.blobs.clone(), hash.clone(), app.limits.max_blob_bytes);
-        let store =
-            tokio::task::spawn_blocking(move || blobs.store(&h, ChannelReader { rx, buf: Bytes::new() }, limit));
-        let mut stream = body.into_data_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| e.to_string());
-            let failed = chunk.is_err();
-            if tx.send(chunk).await.is_err() || failed {
-                break; // the store stopped early (too large) or the client went away
-            }
-        }
-        drop(tx);
-        let stored = store.await.map_err(|e| ApiError::internal(format!("blob store task: {e}")))?;
-        match stored {
-            Ok(_) => {}
-            Err(BundleError::HashMismatch { actual, .. }) => {
-                return Err(ApiError::bad_request(
-                    "bad_checksum",
-                    format!("uploaded content has SHA-256 {actual}, not {hash}: the upload is corrupt"),
-                ))
-            }
-            Err(e @ BundleError::TooLarge { .. }) => return Err(ApiError::too_large(e.to_string())),
-            Err(e @ BundleError::Read { .. }) => {
-                return Err(ApiError::bad_request("upload_interrupted", e.to_string()))
-            }
-            Err(e) => return Err(ApiError::internal(e.to_string())),
+    let project = scheduler::resolve_project(&who, q.project.as_deref())?;
+    who.check(Action::Submit, &project, None, &format!("project \"{project}\""))?;
+    // The bytes are received and hashed even when another project has the same
+    // file: holding a hash must not be enough to use that project's file.
+    let (tx, rx) = mpsc::channel(8);
+    let (blobs, h, limit) = (app.blobs.clone(), hash.clone(), app.limits.max_blob_bytes);
+    let store = tokio::task::spawn_blocking(move || blobs.store(&h, ChannelReader { rx, buf: Bytes::new() }, limit));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string());
+        let failed = chunk.is_err();
+        if tx.send(chunk).await.is_err() || failed {
+            break; // the store stopped early (too large) or the client went away
         }
     }
-    let size = std::fs::metadata(app.blobs.path(&hash)).map(|m| m.len()).unwrap_or(0);
-    let h = hash.clone();
-    app.writer
-        .call(move |db, _, _| {
-            db.prepare_cached(
-                "INSERT INTO blobs (hash, size, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
-            )?
-            .execute(rusqlite::params![h, size as i64, now_ms()])?;
-            Ok(())
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"sha256": hash, "size": size}))).into_response())
+    drop(tx);
+    let stored = store.await.map_err(|e| ApiError::internal(format!("blob store task: {e}")))?;
+    let size = match stored {
+        Ok(size) => size,
+        Err(BundleError::HashMismatch { actual, .. }) => {
+            return Err(ApiError::bad_request(
+                "bad_checksum",
+                format!("uploaded content has SHA-256 {actual}, not {hash}: the upload is corrupt"),
+            ))
+        }
+        Err(e @ BundleError::TooLarge { .. }) => return Err(ApiError::too_large(e.to_string())),
+        Err(e @ BundleError::Read { .. }) => return Err(ApiError::bad_request("upload_interrupted", e.to_string())),
+        Err(e) => return Err(ApiError::internal(e.to_string())),
+    };
+    let (h, p) = (hash.clone(), project.clone());
+    app.writer.call(move |db, _, _| scheduler::add_blob(db, &who, &p, &h, size)).await?;
+    Ok(noted((StatusCode::CREATED, Json(serde_json::json!({"sha256": hash, "size": size}))), Some(project), None))
 }
 
 /// Streams a file from a blocking thread.
@@ -341,15 +362,36 @@ async fn submit(
     // Refuse what cannot render before it costs a database change: the spec
     // first (cheap), then the scene, loaded in a child process.
     scheduler::check_spec(&spec, &app.config.jobs)?;
+    let project = scheduler::resolve_project(&who, spec.project.as_deref())?;
+    who.check(Action::Submit, &project, None, &format!("project \"{project}\""))?;
     app.checker.check(&spec).await?;
-    let owner = who.name.clone();
-    let reply = app.writer.call(move |db, st, after| scheduler::submit(db, st, after, &owner, spec)).await?;
-    tracing::info!("job {} submitted by {} ({} tasks)", reply.job_id, who.name, reply.tasks);
-    Ok((StatusCode::CREATED, Json(reply)).into_response())
+    let (name, p) = (who.name(), project.clone());
+    let reply = app.writer.call(move |db, st, after| scheduler::submit(db, st, after, &who, &p, spec)).await?;
+    tracing::info!("job {} submitted by {name} to {project} ({} tasks)", reply.job_id, reply.tasks);
+    let target = Some(format!("job:{}", reply.job_id));
+    Ok(noted((StatusCode::CREATED, Json(reply)), Some(project), target))
 }
 
-async fn list_jobs(State(app): State<App>, Extension(who): Extension<Principal>) -> Result<Response, ApiError> {
-    let jobs = app.reads.read(move |conn| queries::list_jobs(conn, &who)).await?;
+// Flat query structs: serde's flatten cannot parse numbers from query strings.
+#[derive(Deserialize)]
+struct ListQuery {
+    project: Option<String>,
+    limit: Option<u32>,
+    after: Option<i64>,
+}
+
+async fn list_jobs(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let jobs = app
+        .reads
+        .read(move |conn| {
+            queries::list_jobs(conn, &who, q.project.as_deref(), PageQuery { limit: q.limit, after: q.after })
+        })
+        .await?;
     Ok(Json(jobs).into_response())
 }
 
@@ -357,6 +399,8 @@ async fn list_jobs(State(app): State<App>, Extension(who): Extension<Principal>)
 struct StatusQuery {
     #[serde(default)]
     tasks: bool,
+    task_after: Option<i64>,
+    task_limit: Option<u32>,
 }
 
 async fn job_status(
@@ -369,7 +413,8 @@ async fn job_status(
     let Query(q) = query.map_err(query_rejection)?;
     let job_id = id(&job, "job id")?;
     let threshold = app.config.blocklist_after;
-    let status = app.reads.read(move |conn| queries::job_status(conn, &who, job_id, q.tasks, threshold)).await?;
+    let tasks = q.tasks.then_some(PageQuery { limit: q.task_limit, after: q.task_after });
+    let status = app.reads.read(move |conn| queries::job_status(conn, &who, job_id, tasks, threshold)).await?;
     Ok(Json(status).into_response())
 }
 
@@ -388,6 +433,42 @@ async fn control(
     })?;
     let state = app.writer.call(move |db, st, after| scheduler::control(db, st, after, &who, job_id, action)).await?;
     Ok(Json(serde_json::json!({"job_id": job_id, "state": state})).into_response())
+}
+
+#[derive(Deserialize)]
+struct PriorityRequest {
+    priority: i32,
+}
+
+async fn set_priority(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    path: Result<Path<String>, PathRejection>,
+    ApiJson(req): ApiJson<PriorityRequest>,
+) -> Result<Response, ApiError> {
+    let Path(job) = path.map_err(path_rejection)?;
+    let job_id = id(&job, "job id")?;
+    app.writer.call(move |db, _, _| scheduler::set_priority(db, &who, job_id, req.priority)).await?;
+    Ok(Json(serde_json::json!({"job_id": job_id, "priority": req.priority})).into_response())
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    since_ms: Option<i64>,
+    user: Option<String>,
+    project: Option<String>,
+    limit: Option<u32>,
+    after: Option<i64>,
+}
+
+async fn read_audit(
+    State(app): State<App>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(query_rejection)?;
+    let filter = audit::Filter { since_ms: q.since_ms, user: q.user, project: q.project };
+    let page = PageQuery { limit: q.limit, after: q.after };
+    Ok(Json(app.reads.read(move |conn| audit::read(conn, &filter, page)).await?).into_response())
 }
 
 async fn get_output(
@@ -411,14 +492,19 @@ async fn register(State(app): State<App>, ApiJson(caps): ApiJson<Capabilities>) 
         return Err(ApiError::unprocessable("invalid_worker", "name: must have 1 to 200 printable characters"));
     }
     let name = caps.name.clone();
-    let worker_id = app.writer.call(move |db, _, _| scheduler::register(db, &caps)).await?;
+    let (worker_id, credential) = app.writer.call(move |db, _, _| scheduler::register(db, &caps)).await?;
     tracing::info!("worker {worker_id} ({name}) registered");
-    let reply = RegisterResponse { worker_id, heartbeat_ms: app.config.heartbeat_ms, lease_ms: app.config.lease_ms };
-    Ok((StatusCode::CREATED, Json(reply)).into_response())
+    let (heartbeat_ms, lease_ms) = (app.config.heartbeat_ms, app.config.lease_ms);
+    let reply = RegisterResponse { worker_id, credential, heartbeat_ms, lease_ms };
+    Ok(noted((StatusCode::CREATED, Json(reply)), None, Some(format!("worker:{worker_id}"))))
 }
 
-async fn list_workers(State(app): State<App>) -> Result<Response, ApiError> {
-    Ok(Json(app.reads.read(queries::list_workers).await?).into_response())
+async fn list_workers(
+    State(app): State<App>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(page) = query.map_err(query_rejection)?;
+    Ok(Json(app.reads.read(move |conn| queries::list_workers(conn, page)).await?).into_response())
 }
 
 async fn lease(

@@ -237,6 +237,9 @@ impl Drop for Heartbeat {
 /// A running worker.
 pub struct Worker {
     opts: WorkerOptions,
+    /// With the enrolment token: only registers.
+    enrolment: Api,
+    /// With this worker's own credential, once registered.
     api: Api,
     /// The backend render processes create (`auto` resolved once, at start).
     backend: BackendKind,
@@ -271,7 +274,9 @@ impl Worker {
         };
         let cache = SceneCache::new(&opts.cache);
         let backend = kind_of(&caps.backend.name);
-        let mut worker = Self { opts, api, backend, caps, worker_id: 0, cache, process: None, prefetching: None };
+        let enrolment = api.clone();
+        let mut worker =
+            Self { opts, enrolment, api, backend, caps, worker_id: 0, cache, process: None, prefetching: None };
         worker.register()?;
         Ok(worker)
     }
@@ -281,10 +286,12 @@ impl Worker {
     }
 
     fn register(&mut self) -> Result<(), ClientError> {
+        let enrolment = &self.enrolment;
         let reply: RegisterResponse = retry("registering", || {
-            self.api.json(self.api.request(Method::POST, &format!("{API}/workers")).json(&self.caps))
+            enrolment.json(enrolment.request(Method::POST, &format!("{API}/workers")).json(&self.caps))
         })?;
         self.worker_id = reply.worker_id;
+        self.api = self.enrolment.with_token(&reply.credential);
         eprintln!(
             "Worker {} registered with {} (heartbeat {} ms, lease {} ms)",
             reply.worker_id,

@@ -77,6 +77,7 @@ pub struct Farm {
     pub coordinator: Option<Proc>,
     pub addr: String,
     pub admin: String,
+    /// The first-start enrolment token: workers register with it.
     pub worker_token: String,
     pub workers: Vec<Proc>,
     pub logs: usize,
@@ -87,7 +88,17 @@ impl Farm {
         let dir = tempfile::tempdir().unwrap();
         let mut farm = Farm {
             dir,
-            coordinator_args: args.iter().map(|s| s.to_string()).collect(),
+            // Tests poll fast: no rate limit unless a test sets one.
+            coordinator_args: args
+                .iter()
+                .map(|s| s.to_string())
+                .chain(
+                    (!args.contains(&"--rate-limit"))
+                        .then(|| ["--rate-limit".into(), "0".into()])
+                        .into_iter()
+                        .flatten(),
+                )
+                .collect(),
             coordinator: None,
             addr: "127.0.0.1:0".into(),
             admin: String::new(),
@@ -99,7 +110,7 @@ impl Farm {
         let tokens = farm.data().join("tokens");
         let token = |f: &str| std::fs::read_to_string(tokens.join(f)).unwrap().trim().to_string();
         farm.admin = token("admin.token");
-        farm.worker_token = token("worker.token");
+        farm.worker_token = token("enrolment.token");
         farm
     }
 
@@ -191,11 +202,50 @@ impl Farm {
             "workers to register",
             || self.logs(),
             || {
-                let workers: Vec<Value> =
-                    api.json(api.request(reqwest::Method::GET, &format!("{API}/workers"))).ok()?;
-                (workers.len() >= n).then_some(())
+                let workers: Value = api.json(api.request(reqwest::Method::GET, &format!("{API}/workers"))).ok()?;
+                (workers["items"].as_array()?.len() >= n).then_some(())
             },
         );
+    }
+
+    /// Runs `tessera coordinator ARGS --data DATA`; returns its stdout.
+    pub fn admin_cli(&self, args: &[&str]) -> String {
+        let mut cmd = tessera();
+        cmd.arg("coordinator").args(args).arg("--data").arg(self.data());
+        let out = run(cmd, Duration::from_secs(30));
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Creates user `name` with `roles` (creating the projects), and returns a token of theirs.
+    pub fn user(&self, name: &str, roles: &[(&str, &str)]) -> String {
+        let projects = self.admin_cli(&["project", "list"]);
+        for (project, role) in roles {
+            if !projects.lines().any(|l| l.split_whitespace().next() == Some(*project)) {
+                self.admin_cli(&["project", "create", project]);
+            }
+            self.admin_cli(&["user", "grant", name, project, role]);
+        }
+        self.admin_cli(&["token", "create", "--user", name])
+    }
+
+    /// Registers a fake worker over HTTP; returns its id and credential.
+    pub fn register_fake(&self, name: &str) -> (i64, String) {
+        let caps = serde_json::json!({
+            "name": name, "version": "test", "backend": {"name": "cpu", "device": "fake"}, "probes": [],
+            "memory_bytes": 0, "cpu_threads": 1, "bench_samples_per_second": 0.0
+        });
+        let r: Value = Client::new()
+            .post(format!("{}{API}/workers", self.url()))
+            .bearer_auth(&self.worker_token)
+            .json(&caps)
+            .send()
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .unwrap();
+        (r["worker_id"].as_i64().unwrap(), r["credential"].as_str().unwrap().to_string())
     }
 
     pub fn client(&self, token: &str) -> Command {

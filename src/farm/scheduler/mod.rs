@@ -36,7 +36,8 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::Notify;
 
-use super::auth::Principal;
+use super::access::{self, Action};
+use super::auth::{self, NewToken, Principal};
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::protocol::{
@@ -298,20 +299,71 @@ fn task_at(spec: &JobSpec, index: u64) -> (u32, Tile, SampleRange) {
     )
 }
 
-/// Creates a job with its frames and tasks, all queued.
+/// The project a submission or upload goes to: the one named, or else the
+/// caller's only project where it may submit (or "default" if it may submit there).
+pub fn resolve_project(who: &Principal, named: Option<&str>) -> Result<String, ApiError> {
+    if let Some(project) = named {
+        return Ok(project.to_string());
+    }
+    let submittable: Vec<&String> =
+        who.projects.iter().filter(|(_, r)| **r >= access::ProjectRole::Artist).map(|(p, _)| p).collect();
+    match submittable.as_slice() {
+        _ if who.is_admin() || submittable.iter().any(|p| *p == "default") => Ok("default".into()),
+        [only] => Ok(only.to_string()),
+        [] => Err(ApiError::forbidden("you may submit to no project; ask an admin to make you an artist of one")),
+        many => Err(ApiError::unprocessable(
+            "project_required",
+            format!(
+                "name a project (--project): you may submit to {}",
+                many.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// Refuses a priority over `project`'s ceiling (admins are not bound by it).
+fn check_priority(db: &Connection, who: &Principal, project: &str, priority: i32) -> Result<(), ApiError> {
+    let quotas = access::quotas(db, project)?.unwrap_or_default();
+    if !who.is_admin() && priority > quotas.max_priority {
+        return Err(ApiError::forbidden(format!(
+            "priority {priority} is over project \"{project}\"'s ceiling of {}",
+            quotas.max_priority
+        )));
+    }
+    Ok(())
+}
+
+/// Creates a job in `project` for `who`, all of its tasks queued, within the
+/// project's quotas.
 pub fn submit(
     db: &Connection,
     st: &mut SchedState,
     after: &mut AfterCommit,
-    owner: &str,
+    who: &Principal,
+    project: &str,
     spec: JobSpec,
 ) -> Result<SubmitResponse, ApiError> {
     let total = check_spec(&spec, &st.config.jobs)?;
+    who.check(Action::Submit, project, None, &format!("project \"{project}\""))?;
+    let quotas = access::quotas(db, project)?
+        .ok_or_else(|| ApiError::not_found("not_found", format!("project \"{project}\" not found")))?;
+    check_priority(db, who, project, spec.priority)?;
+    if let Some(max) = quotas.max_queued_tasks.filter(|_| !who.is_admin()) {
+        let queued: i64 = db
+            .prepare_cached("SELECT coalesce(sum(tasks_queued), 0) FROM jobs WHERE project = ?1")?
+            .query_row([project], |r| r.get(0))?;
+        if queued.max(0) as u64 + total > max {
+            return Err(access::over_quota(format!(
+                "project \"{project}\" may have {max} queued tasks; {queued} are queued and this job adds {total}"
+            )));
+        }
+    }
     let missing: Vec<&str> = {
-        let mut stmt = db.prepare_cached("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)")?;
+        let mut stmt =
+            db.prepare_cached("SELECT EXISTS (SELECT 1 FROM project_blobs WHERE project = ?1 AND hash = ?2)")?;
         let mut missing = Vec::new();
         for f in &spec.scene.files {
-            if !stmt.query_row([&f.sha256], |r| r.get::<_, bool>(0))? {
+            if !stmt.query_row(params![project, &f.sha256], |r| r.get::<_, bool>(0))? {
                 missing.push(f.path.as_str());
             }
         }
@@ -320,7 +372,7 @@ pub fn submit(
     if !missing.is_empty() {
         return Err(ApiError::unprocessable(
             "missing_files",
-            format!("scene files not uploaded yet: {}", missing.join(", ")),
+            format!("scene files not uploaded to project \"{project}\" yet: {}", missing.join(", ")),
         ));
     }
     let json = serde_json::to_string(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -328,12 +380,12 @@ pub fn submit(
     // The job row only: its tasks are created as they are leased.
     let job_id: i64 = db
         .prepare_cached(
-            "INSERT INTO jobs (owner, name, spec, priority, state, created_ms, tasks_total, tasks_queued, frames_total,
-                               tasks_created)
-         VALUES (?1, ?2, ?3, ?4, 'active', ?5, ?6, ?6, ?7, 0) RETURNING id",
+            "INSERT INTO jobs (owner, project, name, spec, priority, state, created_ms, tasks_total, tasks_queued,
+                               frames_total, tasks_created)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?7, ?8, 0) RETURNING id",
         )?
         .query_row(
-            params![owner, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64],
+            params![who.name(), project, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64],
             |r| r.get(0),
         )?;
     st.specs.insert(job_id, Arc::new(spec));
@@ -341,13 +393,47 @@ pub fn submit(
     Ok(SubmitResponse { job_id, tasks: total })
 }
 
-/// Registers a worker; returns its id.
-pub fn register(db: &Connection, caps: &Capabilities) -> Result<i64, ApiError> {
+/// Records that `project` holds scene file `hash` of `size` bytes, within its storage quota.
+pub fn add_blob(db: &Connection, who: &Principal, project: &str, hash: &str, size: u64) -> Result<(), ApiError> {
+    who.check(Action::Submit, project, None, &format!("project \"{project}\""))?;
+    let quotas = access::quotas(db, project)?
+        .ok_or_else(|| ApiError::not_found("not_found", format!("project \"{project}\" not found")))?;
+    let now = now_ms();
+    db.prepare_cached("INSERT INTO blobs (hash, size, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING")?
+        .execute(params![hash, size as i64, now])?;
+    let held: bool = db
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM project_blobs WHERE project = ?1 AND hash = ?2)")?
+        .query_row(params![project, hash], |r| r.get(0))?;
+    if held {
+        return Ok(());
+    }
+    if let Some(max) = quotas.max_storage_bytes.filter(|_| !who.is_admin()) {
+        let used: i64 = db
+            .prepare_cached("SELECT coalesce(sum(size), 0) FROM project_blobs WHERE project = ?1")?
+            .query_row([project], |r| r.get(0))?;
+        if used.max(0) as u64 + size > max {
+            return Err(access::over_quota(format!(
+                "project \"{project}\" may store {max} bytes of scene files; {used} are stored and this file has {size}"
+            )));
+        }
+    }
+    db.prepare_cached("INSERT INTO project_blobs (project, hash, size, created_ms) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![project, hash, size as i64, now])?;
+    Ok(())
+}
+
+/// Registers a worker; returns its id and its own credential.
+pub fn register(db: &Connection, caps: &Capabilities) -> Result<(i64, String), ApiError> {
     let json = serde_json::to_string(caps).map_err(|e| ApiError::internal(e.to_string()))?;
     let now = now_ms();
     let sql =
         "INSERT INTO workers (name, capabilities, registered_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3) RETURNING id";
-    Ok(db.prepare_cached(sql)?.query_row(params![caps.name, json, now], |r| r.get(0))?)
+    let id: i64 = db.prepare_cached(sql)?.query_row(params![caps.name, json, now], |r| r.get(0))?;
+    let credential = auth::create_token(db, NewToken::Worker(id), None).map_err(|e| match e {
+        auth::TokenError::Db(e) => ApiError::from(e),
+        other => ApiError::internal(other.to_string()),
+    })?;
+    Ok((id, credential))
 }
 
 fn touch_worker(db: &Connection, worker_id: i64, now: i64) -> Result<(), ApiError> {
@@ -371,6 +457,10 @@ fn next_job(db: &Connection, st: &SchedState, worker_id: i64, skip: i64) -> rusq
          WHERE state = 'active' AND tasks_queued > 0 AND id <> ?3
            AND NOT EXISTS (SELECT 1 FROM job_worker_failures f
                            WHERE f.job_id = jobs.id AND f.worker_id = ?1 AND f.failures >= ?2)
+           AND NOT EXISTS (SELECT 1 FROM projects p
+                           WHERE p.name = jobs.project AND p.max_running_tasks IS NOT NULL
+                             AND p.max_running_tasks <= (SELECT coalesce(sum(tasks_leased), 0) FROM jobs j
+                                                         WHERE j.project = p.name))
          ORDER BY priority DESC, id LIMIT 1",
     )?
     .query_row(params![worker_id, st.config.blocklist_after, skip], |r| r.get(0))
@@ -861,21 +951,44 @@ impl Control {
     }
 }
 
-/// The owner and state of a job `who` may access; 404 otherwise (a user cannot
-/// tell another user's job from a missing one).
-pub fn job_owner_state(db: &Connection, who: &Principal, job_id: i64) -> Result<(String, JobState), ApiError> {
-    let row: Option<(String, String)> = db
-        .prepare_cached("SELECT owner, state FROM jobs WHERE id = ?1")?
-        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?)))
+/// The owner and state of a job `who` may do `action` to. Jobs of projects
+/// `who` is not in are "not found", like jobs that do not exist.
+pub fn job_access(
+    db: &Connection,
+    who: &Principal,
+    job_id: i64,
+    action: Action,
+) -> Result<(String, JobState), ApiError> {
+    let row: Option<(String, String, String)> = db
+        .prepare_cached("SELECT owner, project, state FROM jobs WHERE id = ?1")?
+        .query_row([job_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    match row {
-        Some((owner, state)) if who.can_access(&owner) => {
-            let state = JobState::parse(&state)
-                .ok_or_else(|| ApiError::internal(format!("job {job_id}: bad state {state}")))?;
-            Ok((owner, state))
-        }
-        _ => Err(ApiError::not_found("unknown_job", format!("job {job_id} not found"))),
+    let what = format!("job {job_id}");
+    let Some((owner, project, state)) = row else {
+        return Err(ApiError::not_found("unknown_job", format!("{what} not found")));
+    };
+    who.check(action, &project, Some(&owner), &what).map_err(|e| match e.status.as_u16() {
+        404 => ApiError::not_found("unknown_job", format!("{what} not found")),
+        _ => e,
+    })?;
+    let state =
+        JobState::parse(&state).ok_or_else(|| ApiError::internal(format!("job {job_id}: bad state {state}")))?;
+    Ok((owner, state))
+}
+
+/// Sets a job's priority (wranglers and admins, within the project's ceiling).
+pub fn set_priority(db: &Connection, who: &Principal, job_id: i64, priority: i32) -> Result<(), ApiError> {
+    job_access(db, who, job_id, Action::Prioritise)?;
+    if !PRIORITY_RANGE.contains(&priority) {
+        return Err(ApiError::unprocessable(
+            "invalid_priority",
+            format!("priority {priority} is outside -1000..=1000"),
+        ));
     }
+    let project: String = db.query_row("SELECT project FROM jobs WHERE id = ?1", [job_id], |r| r.get(0))?;
+    check_priority(db, who, &project, priority)?;
+    db.execute("UPDATE jobs SET priority = ?2 WHERE id = ?1", params![job_id, priority])?;
+    Ok(())
 }
 
 /// Cancels, pauses, resumes or retries a job; returns its new state.
@@ -887,7 +1000,7 @@ pub fn control(
     job_id: i64,
     action: Control,
 ) -> Result<JobState, ApiError> {
-    let (_, state) = job_owner_state(db, who, job_id)?;
+    let (_, state) = job_access(db, who, job_id, Action::Control)?;
     let now = now_ms();
     let refuse =
         |what: &str| Err(ApiError::conflict("invalid_state", format!("job {job_id} is {state}: cannot {what}")));

@@ -23,6 +23,8 @@ impl Farm {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::farm::store::open(&dir.path().join("farm.sqlite")).unwrap();
         db.execute("INSERT INTO blobs (hash, size, created_ms) VALUES (?1, 1, 0)", [HASH]).unwrap();
+        db.execute("INSERT INTO project_blobs (project, hash, size, created_ms) VALUES ('default', ?1, 1, 0)", [HASH])
+            .unwrap();
         let (tx, assembled) = channel();
         let st = SchedState::new(config, Arc::new(Notify::new()), tx, Arc::new(Metrics::default()));
         Self { _dir: dir, db, st, assembled }
@@ -49,6 +51,7 @@ impl Farm {
     fn submit_spec(&mut self, priority: i32, width: u32, frames: u32, root: &str) -> i64 {
         let spec = JobSpec {
             name: format!("p{priority}"),
+            project: None,
             scene: SceneManifest {
                 root: root.into(),
                 files: vec![BundleFile { path: root.into(), sha256: HASH.into(), size: 1 }],
@@ -62,7 +65,7 @@ impl Farm {
             formats: vec![OutputFormat::Exr],
             output: OutputOptions::default(),
         };
-        self.run(|db, st, after| submit(db, st, after, "alice", spec)).unwrap().job_id
+        self.run(|db, st, after| submit(db, st, after, &alice(), "default", spec)).unwrap().job_id
     }
 
     fn worker(&mut self) -> i64 {
@@ -75,7 +78,7 @@ impl Farm {
             cpu_threads: 1,
             bench_samples_per_second: 0.0,
         };
-        self.run(|db, _, _| register(db, &caps)).unwrap()
+        self.run(|db, _, _| register(db, &caps)).unwrap().0
     }
 
     fn lease(&mut self, worker: i64) -> Option<Lease> {
@@ -101,13 +104,14 @@ impl Farm {
     }
 
     fn status(&self, job: i64) -> crate::farm::protocol::JobStatus {
-        let admin = Principal { role: crate::farm::auth::Role::Admin, name: "root".into() };
-        queries::job_status(&self.db, &admin, job, true, self.st.config.blocklist_after).unwrap()
+        let admin = Principal::user("root", true, &[]);
+        let tasks = Some(crate::farm::protocol::PageQuery { limit: Some(1000), after: None });
+        queries::job_status(&self.db, &admin, job, tasks, self.st.config.blocklist_after).unwrap()
     }
 }
 
 fn alice() -> Principal {
-    Principal { role: crate::farm::auth::Role::User, name: "alice".into() }
+    Principal::user("alice", false, &[("default", crate::farm::access::ProjectRole::Artist)])
 }
 
 #[test]
@@ -236,8 +240,11 @@ fn pause_resume_and_cancel() {
     let s = farm.status(job);
     assert_eq!((s.state, s.tasks.done, s.tasks.cancelled), (JobState::Cancelled, 1, 1));
 
-    let bob = Principal { role: crate::farm::auth::Role::User, name: "bob".into() };
+    let bob = Principal::user("bob", false, &[("default", crate::farm::access::ProjectRole::Artist)]);
     let err = farm.run(|db, st, a| control(db, st, a, &bob, job, Control::Retry)).unwrap_err();
+    assert_eq!(err.status, axum::http::StatusCode::FORBIDDEN, "an artist controls only their own jobs");
+    let stranger = Principal::user("eve", false, &[]);
+    let err = farm.run(|db, st, a| control(db, st, a, &stranger, job, Control::Retry)).unwrap_err();
     assert_eq!((err.status, err.code), (axum::http::StatusCode::NOT_FOUND, "unknown_job"));
     farm.run(|db, st, a| control(db, st, a, &alice(), job, Control::Retry)).unwrap();
     let s = farm.status(job);
@@ -275,6 +282,7 @@ fn impossible_jobs_are_refused_with_the_field_named() {
     let mut farm = Farm::new(SchedConfig::default());
     let base = JobSpec {
         name: "x".into(),
+        project: None,
         scene: SceneManifest {
             root: "s.gltf".into(),
             files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
@@ -317,7 +325,7 @@ fn impossible_jobs_are_refused_with_the_field_named() {
         ),
     ];
     for (spec, field) in cases {
-        let err = farm.run(|db, st, after| submit(db, st, after, "alice", spec)).unwrap_err();
+        let err = farm.run(|db, st, after| submit(db, st, after, &alice(), "default", spec)).unwrap_err();
         assert_eq!(err.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err.message.contains(field), "{field}: {}", err.message);
     }
@@ -332,6 +340,7 @@ fn tasks_created_lazily_follow_the_order_of_the_settings_task_list() {
     {
         let spec = JobSpec {
             name: "grid".into(),
+            project: None,
             scene: SceneManifest {
                 root: "s.gltf".into(),
                 files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],

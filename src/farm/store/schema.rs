@@ -145,4 +145,80 @@ ALTER TABLE jobs ADD COLUMN error TEXT;
 CREATE INDEX tasks_leased_job ON tasks (job_id) WHERE state = 'leased';
 CREATE INDEX tasks_ended_job ON tasks (job_id) WHERE state IN ('failed', 'cancelled');
 "#,
+    r#"
+-- Users, projects and roles. A user is an admin (everything) or a member of
+-- projects as viewer (read), artist (submit and control own jobs) or wrangler
+-- (control every job of the project). Quotas are NULL when unlimited.
+CREATE TABLE users (
+    name       TEXT PRIMARY KEY,
+    admin      INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE projects (
+    name              TEXT PRIMARY KEY,
+    created_ms        INTEGER NOT NULL,
+    max_queued_tasks  INTEGER,
+    max_running_tasks INTEGER,
+    max_storage_bytes INTEGER,
+    max_priority      INTEGER NOT NULL DEFAULT 1000
+);
+CREATE TABLE members (
+    project TEXT NOT NULL REFERENCES projects (name),
+    user    TEXT NOT NULL REFERENCES users (name),
+    role    TEXT NOT NULL CHECK (role IN ('viewer', 'artist', 'wrangler')),
+    PRIMARY KEY (project, user)
+);
+CREATE INDEX members_user ON members (user);
+
+-- Tokens: 'user' tokens act as their user; 'enrolment' tokens only register
+-- workers; 'worker' tokens are one worker's credential, handed out at registration.
+CREATE TABLE tokens_v3 (
+    hash       TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL CHECK (kind IN ('user', 'enrolment', 'worker')),
+    name       TEXT NOT NULL,
+    worker_id  INTEGER,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO users (name, admin, created_ms)
+    SELECT name, max(kind = 'admin'), min(created_ms) FROM tokens WHERE kind IN ('user', 'admin') GROUP BY name;
+INSERT INTO tokens_v3 (hash, kind, name, created_ms, revoked)
+    SELECT hash, CASE kind WHEN 'worker' THEN 'enrolment' ELSE 'user' END, name, created_ms, revoked FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_v3 RENAME TO tokens;
+CREATE INDEX tokens_worker ON tokens (worker_id) WHERE worker_id IS NOT NULL;
+
+-- Jobs and scene files belong to a project; what existed before is in 'default'.
+INSERT INTO projects (name, created_ms) VALUES ('default', 0);
+INSERT INTO members (project, user, role) SELECT 'default', name, 'artist' FROM users WHERE admin = 0;
+ALTER TABLE jobs ADD COLUMN project TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX jobs_project ON jobs (project, id);
+CREATE TABLE project_blobs (
+    project    TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (project, hash)
+);
+INSERT INTO project_blobs (project, hash, size, created_ms) SELECT 'default', hash, size, created_ms FROM blobs;
+
+-- Every state-changing request and every refused one. Append-only: the
+-- triggers refuse changes and deletions.
+CREATE TABLE audit (
+    id      INTEGER PRIMARY KEY,
+    at_ms   INTEGER NOT NULL,
+    user    TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    project TEXT,
+    action  TEXT NOT NULL,
+    target  TEXT,
+    result  TEXT NOT NULL,
+    status  INTEGER NOT NULL,
+    source  TEXT
+);
+CREATE INDEX audit_at ON audit (at_ms);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
 ];
