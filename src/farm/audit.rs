@@ -132,6 +132,18 @@ pub async fn record(State(app): State<App>, req: Request, next: Next) -> Respons
     response
 }
 
+/// Records a change made on the coordinator's host by `tessera coordinator
+/// token|user|project …` (the operator is the local account).
+pub fn record_local(conn: &Connection, action: &str, project: Option<&str>, target: &str) -> rusqlite::Result<()> {
+    let account = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "?".into());
+    conn.execute(
+        "INSERT INTO audit (at_ms, user, role, project, action, target, result, status, source)
+         VALUES (?1, ?2, 'operator', ?3, ?4, ?5, 'ok', 0, 'local')",
+        params![now_ms(), format!("local:{account}"), project, action, target],
+    )?;
+    Ok(())
+}
+
 /// Which rows to read.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct Filter {

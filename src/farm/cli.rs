@@ -58,7 +58,7 @@ pub enum FarmCommand {
     CheckScene,
 }
 
-/// A duration: "500ms", "10s", "2m", or a number of seconds.
+/// A duration: "500ms", "10s", "2m", "12h", "30d", or a number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (number, unit) = s.find(|c: char| c.is_ascii_alphabetic()).map_or((s, "s"), |i| (&s[..i], &s[i..]));
@@ -68,7 +68,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (use ms, s, m or h)")),
+        "d" => 86400.0,
+        _ => return Err(format!("\"{s}\": unknown unit \"{unit}\" (use ms, s, m, h or d)")),
     };
     if !value.is_finite() || value < 0.0 || value * scale > 1e9 {
         return Err(format!("\"{s}\" is not a sensible duration"));
@@ -181,33 +182,37 @@ enum UserCommand {
     },
 }
 
+/// A quota flag's value: a limit, or none.
+#[derive(Clone, Copy, Debug)]
+struct Limit(Option<u64>);
+
 /// A limit, or "none" for unlimited.
-fn parse_limit(s: &str) -> Result<Option<u64>, String> {
+fn parse_limit(s: &str) -> Result<Limit, String> {
     match s {
-        "none" | "unlimited" => Ok(None),
-        _ => s.parse().map(Some).map_err(|_| format!("\"{s}\" is not a whole number or \"none\"")),
+        "none" | "unlimited" => Ok(Limit(None)),
+        _ => s.parse().map(|v| Limit(Some(v))).map_err(|_| format!("\"{s}\" is not a whole number or \"none\"")),
     }
 }
 
 /// A byte size such as 500GiB, or "none".
-fn parse_storage(s: &str) -> Result<Option<u64>, String> {
+fn parse_storage(s: &str) -> Result<Limit, String> {
     match s {
-        "none" | "unlimited" => Ok(None),
-        _ => parse_memory_size(s).map(Some),
+        "none" | "unlimited" => Ok(Limit(None)),
+        _ => parse_memory_size(s).map(|v| Limit(Some(v))),
     }
 }
 
 #[derive(Debug, Args)]
 struct QuotaArgs {
-    /// Most tasks the project may have queued (\"none\": unlimited).
+    /// Most tasks the project may have queued ("none": unlimited).
     #[arg(long, value_parser = parse_limit)]
-    max_queued_tasks: Option<Option<u64>>,
-    /// Most tasks of the project rendering at once (\"none\": unlimited).
+    max_queued_tasks: Option<Limit>,
+    /// Most tasks of the project rendering at once ("none": unlimited).
     #[arg(long, value_parser = parse_limit)]
-    max_running_tasks: Option<Option<u64>>,
-    /// Most bytes of scene files the project may store, e.g. 500GiB (\"none\": unlimited).
+    max_running_tasks: Option<Limit>,
+    /// Most bytes of scene files the project may store, e.g. 500GiB ("none": unlimited).
     #[arg(long, value_parser = parse_storage)]
-    max_storage: Option<Option<u64>>,
+    max_storage: Option<Limit>,
     /// Highest priority the project's jobs may have (admins excepted).
     #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1000..=1000))]
     max_priority: Option<i32>,
@@ -216,9 +221,9 @@ struct QuotaArgs {
 impl QuotaArgs {
     fn change(&self) -> QuotaChange {
         QuotaChange {
-            max_queued_tasks: self.max_queued_tasks,
-            max_running_tasks: self.max_running_tasks,
-            max_storage_bytes: self.max_storage,
+            max_queued_tasks: self.max_queued_tasks.map(|l| l.0),
+            max_running_tasks: self.max_running_tasks.map(|l| l.0),
+            max_storage_bytes: self.max_storage.map(|l| l.0),
             max_priority: self.max_priority,
         }
     }
@@ -646,6 +651,8 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                 (None, None) => bail!("give --user NAME or --enrolment"),
             };
             let token = auth::create_token(&conn, new, expires)?;
+            let id = &auth::hash_token(&token)[..12];
+            super::audit::record_local(&conn, "token.create", None, &format!("token:{id} for {who}"))?;
             let until = expires.map_or(String::new(), |e| format!(", valid until {}", time_text(e)));
             match &args.output {
                 Some(path) => {
@@ -678,6 +685,7 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Revoke { id, data } => {
             let conn = open_store(&data)?;
             auth::revoke_token(&conn, &id)?;
+            super::audit::record_local(&conn, "token.revoke", None, &format!("token:{id}"))?;
             eprintln!("Revoked; a running coordinator refuses the token from its next request on");
         }
     }
@@ -687,7 +695,9 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
 fn user(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add { name, admin, data } => {
-            access::set_user(&open_store(&data)?, &name, admin)?;
+            let conn = open_store(&data)?;
+            access::set_user(&conn, &name, admin)?;
+            super::audit::record_local(&conn, "user.add", None, &format!("user:{name} admin:{admin}"))?;
             eprintln!("User {name}{}", if admin { " is an admin" } else { " added" });
         }
         UserCommand::List(data) => {
@@ -698,15 +708,21 @@ fn user(cmd: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Grant { name, project, role, data } => {
-            access::grant(&open_store(&data)?, &name, &project, role)?;
+            let conn = open_store(&data)?;
+            access::grant(&conn, &name, &project, role)?;
+            super::audit::record_local(&conn, "user.grant", Some(&project), &format!("user:{name} {}", role.as_str()))?;
             eprintln!("{name} is a {} in project {project}", role.as_str());
         }
         UserCommand::Ungrant { name, project, data } => {
-            access::ungrant(&open_store(&data)?, &name, &project)?;
+            let conn = open_store(&data)?;
+            access::ungrant(&conn, &name, &project)?;
+            super::audit::record_local(&conn, "user.ungrant", Some(&project), &format!("user:{name}"))?;
             eprintln!("{name} is no longer a member of project {project}");
         }
         UserCommand::Remove { name, data } => {
-            access::remove_user(&open_store(&data)?, &name)?;
+            let conn = open_store(&data)?;
+            access::remove_user(&conn, &name)?;
+            super::audit::record_local(&conn, "user.remove", None, &format!("user:{name}"))?;
             eprintln!("Removed user {name} and revoked their tokens");
         }
     }
@@ -717,11 +733,15 @@ fn project(cmd: ProjectCommand) -> anyhow::Result<()> {
     let limit = |v: Option<u64>| v.map_or("none".to_string(), |v| v.to_string());
     match cmd {
         ProjectCommand::Create { name, quotas, data } => {
-            access::set_project(&open_store(&data)?, &name, true, &quotas.change())?;
+            let conn = open_store(&data)?;
+            access::set_project(&conn, &name, true, &quotas.change())?;
+            super::audit::record_local(&conn, "project.create", Some(&name), &format!("{:?}", quotas.change()))?;
             eprintln!("Created project {name}");
         }
         ProjectCommand::Set { name, quotas, data } => {
-            access::set_project(&open_store(&data)?, &name, false, &quotas.change())?;
+            let conn = open_store(&data)?;
+            access::set_project(&conn, &name, false, &quotas.change())?;
+            super::audit::record_local(&conn, "project.set", Some(&name), &format!("{:?}", quotas.change()))?;
             eprintln!("Changed project {name}");
         }
         ProjectCommand::List(data) => {
@@ -882,6 +902,7 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86400)));
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("10x").unwrap_err().contains("unknown unit"));
         assert!(parse_duration("-1s").is_err());

@@ -3,10 +3,12 @@
 //! upload checksummed tile results, and the client commands.
 //!
 //! ```text
-//! tessera coordinator --listen 0.0.0.0:7878 --data /srv/tessera   # writes DATA/tokens/{admin,worker}.token
-//! tessera coordinator token create --data /srv/tessera --user alice  # prints alice's token
-//! tessera worker --coordinator http://host:7878 --token $(cat worker.token) [--backend auto]
-//! export TESSERA_COORDINATOR=http://host:7878 TESSERA_TOKEN=tsu_…
+//! tessera coordinator --listen 0.0.0.0:7878 --data /srv/tessera   # writes DATA/tokens/{admin,enrolment}.token
+//! tessera coordinator project create film --data /srv/tessera
+//! tessera coordinator user grant alice film artist --data /srv/tessera
+//! tessera coordinator token create --data /srv/tessera --user alice --output alice.token
+//! tessera worker --coordinator http://host:7878 --token-file enrolment.token [--backend auto]
+//! export TESSERA_COORDINATOR=http://host:7878 TESSERA_TOKEN_FILE=alice.token TESSERA_PROJECT=film
 //! tessera submit scene.gltf --frames 1-24 --tile 256 --spp 256 --priority 10 --denoise
 //! tessera status [JOB] · tessera watch JOB [--download DIR] · tessera download JOB -o DIR
 //! tessera cancel|pause|resume|retry JOB
@@ -28,7 +30,8 @@
 //!
 //! Modules: [`protocol`] (wire types, result format), [`store`] (SQLite, group
 //! commit), [`scheduler`] (the task state machine), [`server`] (HTTP API),
-//! [`auth`], [`bundle`] (content-addressed scenes), [`validate`] (scene checks),
+//! [`auth`] (tokens), [`access`] (projects, roles, quotas), [`audit`],
+//! [`rate_limit`], [`bundle`] (content-addressed scenes), [`validate`] (scene checks),
 //! [`assemble`], [`metrics`], [`queries`] (read side), [`worker`],
 //! [`render_process`], [`child`], [`client`], [`cli`].
 
