@@ -214,6 +214,20 @@ fn bad_requests_are_refused_with_json_errors_and_lose_nothing() {
     );
 
     let l1 = lease(w1);
+    // Worker 2 learns nothing of worker 1's lease: it is answered as one that does
+    // not exist, and worker 2's credential does not work under worker 1's id.
+    let theirs = |action: &str| format!("{API}/workers/{w2}/leases/{}/{action}", l1.lease_id);
+    let unknown = format!("lease {} does not exist", l1.lease_id);
+    let hb2 = raw.call(M::POST, &theirs("heartbeat"), Some(&c2)).send().unwrap();
+    assert_eq!(refused(hb2, 404, "unknown_lease"), unknown);
+    let up2 = raw.call(M::PUT, &theirs("result"), Some(&c2)).body(fake_result(&l1)).send().unwrap();
+    assert_eq!(refused(up2, 404, "unknown_lease"), unknown);
+    let fail2 = raw.call(M::POST, &theirs("fail"), Some(&c2)).json(&serde_json::json!({"error": "x"})).send().unwrap();
+    assert_eq!(refused(fail2, 404, "unknown_lease"), unknown);
+    let bogus = raw.call(M::POST, &format!("{API}/workers/{w2}/leases/999999/heartbeat"), Some(&c2)).send().unwrap();
+    assert_eq!(refused(bogus, 404, "unknown_lease"), "lease 999999 does not exist");
+    let as_w1 = format!("{API}/workers/{w1}/leases/{}/heartbeat", l1.lease_id);
+    refused(raw.call(M::POST, &as_w1, Some(&c2)).send().unwrap(), 403, "forbidden");
     let result_path = |w: i64, l: &Lease| format!("{API}/workers/{w}/leases/{}/result", l.lease_id);
     let mut corrupt = fake_result(&l1);
     corrupt[60] ^= 1;

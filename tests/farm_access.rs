@@ -312,6 +312,21 @@ fn another_projects_scene_files_cannot_be_probed_or_used_by_hash() {
     assert_eq!(outcome(fake.send().unwrap()), "400 bad_checksum");
     assert_eq!(s.upload(&adam, "ads"), "201");
     assert_eq!(s.submit(&adam, "ads", 1).0, "201");
+
+    // Nothing of the data folder is readable by other local users.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let data = s.farm.data();
+        let blob = data.join("blobs").join(&hash[..2]).join(hash);
+        for (path, want) in [(data.clone(), 0o700), (data.join("blobs"), 0o700), (data.join("farm.sqlite"), 0o600)]
+            .into_iter()
+            .chain([(data.join("farm.sqlite-wal"), 0o600), (blob, 0o600), (data.join("tokens/admin.token"), 0o600)])
+        {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, want, "{}: mode {mode:o}", path.display());
+        }
+    }
 }
 
 #[test]

@@ -307,10 +307,10 @@ impl BlobDir {
     /// A temporary file in the blob folder, to be filled and then [`BlobDir::commit`]ted.
     pub fn temp(&self) -> Result<(PathBuf, File), BundleError> {
         let tmp_dir = self.dir.join("tmp");
-        std::fs::create_dir_all(&tmp_dir).map_err(|e| io_error(&tmp_dir, format!("cannot create: {e}")))?;
+        super::private::create_dir(&tmp_dir).map_err(|e| io_error(&tmp_dir, format!("cannot create: {e}")))?;
         let name = format!("{}.part", super::auth::random_hex(12).map_err(|e| io_error(&tmp_dir, e))?);
         let path = tmp_dir.join(name);
-        let file = File::create(&path).map_err(|e| io_error(&path, format!("cannot create: {e}")))?;
+        let file = super::private::create_file(&path).map_err(|e| io_error(&path, format!("cannot create: {e}")))?;
         Ok((path, file))
     }
 
@@ -320,7 +320,7 @@ impl BlobDir {
         drop(file);
         let dest = self.path(hash);
         let parent = dest.parent().expect("blob path has a folder");
-        std::fs::create_dir_all(parent).map_err(|e| io_error(parent, format!("cannot create: {e}")))?;
+        super::private::create_dir(parent).map_err(|e| io_error(parent, format!("cannot create: {e}")))?;
         std::fs::rename(tmp, &dest).map_err(|e| io_error(&dest, format!("cannot move blob into place: {e}")))?;
         // The rename itself is durable only once its folder is flushed.
         #[cfg(unix)]

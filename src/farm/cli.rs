@@ -624,7 +624,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn open_store(data: &DataArg) -> anyhow::Result<rusqlite::Connection> {
-    std::fs::create_dir_all(&data.data).with_context(|| format!("creating {}", data.data.display()))?;
+    super::private::create_dir(&data.data).with_context(|| format!("creating {}", data.data.display()))?;
     Ok(store::open(&store::db_path(&data.data))?)
 }
 
@@ -656,7 +656,7 @@ fn token(cmd: TokenCommand) -> anyhow::Result<()> {
             let until = expires.map_or(String::new(), |e| format!(", valid until {}", time_text(e)));
             match &args.output {
                 Some(path) => {
-                    coordinator::write_private(path, &format!("{token}\n"))
+                    super::private::write_file(path, &format!("{token}\n"))
                         .with_context(|| format!("writing {}", path.display()))?;
                     eprintln!("Created a token for {who}{until} in {} (mode 0600)", path.display());
                 }

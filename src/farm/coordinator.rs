@@ -68,21 +68,6 @@ pub fn address_file(data: &Path) -> PathBuf {
     data.join("address")
 }
 
-/// Writes `contents` to `path` readable by the owner only, atomically.
-pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        std::io::Write::write_all(&mut file, contents.as_bytes())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(tmp, path)
-}
-
 /// Creates the admin user "admin" with a token, and an enrolment token for
 /// workers, on first start, and writes the tokens to `DATA/tokens/`.
 fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Result<()> {
@@ -90,7 +75,7 @@ fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Resul
         return Ok(());
     }
     let dir = data.join("tokens");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    super::private::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
     super::access::set_user(conn, "admin", true)?;
     for (new, what, file) in [
         (NewToken::User("admin"), "admin", "admin.token"),
@@ -98,7 +83,8 @@ fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Resul
     ] {
         let token = auth::create_token(conn, new, None)?;
         let path = dir.join(file);
-        write_private(&path, &format!("{token}\n")).with_context(|| format!("writing {}", path.display()))?;
+        super::private::write_file(&path, &format!("{token}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("Created the first {what} token in {}", path.display());
     }
     Ok(())
@@ -106,7 +92,14 @@ fn first_start_tokens(conn: &rusqlite::Connection, data: &Path) -> anyhow::Resul
 
 /// Runs the coordinator until Ctrl-C.
 pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&opts.data).with_context(|| format!("creating data folder {}", opts.data.display()))?;
+    let data = &opts.data;
+    super::private::create_dir(data).with_context(|| format!("creating data folder {}", data.display()))?;
+    // Owner-only, whoever made the folder: it holds every tenant's scenes and frames.
+    for path in [data.clone(), data.join("blobs"), data.join("outputs"), data.join("tokens")] {
+        if path.exists() {
+            super::private::tighten(&path).with_context(|| format!("making {} private", path.display()))?;
+        }
+    }
     let db_path = store::db_path(&opts.data);
     let conn = store::open(&db_path)?;
     first_start_tokens(&conn, &opts.data)?;
@@ -162,7 +155,8 @@ async fn serve(app: App, opts: &CoordinatorOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let bound: SocketAddr = listener.local_addr()?;
-    write_private(&address, &format!("{bound}\n")).with_context(|| format!("writing {}", address.display()))?;
+    super::private::write_file(&address, &format!("{bound}\n"))
+        .with_context(|| format!("writing {}", address.display()))?;
     eprintln!("Coordinator listening on http://{bound} (data in {})", opts.data.display());
 
     let reaper = tokio::spawn(reap_expired(app.writer.clone(), app.config.lease_ms));

@@ -47,6 +47,7 @@ pub mod coordinator;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod private;
 pub mod protocol;
 pub mod queries;
 pub mod rate_limit;

@@ -17,8 +17,8 @@
 //! | `POST /api/v1/workers` | enrolment token | register [`Capabilities`] → the worker's own credential |
 //! | `GET /api/v1/workers[?limit=&after=]` | admin | registered workers |
 //! | `POST /api/v1/workers/{wid}/lease` | worker `wid` | long-poll for a task: 200 [`Lease`] or 204 |
-//! | `POST /api/v1/workers/{wid}/leases/{lid}/heartbeat` | worker `wid` | extend; 409 if the lease is lost |
-//! | `PUT /api/v1/workers/{wid}/leases/{lid}/result` | worker `wid` | binary tile result; 409 if the lease is lost |
+//! | `POST /api/v1/workers/{wid}/leases/{lid}/heartbeat` | worker `wid` | extend; 409 if the lease is lost, 404 if it is not this worker's |
+//! | `PUT /api/v1/workers/{wid}/leases/{lid}/result` | worker `wid` | binary tile result, checked against its task (422 `bad_result`: a failed attempt) |
 //! | `POST /api/v1/workers/{wid}/leases/{lid}/fail` | worker `wid` | report a failed render |
 //!
 //! Roles are per project (see [`access`](super::access)); admins may do
@@ -551,16 +551,41 @@ async fn heartbeat(
     Ok(Json(reply).into_response())
 }
 
-/// The first non-finite sum of a result, described.
-fn non_finite(result: &TileResult) -> Option<String> {
-    let finite = |p: &PixelSums| {
-        p.radiance.iter().chain(&p.radiance_sq).chain(&p.albedo).chain(&p.normal).all(|v| v.is_finite())
-            && p.depth.is_finite()
-            && p.alpha.is_finite()
+/// Why a result cannot be what a renderer produced for its sample range, if it
+/// cannot: every pixel counts exactly the range's samples, every sum is finite,
+/// sums of non-negative quantities are non-negative, coverage and normals stay
+/// within one per sample, and the sum of squares is at least the square of the
+/// sum over the count (Cauchy–Schwarz, with room for f32 rounding). Whether the
+/// range is the task's is checked against the lease.
+fn implausible(result: &TileResult) -> Option<String> {
+    let n = result.samples.count();
+    let count = n as f32;
+    let slack = 1.0 + 1e-3;
+    let check = |p: &PixelSums| -> Option<&'static str> {
+        let sums = p.radiance.iter().chain(&p.radiance_sq).chain(&p.albedo).chain(&p.normal);
+        if !(sums.copied().all(f32::is_finite) && p.depth.is_finite() && p.alpha.is_finite()) {
+            return Some("has a non-finite sum");
+        }
+        if p.count != n {
+            return Some("counts a different number of samples than its sample range");
+        }
+        let negative = p.radiance.iter().chain(&p.radiance_sq).chain(&p.albedo).any(|v| *v < 0.0);
+        if negative || p.depth < 0.0 || p.alpha < 0.0 {
+            return Some("has a negative sum of a non-negative quantity");
+        }
+        if p.alpha > count * slack || p.normal.iter().any(|v| v.abs() > count * slack) {
+            return Some("has coverage or normal sums over one per sample");
+        }
+        let squares_too_small = p.radiance.iter().zip(&p.radiance_sq).any(|(s, q)| {
+            let s = f64::from(*s);
+            f64::from(*q) * f64::from(slack) * f64::from(count.max(1.0)) < s * s
+        });
+        squares_too_small.then_some("has a sum of squares smaller than its samples' sum allows")
     };
-    result.pixels.iter().position(|p| !finite(p)).map(|i| {
+    result.pixels.iter().enumerate().find_map(|(i, p)| {
         let t = result.tile;
-        format!("pixel {},{} has a non-finite sum", t.x + i as u32 % t.width.max(1), t.y + i as u32 / t.width.max(1))
+        let (x, y) = (t.x + i as u32 % t.width.max(1), t.y + i as u32 / t.width.max(1));
+        check(p).map(|why| format!("pixel {x},{y} {why}"))
     })
 }
 
@@ -590,7 +615,7 @@ async fn upload_result(
         ResultFormatError::Checksum { .. } => ApiError::bad_request("bad_checksum", e.to_string()),
         other => ApiError::bad_request("bad_result_format", other.to_string()),
     })?;
-    let invalid = non_finite(&result);
+    let invalid = implausible(&result);
     app.writer
         .call(move |db, st, after| {
             let upload = Upload { worker_id, lease_id, result, bytes: bytes.into(), invalid };
@@ -608,4 +633,35 @@ async fn fail(
     let (worker_id, lease_id) = lease_path(path)?;
     app.writer.call(move |db, st, after| scheduler::fail(db, st, after, worker_id, lease_id, &req.error)).await?;
     Ok(Json(serde_json::json!({"recorded": true})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::task::{SampleRange, Tile};
+
+    #[test]
+    fn results_a_renderer_cannot_produce_are_named_by_pixel_and_check() {
+        let tile = Tile { x: 8, y: 4, width: 2, height: 1 };
+        let good = PixelSums { radiance: [2.0; 3], radiance_sq: [4.0; 3], count: 4, alpha: 4.0, ..Default::default() };
+        let result = |second: PixelSums| TileResult {
+            frame: 1,
+            tile,
+            samples: SampleRange { start: 0, end: 4 },
+            pixels: vec![good, second],
+            rays: 1,
+        };
+        assert_eq!(implausible(&result(good)), None);
+        let cases = [
+            (PixelSums { count: 1, radiance: [1e6; 3], radiance_sq: [1e12; 3], ..good }, "different number of samples"),
+            (PixelSums { radiance: [-1.0, 0.0, 0.0], ..good }, "negative"),
+            (PixelSums { radiance: [f32::NAN; 3], ..good }, "non-finite"),
+            (PixelSums { alpha: 5.0, ..good }, "coverage"),
+            (PixelSums { radiance: [8.0; 3], radiance_sq: [4.0; 3], ..good }, "sum of squares"),
+        ];
+        for (bad, why) in cases {
+            let message = implausible(&result(bad)).expect(why);
+            assert!(message.starts_with("pixel 9,4 ") && message.contains(why), "{message}");
+        }
+    }
 }

@@ -11,8 +11,9 @@
 //! the job's tasks in order (frame by frame, tiles row by row). A worker that has
 //! failed [`SchedConfig::blocklist_after`] tasks of a job gets no more of it until
 //! the job is retried. Fencing: a heartbeat, result or failure must name the
-//! task's current lease and come from the worker holding it; anything else is a
-//! 409 and changes nothing — the last-assigned worker wins.
+//! task's current lease and come from the worker holding it; a lost lease is a
+//! 409, another worker's lease is a 404 like one that does not exist, and
+//! neither changes anything — the last-assigned worker wins.
 //!
 //! Every job keeps task counters by state (and frames its done-tile count), so
 //! progress, frame completion and job completion are O(1) per change.
@@ -593,12 +594,11 @@ fn leased_task(db: &Connection, worker_id: i64, lease_id: i64) -> Result<TaskRow
         .prepare_cached("SELECT task_id, worker_id FROM leases WHERE id = ?1")?
         .query_row([lease_id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((task_id, holder)) = lease else {
+    // Another worker's lease is answered exactly as a lease that does not
+    // exist: the reply must tell nothing about other workers' work.
+    let Some((task_id, _)) = lease.filter(|(_, holder)| *holder == worker_id) else {
         return Err(ApiError::not_found("unknown_lease", format!("lease {lease_id} does not exist")));
     };
-    if holder != worker_id {
-        return Err(ApiError::conflict("lease_lost", format!("lease {lease_id} belongs to worker {holder}")));
-    }
     let task = db
         .prepare_cached(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?1"))?
         .query_row([task_id], task_row)?;

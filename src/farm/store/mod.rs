@@ -61,6 +61,18 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Opens (creating if needed) the database and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let name = path.display().to_string();
+    // Owner-only before SQLite creates it: its journal files take its mode.
+    let private = |p: &Path| -> rusqlite::Result<()> {
+        let made = if p.exists() { super::private::tighten(p) } else { super::private::create_file(p).map(drop) };
+        made.map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+    };
+    private(path).map_err(|source| StoreError::Open { path: name.clone(), source })?;
+    for journal in ["-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{journal}", path.display()));
+        if file.exists() {
+            private(&file).map_err(|source| StoreError::Open { path: name.clone(), source })?;
+        }
+    }
     let conn = Connection::open(path).map_err(|source| StoreError::Open { path: name.clone(), source })?;
     configure(&conn).map_err(|source| StoreError::Open { path: name.clone(), source })?;
     migrate(&conn, &name)?;
