@@ -286,6 +286,15 @@ struct ServeArgs {
     /// written to DATA/address).
     #[arg(long, default_value = "127.0.0.1:7878")]
     listen: String,
+    /// Serve HTTPS with this certificate chain (PEM); reloaded on SIGHUP and when the file changes.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (tokens then cross the network in clear).
+    #[arg(long, conflicts_with = "tls_cert")]
+    insecure_http: bool,
     #[command(flatten)]
     data: DataArg,
     /// A lease expires after this long without a heartbeat; its task is requeued.
@@ -345,6 +354,9 @@ pub struct ClientArgs {
     /// creates one with `tessera coordinator token create --output FILE`).
     #[arg(long, env = "TESSERA_TOKEN_FILE", value_name = "FILE")]
     token_file: Option<PathBuf>,
+    /// Trust only this CA certificate (PEM) for an https:// coordinator (default: the system's roots).
+    #[arg(long, env = "TESSERA_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// Access token; prefer --token-file or TESSERA_TOKEN, since command lines are visible to other users.
     #[arg(long, env = "TESSERA_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
     token: Option<String>,
@@ -372,7 +384,7 @@ impl ClientArgs {
 
     fn api(&self) -> anyhow::Result<Api> {
         let token = self.token("an operator creates one with `tessera coordinator token create --user NAME`")?;
-        Ok(Api::new(&self.coordinator, &token)?)
+        Ok(Api::with_ca(&self.coordinator, &token, self.ca_cert.as_deref())?)
     }
 }
 
@@ -592,8 +604,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !(args.rate_limit.is_finite() && args.rate_limit >= 0.0) {
         bail!("--rate-limit must be 0 (unlimited) or more requests per second");
     }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(super::tls::CertFiles { cert, key }),
+        _ => None,
+    };
     coordinator::run(CoordinatorOptions {
         listen: args.listen,
+        tls,
+        insecure_http: args.insecure_http,
         data: args.data.data,
         config: SchedConfig {
             lease_ms: args.lease.as_millis() as u64,
@@ -806,6 +824,7 @@ fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     let mut worker = Worker::start(WorkerOptions {
         coordinator: args.client.coordinator.clone(),
         token,
+        ca_cert: args.client.ca_cert.clone(),
         backend: args.backend.backend,
         backend_options: args.backend.options(),
         name: args.name.unwrap_or_else(worker::host_name),

@@ -38,6 +38,10 @@ use super::validate::SceneChecker;
 pub struct CoordinatorOptions {
     /// Address to listen on; port 0 picks a free one (see `DATA/address`).
     pub listen: String,
+    /// Serve HTTPS with this certificate.
+    pub tls: Option<super::tls::CertFiles>,
+    /// Allow plain HTTP on a non-loopback address.
+    pub insecure_http: bool,
     pub data: PathBuf,
     pub config: SchedConfig,
     pub limits: Limits,
@@ -151,26 +155,52 @@ pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
 async fn serve(app: App, opts: &CoordinatorOptions) -> anyhow::Result<()> {
     let address = address_file(&opts.data);
     let _ = std::fs::remove_file(&address);
+    // The certificate first: a bad one should stop the start, not the first client.
+    let tls = match &opts.tls {
+        Some(files) => Some((files.clone(), files.load().await?)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(&opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let bound: SocketAddr = listener.local_addr()?;
+    if tls.is_none() && !bound.ip().is_loopback() {
+        if !opts.insecure_http {
+            anyhow::bail!(
+                "refusing to serve plain HTTP on {bound}: tokens and scenes would cross the network in clear; \
+                 give --tls-cert and --tls-key, or --insecure-http behind a TLS proxy or on a trusted network"
+            );
+        }
+        tracing::warn!("serving plain HTTP on {bound} (--insecure-http): tokens and scenes cross the network in clear");
+    }
     super::private::write_file(&address, &format!("{bound}\n"))
         .with_context(|| format!("writing {}", address.display()))?;
-    eprintln!("Coordinator listening on http://{bound} (data in {})", opts.data.display());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("Coordinator listening on {scheme}://{bound} (data in {})", opts.data.display());
 
     let reaper = tokio::spawn(reap_expired(app.writer.clone(), app.config.lease_ms));
     let (stopping, work) = (app.stopping.clone(), app.work.clone());
-    let router = server::router(app);
-    let result = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            stop_signal().await;
-            eprintln!("Shutting down");
-            // Long polls answer now instead of holding the shutdown up.
-            stopping.store(true, std::sync::atomic::Ordering::Relaxed);
-            work.notify_waiters();
-        })
-        .await;
+    let service = server::router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        stop_signal().await;
+        eprintln!("Shutting down");
+        // Long polls answer now instead of holding the shutdown up.
+        stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+        work.notify_waiters();
+        stopper.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let listener = listener.into_std()?;
+    let result = match tls {
+        Some((files, config)) => {
+            let watcher = tokio::spawn(files.watch(config.clone(), Duration::from_secs(2)));
+            let served = axum_server::from_tcp_rustls(listener, config).handle(handle).serve(service).await;
+            watcher.abort();
+            served
+        }
+        None => axum_server::from_tcp(listener).handle(handle).serve(service).await,
+    };
     reaper.abort();
     result.context("serving the API")
 }

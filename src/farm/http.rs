@@ -51,15 +51,21 @@ pub struct Api {
 }
 
 impl Api {
-    /// `base` is the coordinator's URL, e.g. `http://render-master:7878`.
+    /// `base` is the coordinator's URL, e.g. `https://render-master:7878`;
+    /// HTTPS is checked against the system's root certificates.
     pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
+        Self::with_ca(base, token, None)
+    }
+
+    /// As [`Api::new`], trusting only the CA certificate(s) in `ca_cert` when given.
+    pub fn with_ca(base: &str, token: &str, ca_cert: Option<&std::path::Path>) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
         if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(ClientError::Local(format!("coordinator URL \"{base}\" must start with http:// or https://")));
         }
-        let client = Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
+        let builder = Client::builder().connect_timeout(Duration::from_secs(10)).timeout(Duration::from_secs(120));
+        let client = super::tls::client_roots(builder, ca_cert)
+            .map_err(ClientError::Local)?
             .build()
             .map_err(|e| ClientError::Local(format!("cannot create an HTTP client: {e}")))?;
         Ok(Self { client, base, token: token.to_string() })

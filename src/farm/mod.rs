@@ -55,5 +55,6 @@ pub mod render_process;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod validate;
 pub mod worker;

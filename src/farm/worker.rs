@@ -43,6 +43,8 @@ use crate::render::settings::RenderSettings;
 pub struct WorkerOptions {
     pub coordinator: String,
     pub token: String,
+    /// Trust only this CA certificate for HTTPS (default: the system's roots).
+    pub ca_cert: Option<PathBuf>,
     pub backend: BackendKind,
     pub backend_options: BackendOptions,
     pub name: String,
@@ -253,7 +255,7 @@ pub struct Worker {
 impl Worker {
     /// Creates the backend, measures it and registers with the coordinator.
     pub fn start(opts: WorkerOptions) -> anyhow::Result<Self> {
-        let api = Api::new(&opts.coordinator, &opts.token)?;
+        let api = Api::with_ca(&opts.coordinator, &opts.token, opts.ca_cert.as_deref())?;
         let (backend, skipped) = backend::create(opts.backend, &opts.backend_options)?;
         for line in skipped {
             eprintln!("{line}");

@@ -81,6 +81,9 @@ pub struct Farm {
     pub worker_token: String,
     pub workers: Vec<Proc>,
     pub logs: usize,
+    /// With TLS: "https", and the CA certificate clients and workers trust.
+    pub scheme: &'static str,
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Farm {
@@ -105,6 +108,8 @@ impl Farm {
             worker_token: String::new(),
             workers: Vec::new(),
             logs: 0,
+            scheme: "http",
+            ca_cert: None,
         };
         farm.start_coordinator();
         let tokens = farm.data().join("tokens");
@@ -170,11 +175,11 @@ impl Farm {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn api(&self, token: &str) -> Api {
-        Api::new(&self.url(), token).unwrap()
+        Api::with_ca(&self.url(), token, self.ca_cert.as_deref()).unwrap()
     }
 
     pub fn add_worker(&mut self, extra: &[&str]) {
@@ -186,6 +191,7 @@ impl Farm {
             .args(["--coordinator", &self.url(), "--token", &self.worker_token, "--name", &format!("w{n}")])
             .arg("--cache")
             .arg(cache)
+            .args(self.ca_cert.iter().flat_map(|ca| [std::ffi::OsStr::new("--ca-cert"), ca.as_os_str()]))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
@@ -251,6 +257,9 @@ impl Farm {
     pub fn client(&self, token: &str) -> Command {
         let mut cmd = tessera();
         cmd.env("TESSERA_COORDINATOR", self.url()).env("TESSERA_TOKEN", token);
+        if let Some(ca) = &self.ca_cert {
+            cmd.env("TESSERA_CA_CERT", ca);
+        }
         cmd
     }
 
