@@ -65,6 +65,8 @@ fn action_of(method: &Method, route: &str, path: &str) -> Option<(String, Option
         }
         ("POST", "/workers") => ("worker.register".into(), None),
         ("GET", "/workers") => ("workers.list".into(), None),
+        ("GET", "/usage") => ("usage.read".into(), None),
+        ("GET", "/audit") => ("audit.read".into(), None),
         ("POST", "/workers/{wid}/lease") => ("worker.lease".into(), Some(format!("worker:{}", part(1)))),
         ("POST", "/workers/{wid}/leases/{lid}/heartbeat") => ("lease.heartbeat".into(), lease()),
         ("PUT", "/workers/{wid}/leases/{lid}/result") => ("lease.result".into(), lease()),

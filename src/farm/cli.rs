@@ -48,6 +48,8 @@ pub enum FarmCommand {
     Retry(JobArgs),
     /// Change a job's priority (wranglers; within the project's ceiling).
     Priority(PriorityArgs),
+    /// Usage of your projects: worker-seconds, samples and energy per project, user or job, and its cost.
+    Usage(UsageArgs),
     /// Download a job's finished frames.
     Download(DownloadArgs),
     /// A worker's render process (started by `tessera worker`; speaks on stdin/stdout).
@@ -532,6 +534,30 @@ pub struct PriorityArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Sum by project, user or job.
+    #[arg(long, value_enum, default_value_t = super::usage::GroupBy::Project)]
+    by: super::usage::GroupBy,
+    #[arg(long)]
+    project: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    job: Option<i64>,
+    /// Only attempts since then: a duration ago (24h, 30d) or a UTC time (2026-12-01T00:00:00Z).
+    #[arg(long, value_parser = parse_since)]
+    since: Option<i64>,
+    /// Price per device-hour: one for all (2.5) or per backend (cuda=2.5,cpu=0.4).
+    #[arg(long)]
+    price_per_device_hour: Option<super::usage::Prices>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DownloadArgs {
     job: i64,
     #[command(flatten)]
@@ -568,6 +594,7 @@ impl FarmCommand {
             FarmCommand::Pause(a) => control(a, "pause"),
             FarmCommand::Resume(a) => control(a, "resume"),
             FarmCommand::Retry(a) => control(a, "retry"),
+            FarmCommand::Usage(a) => usage(a),
             FarmCommand::Priority(a) => {
                 let api = a.client.api()?;
                 client::set_priority(&api, a.job, a.priority)?;
@@ -901,6 +928,51 @@ fn status(args: StatusArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+fn usage(args: UsageArgs) -> anyhow::Result<()> {
+    let api = args.client.api()?;
+    let filter = super::usage::Filter {
+        by: args.by,
+        project: args.project,
+        user: args.user,
+        job: args.job,
+        since_ms: args.since,
+    };
+    let rows = client::usage(&api, &filter)?;
+    let prices = args.price_per_device_hour.unwrap_or_default();
+    if args.json {
+        let priced: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|u| {
+                let mut v = serde_json::to_value(u).unwrap_or_default();
+                v["cost"] = prices.cost(u).map_or(serde_json::Value::Null, serde_json::Value::from);
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&priced)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<8} {:<24} {:>8} {:>14} {:>14} {:>12} {:>10}",
+        "key", "backend", "device", "attempts", "worker-hours", "samples", "energy kWh", "cost"
+    );
+    for u in &rows {
+        let energy = u.energy_j.map_or("-".to_string(), |j| format!("{:.4}", j / 3.6e6));
+        let cost = prices.cost(u).map_or("-".to_string(), |c| format!("{c:.2}"));
+        println!(
+            "{:<16} {:<8} {:<24} {:>8} {:>14.4} {:>14} {:>12} {:>10}",
+            u.key,
+            u.backend,
+            u.device,
+            u.attempts,
+            u.worker_seconds / 3600.0,
+            u.samples,
+            energy,
+            cost
+        );
     }
     Ok(())
 }

@@ -80,6 +80,19 @@ pub fn list_jobs(api: &Api, project: Option<&str>, page: PageQuery) -> Result<Pa
     api.json(api.request(Method::GET, &format!("{API}/jobs")).query(&query))
 }
 
+/// Usage the caller may see, summed as `filter` says.
+pub fn usage(api: &Api, filter: &super::usage::Filter) -> Result<Vec<super::usage::Usage>, ClientError> {
+    let by = serde_json::to_value(filter.by).ok().and_then(|v| v.as_str().map(str::to_string));
+    let query = [
+        ("by", by),
+        ("project", filter.project.clone()),
+        ("user", filter.user.clone()),
+        ("job", filter.job.map(|j| j.to_string())),
+        ("since_ms", filter.since_ms.map(|s| s.to_string())),
+    ];
+    api.json(api.request(Method::GET, &format!("{API}/usage")).query(&query))
+}
+
 /// Sets a job's priority.
 pub fn set_priority(api: &Api, job: i64, priority: i32) -> Result<(), ClientError> {
     let body = serde_json::json!({ "priority": priority });

@@ -24,6 +24,8 @@ pub struct Metrics {
     tasks_failed: AtomicU64,
     /// Tiles finished per second, for the last [`RATE_WINDOW`]: (second since start, count).
     recent: Mutex<VecDeque<(u64, u64)>>,
+    /// Per backend.
+    usage: Mutex<std::collections::BTreeMap<String, BackendUsage>>,
 }
 
 impl Default for Metrics {
@@ -36,9 +38,14 @@ impl Default for Metrics {
             tiles_done: AtomicU64::new(0),
             tasks_failed: AtomicU64::new(0),
             recent: Mutex::new(VecDeque::new()),
+            usage: Mutex::default(),
         }
     }
 }
+
+/// Worker-seconds, samples, and joules where measured, of one backend.
+#[derive(Clone, Copy, Debug, Default)]
+struct BackendUsage(f64, u64, Option<f64>);
 
 /// Counts read from the database at scrape time.
 #[derive(Clone, Debug, Default)]
@@ -52,6 +59,17 @@ pub struct Snapshot {
 }
 
 impl Metrics {
+    /// Counts a finished attempt of a task on `backend`.
+    pub fn add_usage(&self, backend: &str, seconds: f64, samples: u64, energy_j: Option<f64>) {
+        let mut usage = self.usage.lock().expect("usage counters");
+        let entry = usage.entry(backend.to_string()).or_default();
+        entry.0 += seconds;
+        entry.1 += samples;
+        if let Some(j) = energy_j {
+            *entry.2.get_or_insert(0.0) += j;
+        }
+    }
+
     pub fn observe_lease(&self, latency: Duration) {
         let secs = latency.as_secs_f64();
         for (bucket, bound) in self.lease_buckets.iter().zip(BUCKETS) {
@@ -139,6 +157,28 @@ impl Metrics {
             "histogram",
             &rows,
         );
+        let usage = self.usage.lock().expect("usage counters").clone();
+        let per_backend = |f: &dyn Fn(&BackendUsage) -> Option<String>| -> Vec<(String, String)> {
+            usage.iter().filter_map(|(b, u)| Some((format!("{{backend=\"{b}\"}}"), f(u)?))).collect()
+        };
+        let help = "since start, by the coordinator's clock";
+        let seconds = per_backend(&|u| Some(format!("{:.3}", u.0)));
+        gauge(
+            "tessera_worker_seconds_total",
+            &format!("Worker-seconds of finished task attempts {help}."),
+            "counter",
+            &seconds,
+        );
+        let samples = per_backend(&|u| Some(u.1.to_string()));
+        gauge("tessera_samples_total", "Samples of accepted results since start.", "counter", &samples);
+        // Only backends whose workers measure energy: absent is not zero.
+        let energy = per_backend(&|u| u.2.map(|j| format!("{j:.3}")));
+        gauge(
+            "tessera_energy_joules_total",
+            "Energy of task attempts where measured, since start.",
+            "counter",
+            &energy,
+        );
         out
     }
 }
@@ -156,6 +196,8 @@ mod tests {
         for _ in 0..5 {
             m.tile_done();
         }
+        m.add_usage("cpu", 1.5, 100, None);
+        m.add_usage("cuda", 2.0, 50, Some(3.0));
         let snap = Snapshot { tasks: vec![("queued", 7), ("done", 5)], workers_idle: 2, ..Default::default() };
         let text = m.render(&snap);
         assert!(text.contains("tessera_lease_latency_seconds_bucket{le=\"0.0005\"} 1\n"), "{text}");
@@ -167,6 +209,9 @@ mod tests {
         assert!(text.contains("tessera_workers{state=\"idle\"} 2\n"));
         assert!(text.contains("tessera_tiles_completed_total 5\n"));
         assert!(m.tiles_per_second() > 0.0);
+        assert!(text.contains("tessera_worker_seconds_total{backend=\"cpu\"} 1.500\n"), "{text}");
+        assert!(text.contains("tessera_energy_joules_total{backend=\"cuda\"} 3.000\n"));
+        assert!(!text.contains("tessera_energy_joules_total{backend=\"cpu\"}"), "unmeasured energy is absent");
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let value = line.rsplit(' ').next().unwrap();
             assert!(value.parse::<f64>().is_ok(), "bad sample line {line:?}");

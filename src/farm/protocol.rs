@@ -394,6 +394,18 @@ pub struct HeartbeatResponse {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FailRequest {
     pub error: String,
+    /// Joules the attempt took, where the worker's hardware reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_j: Option<f64>,
+}
+
+/// Header of a result upload: the joules the task took, where measured.
+pub const ENERGY_HEADER: &str = "x-tessera-energy-joules";
+
+/// An energy figure a worker reported, if it is one a task can take: finite,
+/// non-negative and under a megawatt-hour.
+pub fn check_energy(joules: f64) -> Option<f64> {
+    (joules.is_finite() && (0.0..3.6e9).contains(&joules)).then_some(joules)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -14,6 +14,7 @@
 //! | `POST /api/v1/jobs/{id}/priority` | wrangler | `{"priority": N}`, within the project's ceiling |
 //! | `GET /api/v1/jobs/{id}/outputs/{name}` | viewer | an assembled frame |
 //! | `GET /api/v1/audit[?since_ms=&user=&project=&limit=&after=]` | admin | a page of the audit log |
+//! | `GET /api/v1/usage[?by=project|user|job&project=&user=&job=&since_ms=]` | viewer | worker-seconds, samples, energy |
 //! | `POST /api/v1/workers` | enrolment token | register [`Capabilities`] → the worker's own credential |
 //! | `GET /api/v1/workers[?limit=&after=]` | admin | registered workers |
 //! | `POST /api/v1/workers/{wid}/lease` | worker `wid` | long-poll for a task: 200 [`Lease`] or 204 |
@@ -126,6 +127,7 @@ pub fn router(app: App) -> Router {
         .route(&format!("{api}/jobs/{{id}}/priority"), post(set_priority.layer(user())))
         .route(&format!("{api}/jobs/{{id}}/{{action}}"), post(control.layer(user())))
         .route(&format!("{api}/audit"), get(read_audit.layer(admin())))
+        .route(&format!("{api}/usage"), get(read_usage.layer(user())))
         .route(
             &format!("{api}/workers"),
             post(register.layer(middleware::from_fn(auth::enrolment_only))).get(list_workers.layer(admin())),
@@ -452,6 +454,15 @@ async fn set_priority(
     Ok(Json(serde_json::json!({"job_id": job_id, "priority": req.priority})).into_response())
 }
 
+async fn read_usage(
+    State(app): State<App>,
+    Extension(who): Extension<Principal>,
+    query: Result<Query<super::usage::Filter>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(filter) = query.map_err(query_rejection)?;
+    Ok(Json(app.reads.read(move |conn| super::usage::usage(conn, &who, &filter)).await?).into_response())
+}
+
 #[derive(Deserialize)]
 struct AuditQuery {
     since_ms: Option<i64>,
@@ -589,12 +600,26 @@ fn implausible(result: &TileResult) -> Option<String> {
     })
 }
 
+/// The energy a worker reported; a figure no task can take is dropped (and
+/// logged), never recorded, and never costs the result.
+fn reported_energy(value: Option<f64>, worker_id: i64) -> Option<f64> {
+    let value = value?;
+    let checked = super::protocol::check_energy(value);
+    if checked.is_none() {
+        tracing::warn!("worker {worker_id} reported an impossible energy of {value} J; recorded as not measured");
+    }
+    checked
+}
+
 async fn upload_result(
     State(app): State<App>,
     path: Result<Path<(String, String)>, PathRejection>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let (worker_id, lease_id) = lease_path(path)?;
+    let energy = headers.get(super::protocol::ENERGY_HEADER).map(|v| v.to_str().ok().and_then(|v| v.parse().ok()));
+    let energy_j = reported_energy(energy.map(|v| v.unwrap_or(f64::NAN)), worker_id);
     let limit = max_result_bytes();
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
         if e.into_inner().downcast_ref::<http_body_util::LengthLimitError>().is_some() {
@@ -618,7 +643,7 @@ async fn upload_result(
     let invalid = implausible(&result);
     app.writer
         .call(move |db, st, after| {
-            let upload = Upload { worker_id, lease_id, result, bytes: bytes.into(), invalid };
+            let upload = Upload { worker_id, lease_id, result, bytes: bytes.into(), invalid, energy_j };
             scheduler::complete(db, st, after, upload)
         })
         .await??;
@@ -631,7 +656,10 @@ async fn fail(
     ApiJson(req): ApiJson<FailRequest>,
 ) -> Result<Response, ApiError> {
     let (worker_id, lease_id) = lease_path(path)?;
-    app.writer.call(move |db, st, after| scheduler::fail(db, st, after, worker_id, lease_id, &req.error)).await?;
+    let energy_j = reported_energy(req.energy_j, worker_id);
+    app.writer
+        .call(move |db, st, after| scheduler::fail(db, st, after, worker_id, lease_id, &req.error, energy_j))
+        .await?;
     Ok(Json(serde_json::json!({"recorded": true})).into_response())
 }
 

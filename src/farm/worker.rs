@@ -250,6 +250,8 @@ pub struct Worker {
     cache: SceneCache,
     process: Option<RenderProcess>,
     prefetching: Option<JoinHandle<()>>,
+    /// The energy counter read around each task, for usage accounting.
+    meter: super::energy::EnergyMeter,
 }
 
 impl Worker {
@@ -277,8 +279,10 @@ impl Worker {
         let cache = SceneCache::new(&opts.cache);
         let backend = kind_of(&caps.backend.name);
         let enrolment = api.clone();
-        let mut worker =
-            Self { opts, enrolment, api, backend, caps, worker_id: 0, cache, process: None, prefetching: None };
+        let meter = super::energy::EnergyMeter::detect(backend != BackendKind::Cpu);
+        eprintln!("Energy accounting: {}", if meter.available() { "measured" } else { "no readable counter" });
+        let (process, prefetching) = (None, None);
+        let mut worker = Self { opts, enrolment, api, backend, caps, worker_id: 0, cache, process, prefetching, meter };
         worker.register()?;
         Ok(worker)
     }
@@ -375,14 +379,17 @@ impl Worker {
             Duration::from_millis(lease.heartbeat_ms.max(50)),
         );
         self.prefetch(&lease);
+        let before = self.meter.read();
         let outcome = self.render(&lease, &heartbeat);
+        let energy_j = before.and_then(|b| self.meter.joules_since(&b));
         match outcome {
-            Ok(Some(result)) => self.upload(&lease, &heartbeat, &result),
+            Ok(Some(result)) => self.upload(&lease, &heartbeat, &result, energy_j),
             Ok(None) => tracing::warn!("lease {} lost; dropped task {}", lease.lease_id, lease.task_id),
             Err(message) => {
                 tracing::error!("lease {} task {}: {message}", lease.lease_id, lease.task_id);
                 let dir = self.cache.dir_of(&lease.scene);
-                self.report_failure(&lease, &child::redact(&message, &dir, &[(&self.opts.cache, "<worker cache>")]));
+                let message = child::redact(&message, &dir, &[(&self.opts.cache, "<worker cache>")]);
+                self.report_failure(&lease, &message, energy_j);
             }
         }
         drop(heartbeat);
@@ -435,17 +442,20 @@ impl Worker {
     }
 
     /// Uploads a result, retrying while the coordinator is unreachable and the lease holds.
-    fn upload(&self, lease: &Lease, heartbeat: &Heartbeat, bytes: &[u8]) {
+    fn upload(&self, lease: &Lease, heartbeat: &Heartbeat, bytes: &[u8], energy_j: Option<f64>) {
         let path = format!("{API}/workers/{}/leases/{}/result", self.worker_id, lease.lease_id);
         let mut corrupt = 0;
         let mut attempt = 0;
         loop {
-            let request = self
+            let mut request = self
                 .api
                 .request(Method::PUT, &path)
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .timeout(Duration::from_secs(300))
                 .body(bytes.to_vec());
+            if let Some(joules) = energy_j {
+                request = request.header(super::protocol::ENERGY_HEADER, format!("{joules:.6}"));
+            }
             match self.api.send(request) {
                 Ok(_) => {
                     tracing::info!("lease {}: result accepted", lease.lease_id);
@@ -470,9 +480,9 @@ impl Worker {
         }
     }
 
-    fn report_failure(&self, lease: &Lease, message: &str) {
+    fn report_failure(&self, lease: &Lease, message: &str, energy_j: Option<f64>) {
         let path = format!("{API}/workers/{}/leases/{}/fail", self.worker_id, lease.lease_id);
-        let body = FailRequest { error: message.to_string() };
+        let body = FailRequest { error: message.to_string(), energy_j };
         if let Err(e) =
             retry("reporting a failure", || self.api.send(self.api.request(Method::POST, &path).json(&body)))
         {

@@ -641,6 +641,8 @@ pub struct Upload {
     pub bytes: Vec<u8>,
     /// Why the result is unusable though well-formed (e.g. a non-finite sum).
     pub invalid: Option<String>,
+    /// Joules the task took, where the worker measured them.
+    pub energy_j: Option<f64>,
 }
 
 /// Files a result for a lease. The outer error refuses the upload and changes
@@ -652,7 +654,7 @@ pub fn complete(
     after: &mut AfterCommit,
     upload: Upload,
 ) -> Result<Result<(), ApiError>, ApiError> {
-    let Upload { worker_id, lease_id, result, bytes, invalid } = upload;
+    let Upload { worker_id, lease_id, result, bytes, invalid, energy_j } = upload;
     let now = now_ms();
     // No touch of the worker here: its next lease request follows at once.
     let task = leased_task(db, worker_id, lease_id)?;
@@ -664,6 +666,7 @@ pub fn complete(
             )
         });
     if let Some(problem) = mismatch.or(invalid) {
+        record_usage(db, st, after, lease_id, now, None, energy_j)?;
         fail_attempt(db, st, after, &task, worker_id, lease_id, &format!("bad result: {problem}"), now)?;
         return Ok(Err(ApiError::unprocessable("bad_result", problem)));
     }
@@ -671,6 +674,8 @@ pub fn complete(
         .execute(params![task.id, task.job_id, task.frame, bytes])?;
     db.prepare_cached("UPDATE tasks SET state = 'done', deadline_ms = NULL WHERE id = ?1")?.execute([task.id])?;
     end_lease(db, lease_id, now, "done")?;
+    let samples = task.tile.pixel_count() as u64 * u64::from(task.samples.count());
+    record_usage(db, st, after, lease_id, now, Some(samples), energy_j)?;
     count_move(db, task.job_id, TaskState::Leased, TaskState::Done, 1)?;
     let (done, total): (i64, i64) = db
         .prepare_cached(
@@ -690,6 +695,33 @@ pub fn complete(
     Ok(Ok(()))
 }
 
+/// Records what a finished attempt rendered (samples, for accepted results)
+/// and the energy it took, and counts it for `/metrics`.
+fn record_usage(
+    db: &Connection,
+    st: &SchedState,
+    after: &mut AfterCommit,
+    lease_id: i64,
+    now: i64,
+    samples: Option<u64>,
+    energy_j: Option<f64>,
+) -> rusqlite::Result<()> {
+    db.prepare_cached("UPDATE leases SET samples = ?2, energy_j = ?3 WHERE id = ?1")?.execute(params![
+        lease_id,
+        samples.map(|s| s as i64),
+        energy_j
+    ])?;
+    let (started, backend): (i64, String) = db
+        .prepare_cached(
+            "SELECT l.started_ms, coalesce(json_extract(w.capabilities, '$.backend.name'), '?')
+             FROM leases l LEFT JOIN workers w ON w.id = l.worker_id WHERE l.id = ?1",
+        )?
+        .query_row([lease_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (metrics, seconds) = (st.metrics.clone(), (now - started).max(0) as f64 / 1e3);
+    after.push(move || metrics.add_usage(&backend, seconds, samples.unwrap_or(0), energy_j));
+    Ok(())
+}
+
 fn end_lease(db: &Connection, lease_id: i64, now: i64, outcome: &str) -> rusqlite::Result<()> {
     db.prepare_cached("UPDATE leases SET ended_ms = ?1, outcome = ?2 WHERE id = ?3")?
         .execute(params![now, outcome, lease_id])?;
@@ -704,10 +736,12 @@ pub fn fail(
     worker_id: i64,
     lease_id: i64,
     message: &str,
+    energy_j: Option<f64>,
 ) -> Result<(), ApiError> {
     let now = now_ms();
     touch_worker(db, worker_id, now)?;
     let task = leased_task(db, worker_id, lease_id)?;
+    record_usage(db, st, after, lease_id, now, None, energy_j)?;
     let message: String = message.chars().take(4000).collect();
     fail_attempt(db, st, after, &task, worker_id, lease_id, &format!("worker {worker_id}: {message}"), now)
 }

@@ -95,12 +95,12 @@ impl Farm {
             rays: 1,
         };
         let bytes = crate::farm::protocol::encode_result(&result);
-        let upload = Upload { worker_id: worker, lease_id: l.lease_id, result, bytes, invalid: None };
+        let upload = Upload { worker_id: worker, lease_id: l.lease_id, result, bytes, invalid: None, energy_j: None };
         self.run(|db, st, after| complete(db, st, after, upload))
     }
 
     fn fail(&mut self, worker: i64, l: &Lease) {
-        self.run(|db, st, after| fail(db, st, after, worker, l.lease_id, "boom")).unwrap()
+        self.run(|db, st, after| fail(db, st, after, worker, l.lease_id, "boom", None)).unwrap()
     }
 
     fn status(&self, job: i64) -> crate::farm::protocol::JobStatus {
@@ -268,7 +268,12 @@ fn a_result_for_the_wrong_tile_is_refused_and_counted_as_a_failure() {
     };
     let bytes = crate::farm::protocol::encode_result(&result);
     let refused = farm.run(|db, st, after| {
-        complete(db, st, after, Upload { worker_id: w, lease_id: l.lease_id, result, bytes, invalid: None })
+        complete(
+            db,
+            st,
+            after,
+            Upload { worker_id: w, lease_id: l.lease_id, result, bytes, invalid: None, energy_j: None },
+        )
     });
     let refused = refused.unwrap().unwrap_err();
     assert_eq!(refused.code, "bad_result");

@@ -221,4 +221,11 @@ CREATE INDEX audit_at ON audit (at_ms);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#,
+    r#"
+-- Usage accounting: what each attempt rendered and, where the worker's
+-- hardware reports it, the energy it took (NULL: not measured, never 0).
+ALTER TABLE leases ADD COLUMN samples INTEGER;
+ALTER TABLE leases ADD COLUMN energy_j REAL;
+CREATE INDEX leases_started ON leases (started_ms);
+"#,
 ];
