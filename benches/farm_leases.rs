@@ -105,6 +105,7 @@ fn main() {
     assert_eq!(reply.tasks, tasks);
     eprintln!("Submitted {} tasks in {:.2} s", reply.tasks, submitted.elapsed().as_secs_f64());
 
+    tessera::farm::tls::install_provider();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let completed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();

@@ -88,6 +88,8 @@ pub struct Farm {
 
 impl Farm {
     pub fn start(args: &[&str]) -> Farm {
+        // Raw reqwest clients of the tests need the TLS provider the binary installs.
+        tessera::farm::tls::install_provider();
         let dir = tempfile::tempdir().unwrap();
         let mut farm = Farm {
             dir,

@@ -159,8 +159,14 @@ fn an_expired_lease_is_requeued_and_the_old_holder_is_fenced_off() {
     assert!(late.message.contains("handed to another worker"), "{}", late.message);
     let hb = farm.run(|db, st, _| heartbeat(db, st, w1, l1.lease_id, now_ms())).unwrap_err();
     assert_eq!(hb.code, "lease_lost");
-    // The current holder cannot be impersonated by another worker id either.
-    assert_eq!(farm.complete(w1, &l2).unwrap_err().code, "lease_lost");
+    // The current holder cannot be impersonated by another worker id either, and
+    // another worker's lease is answered as one that does not exist.
+    let other = farm.complete(w1, &l2).unwrap_err();
+    let missing = Lease { lease_id: 999_999, ..l2.clone() };
+    let none = farm.complete(w1, &missing).unwrap_err();
+    assert_eq!((other.status, other.code), (axum::http::StatusCode::NOT_FOUND, "unknown_lease"));
+    assert_eq!((none.status, none.code), (other.status, other.code));
+    assert_eq!(other.message.replace(&l2.lease_id.to_string(), "N"), none.message.replace("999999", "N"));
 
     farm.complete(w2, &l2).unwrap().unwrap();
     assert_eq!(farm.assembled.try_recv(), Ok(FrameKey { job_id: job, frame: 0 }));
