@@ -18,8 +18,8 @@ fn a_jobs_usage_is_the_sum_of_its_leases_and_energy_is_absent_where_unmeasured()
     assert_eq!(done.state, JobState::Done, "{}", farm.logs());
 
     let api = farm.api(&farm.admin);
-    let rows =
-        tessera::farm::client::usage(&api, &Filter { by: GroupBy::Job, job: Some(job), ..Default::default() }).unwrap();
+    let rows = tessera::farm::client::usage(&api, &Filter { by: GroupBy::Job, job: Some(job), ..Default::default() })
+        .unwrap_or_else(|e| panic!("{e}\n{}", farm.logs()));
     assert_eq!(rows.len(), 1, "one backend and device: {rows:?}");
     let usage = &rows[0];
     assert_eq!((usage.key.as_str(), usage.backend.as_str()), (job.to_string().as_str(), "cpu"));

@@ -940,6 +940,7 @@ fn usage(args: UsageArgs) -> anyhow::Result<()> {
         user: args.user,
         job: args.job,
         since_ms: args.since,
+        ..Default::default()
     };
     let rows = client::usage(&api, &filter)?;
     let prices = args.price_per_device_hour.unwrap_or_default();

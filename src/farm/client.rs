@@ -80,17 +80,28 @@ pub fn list_jobs(api: &Api, project: Option<&str>, page: PageQuery) -> Result<Pa
     api.json(api.request(Method::GET, &format!("{API}/jobs")).query(&query))
 }
 
-/// Usage the caller may see, summed as `filter` says.
+/// Usage the caller may see, summed as `filter` says (every page).
 pub fn usage(api: &Api, filter: &super::usage::Filter) -> Result<Vec<super::usage::Usage>, ClientError> {
     let by = serde_json::to_value(filter.by).ok().and_then(|v| v.as_str().map(str::to_string));
-    let query = [
-        ("by", by),
-        ("project", filter.project.clone()),
-        ("user", filter.user.clone()),
-        ("job", filter.job.map(|j| j.to_string())),
-        ("since_ms", filter.since_ms.map(|s| s.to_string())),
-    ];
-    api.json(api.request(Method::GET, &format!("{API}/usage")).query(&query))
+    let (mut rows, mut after) = (Vec::new(), None);
+    loop {
+        let query = [
+            ("by", by.clone()),
+            ("project", filter.project.clone()),
+            ("user", filter.user.clone()),
+            ("job", filter.job.map(|j| j.to_string())),
+            ("since_ms", filter.since_ms.map(|s| s.to_string())),
+            ("limit", Some(PageQuery::MAX.to_string())),
+            ("after", after.map(|a: i64| a.to_string())),
+        ];
+        let page: Page<super::usage::Usage> =
+            api.json(api.request(Method::GET, &format!("{API}/usage")).query(&query))?;
+        rows.extend(page.items);
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(rows),
+        }
+    }
 }
 
 /// Sets a job's priority.

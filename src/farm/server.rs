@@ -14,7 +14,7 @@
 //! | `POST /api/v1/jobs/{id}/priority` | wrangler | `{"priority": N}`, within the project's ceiling |
 //! | `GET /api/v1/jobs/{id}/outputs/{name}` | viewer | an assembled frame |
 //! | `GET /api/v1/audit[?since_ms=&user=&project=&limit=&after=]` | admin | a page of the audit log |
-//! | `GET /api/v1/usage[?by=project|user|job&project=&user=&job=&since_ms=]` | viewer | worker-seconds, samples, energy |
+//! | `GET /api/v1/usage[?by=project|user|job&project=&user=&job=&since_ms=&limit=&after=]` | viewer | a page of worker-seconds, samples, energy |
 //! | `POST /api/v1/workers` | enrolment token | register [`Capabilities`] → the worker's own credential |
 //! | `GET /api/v1/workers[?limit=&after=]` | admin | registered workers |
 //! | `POST /api/v1/workers/{wid}/lease` | worker `wid` | long-poll for a task: 200 [`Lease`] or 204 |

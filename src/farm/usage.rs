@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 
 use super::auth::Principal;
 use super::error::ApiError;
+use super::protocol::{Page, PageQuery};
 
 /// What the rows are summed by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -29,6 +30,9 @@ pub struct Filter {
     pub job: Option<i64>,
     /// Attempts started at or after this time (ms since the epoch).
     pub since_ms: Option<i64>,
+    /// Rows per page (at most [`PageQuery::MAX`]) and how many rows to skip.
+    pub limit: Option<u32>,
+    pub after: Option<i64>,
 }
 
 /// The usage of one job, user or project on one backend and device.
@@ -49,8 +53,11 @@ pub struct Usage {
     pub energy_measured: u64,
 }
 
-/// The usage `who` may see (its projects; admins every project).
-pub fn usage(conn: &Connection, who: &Principal, filter: &Filter) -> Result<Vec<Usage>, ApiError> {
+/// One page of the usage `who` may see (its projects; admins every project).
+/// `next` is the number of rows to skip for the following page.
+pub fn usage(conn: &Connection, who: &Principal, filter: &Filter) -> Result<Page<Usage>, ApiError> {
+    let page = PageQuery { limit: filter.limit, after: filter.after };
+    let (limit, offset) = (page.limit(), page.after.unwrap_or(0).max(0));
     let visible = who.visible_projects().map(|p| serde_json::to_string(&p).unwrap_or_default());
     let key = match filter.by {
         GroupBy::Job => "CAST(j.id AS TEXT)",
@@ -66,24 +73,31 @@ pub fn usage(conn: &Connection, who: &Principal, filter: &Filter) -> Result<Vec<
          WHERE l.ended_ms IS NOT NULL AND l.started_ms >= ?1
            AND (?2 IS NULL OR j.project = ?2) AND (?3 IS NULL OR j.owner = ?3) AND (?4 IS NULL OR j.id = ?4)
            AND (?5 IS NULL OR j.project IN (SELECT value FROM json_each(?5)))
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT ?6 OFFSET ?7"
     );
     let rows = conn
         .prepare(&sql)?
-        .query_map(params![filter.since_ms.unwrap_or(0), filter.project, filter.user, filter.job, visible], |r| {
-            Ok(Usage {
-                key: r.get(0)?,
-                backend: r.get(1)?,
-                device: r.get(2)?,
-                attempts: r.get::<_, i64>(3)?.max(0) as u64,
-                worker_seconds: r.get::<_, i64>(4)?.max(0) as f64 / 1e3,
-                samples: r.get::<_, i64>(5)?.max(0) as u64,
-                energy_j: r.get(6)?,
-                energy_measured: r.get::<_, i64>(7)?.max(0) as u64,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(rows)
+        .query_map(
+            params![filter.since_ms.unwrap_or(0), filter.project, filter.user, filter.job, visible, limit + 1, offset],
+            |r| {
+                Ok(Usage {
+                    key: r.get(0)?,
+                    backend: r.get(1)?,
+                    device: r.get(2)?,
+                    attempts: r.get::<_, i64>(3)?.max(0) as u64,
+                    worker_seconds: r.get::<_, i64>(4)?.max(0) as f64 / 1e3,
+                    samples: r.get::<_, i64>(5)?.max(0) as u64,
+                    energy_j: r.get(6)?,
+                    energy_measured: r.get::<_, i64>(7)?.max(0) as u64,
+                })
+            },
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut numbered: Vec<(i64, Usage)> = (offset + 1..).zip(rows).collect();
+    let more = numbered.len() as i64 > limit;
+    numbered.truncate(limit as usize);
+    let next = more.then(|| numbered.last().map(|(n, _)| *n)).flatten();
+    Ok(Page { items: numbered.into_iter().map(|(_, u)| u).collect(), next })
 }
 
 /// Prices per device-hour: `2.5` for every backend, or `cuda=2.5,cpu=0.4`.
