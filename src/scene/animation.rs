@@ -1,5 +1,6 @@
-//! glTF animations: channels that drive node translation, rotation and scale along
-//! keyframe curves, and the pose of the node graph at a scene time.
+//! glTF animations: channels that drive node translation, rotation, scale and
+//! morph-target weights along keyframe curves, and the pose of the node graph at
+//! a scene time.
 //!
 //! Time: frame `f` at `fps` frames per second shows scene time `(f − 1) / fps`, so
 //! a shot's frames 1..N start at the animation's first instant, as frame ranges
@@ -33,6 +34,8 @@ pub enum Target {
     Translation,
     Rotation,
     Scale,
+    /// The morph-target weights of the node's mesh.
+    Weights,
 }
 
 /// One animated property of one node.
@@ -115,12 +118,26 @@ pub fn select<'a>(
     })
 }
 
-/// Each node's local matrix at `time` with `animations` playing (the rest pose
-/// for nodes they do not drive).
-pub fn pose_locals(graph: &NodeGraph, animations: &[Animation], time: f32) -> Vec<Mat4> {
+/// The node graph at one time: each node's local matrix, and the morph weights
+/// of the nodes whose weights are animated (`None` for the others).
+#[derive(Clone, Debug, Default)]
+pub struct Pose {
+    pub locals: Vec<Mat4>,
+    pub weights: Vec<Option<Vec<f32>>>,
+}
+
+/// The pose at `time` with `animations` playing (the rest pose for what they do
+/// not drive).
+pub fn pose(graph: &NodeGraph, animations: &[Animation], time: f32) -> Pose {
     let mut trs: Vec<Option<(Vec3, Quat, Vec3)>> = vec![None; graph.nodes.len()];
+    let mut weights: Vec<Option<Vec<f32>>> = vec![None; graph.nodes.len()];
     let mut value = [0.0f32; 4];
     for channel in animations.iter().flat_map(|a| &a.channels) {
+        if channel.target == Target::Weights {
+            let out = weights[channel.node].get_or_insert_with(|| vec![0.0; channel.curve.width()]);
+            channel.curve.sample(time, out);
+            continue;
+        }
         let LocalTransform::Trs { translation, rotation, scale } = graph.nodes[channel.node].rest else {
             continue; // refused at load: glTF animates only TRS nodes
         };
@@ -131,9 +148,10 @@ pub fn pose_locals(graph: &NodeGraph, animations: &[Animation], time: f32) -> Ve
             Target::Translation => *t = Vec3::from_slice(out),
             Target::Rotation => *r = Quat::from_slice(out).normalize(),
             Target::Scale => *s = Vec3::from_slice(out),
+            Target::Weights => unreachable!("sampled above"),
         }
     }
-    graph
+    let locals = graph
         .nodes
         .iter()
         .zip(trs)
@@ -141,7 +159,8 @@ pub fn pose_locals(graph: &NodeGraph, animations: &[Animation], time: f32) -> Ve
             Some((t, r, s)) => Mat4::from_scale_rotation_translation(s, r, t),
             None => node.rest.matrix(),
         })
-        .collect()
+        .collect();
+    Pose { locals, weights }
 }
 
 /// Which nodes `animations` drive directly.
@@ -170,14 +189,16 @@ pub(crate) fn without_pointer_channels(json: &[u8]) -> Option<Vec<u8>> {
     (removed > 0).then(|| serde_json::to_vec(&root).expect("JSON values serialise"))
 }
 
-/// Reads every animation. Channels Tessera cannot play (morph-target weights,
-/// nodes given by a matrix) are left out with one warning each kind.
+/// Reads every animation; `targets[m]` is mesh m's number of morph targets.
+/// Channels Tessera cannot play (weights of a node without morph targets, nodes
+/// given by a matrix, unknown paths) are left out with one warning each kind.
 pub(crate) fn load_animations(
     data: &BufferData,
     graph: &NodeGraph,
+    targets: &[usize],
     warnings: &mut Vec<String>,
 ) -> Result<Vec<Animation>, SceneError> {
-    let (mut weights, mut matrix_nodes, mut unknown) = (0usize, 0usize, Vec::new());
+    let (mut no_targets, mut matrix_nodes, mut unknown) = (0usize, 0usize, Vec::new());
     let mut animations = Vec::new();
     for animation in data.doc.animations() {
         let a = animation.index();
@@ -189,16 +210,18 @@ pub(crate) fn load_animations(
                 Checked::Valid(Property::Translation) => Target::Translation,
                 Checked::Valid(Property::Rotation) => Target::Rotation,
                 Checked::Valid(Property::Scale) => Target::Scale,
-                Checked::Valid(Property::MorphTargetWeights) => {
-                    weights += 1;
-                    continue;
-                }
+                Checked::Valid(Property::MorphTargetWeights) => Target::Weights,
                 Checked::Invalid => {
                     unknown.push(format!("animations[{a}].channels[{c}]"));
                     continue;
                 }
             };
-            if matches!(graph.nodes[node].rest, LocalTransform::Matrix(_)) {
+            let morph_targets = graph.nodes[node].mesh.map_or(0, |m| targets[m]);
+            if target == Target::Weights && morph_targets == 0 {
+                no_targets += 1;
+                continue;
+            }
+            if target != Target::Weights && matches!(graph.nodes[node].rest, LocalTransform::Matrix(_)) {
                 matrix_nodes += 1;
                 continue;
             }
@@ -207,6 +230,7 @@ pub(crate) fn load_animations(
             let times = data.floats(&sampler.input(), &[Dimensions::Scalar], &format!("{field}.input"))?;
             let (dims, width, space) = match target {
                 Target::Rotation => (Dimensions::Vec4, 4, Space::Rotation),
+                Target::Weights => (Dimensions::Scalar, morph_targets, Space::Vector),
                 _ => (Dimensions::Vec3, 3, Space::Vector),
             };
             let values = data.floats(&sampler.output(), &[dims], &format!("{field}.output"))?;
@@ -225,8 +249,8 @@ pub(crate) fn load_animations(
         }
         animations.push(Animation { name: animation.name().map(str::to_string), channels });
     }
-    if weights > 0 {
-        warnings.push(format!("{weights} morph-target weight channel(s) ignored: morph targets are not animated"));
+    if no_targets > 0 {
+        warnings.push(format!("{no_targets} weight channel(s) drive nodes whose mesh has no morph targets: ignored"));
     }
     if let Some(first) = unknown.first() {
         warnings.push(format!(

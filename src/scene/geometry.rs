@@ -1,6 +1,7 @@
 //! Mesh primitives as indexed triangles in mesh space: triangulation, attribute
 //! checks, flat normals (when NORMAL is absent), generated tangents (when a normal
-//! map needs them and TANGENT is absent), and removal of zero-area triangles.
+//! map needs them and TANGENT is absent), morph targets, and removal of zero-area
+//! triangles.
 
 use glam::{Vec2, Vec3, Vec4};
 use gltf::accessor::Dimensions;
@@ -21,6 +22,20 @@ pub struct Geometry {
     pub triangles: Vec<[u32; 3]>,
     /// Skin influences (JOINTS_n/WEIGHTS_n), one set per n present, per vertex.
     pub skin: Vec<Influences>,
+    /// Morph targets, in the file's order.
+    pub targets: Vec<MorphTarget>,
+    /// Whether the normals are face normals made at load (the file had none), so
+    /// a morphed pose makes them again from its own positions.
+    pub flat: bool,
+}
+
+/// A glTF morph target: per-vertex displacements of position, normal and tangent
+/// (each empty when the target does not move that attribute).
+#[derive(Clone, Debug, Default)]
+pub struct MorphTarget {
+    pub positions: Vec<Vec3>,
+    pub normals: Vec<Vec3>,
+    pub tangents: Vec<Vec3>,
 }
 
 /// One JOINTS_n/WEIGHTS_n pair: four joints (indices into the skin's joints) and
@@ -87,6 +102,20 @@ pub(crate) fn load_primitive(
         *uv = values.chunks_exact(2).map(Vec2::from_slice).collect();
     }
     let [uv0, uv1] = uvs;
+    let mut targets = Vec::new();
+    for (t, target) in prim.morph_targets().enumerate() {
+        let deltas = |acc: Option<gltf::Accessor>, name: &str| -> Result<Vec<Vec3>, SceneError> {
+            let Some(acc) = acc else { return Ok(Vec::new()) };
+            let name = format!("{field}.targets[{t}].{name}");
+            let values = per_vertex(Some((data.floats(&acc, &[Dimensions::Vec3], &name)?, name)), 3)?;
+            Ok(values.chunks_exact(3).map(Vec3::from_slice).collect())
+        };
+        targets.push(MorphTarget {
+            positions: deltas(target.positions(), "POSITION")?,
+            normals: deltas(target.normals(), "NORMAL")?,
+            tangents: deltas(target.tangents(), "TANGENT")?,
+        });
+    }
     let mut skin = Vec::new();
     for set in 0..2 {
         let (Some(joints), Some(_)) = (prim.get(&Semantic::Joints(set)), prim.get(&Semantic::Weights(set))) else {
@@ -125,7 +154,7 @@ pub(crate) fn load_primitive(
     let triangles: Vec<[u32; 3]> = all.into_iter().filter(|t| !is_degenerate(&positions, t)).collect();
     let degenerate = total - triangles.len();
 
-    let mut geometry = Geometry { positions, normals, tangents, uv0, uv1, triangles, skin };
+    let mut geometry = Geometry { positions, normals, tangents, uv0, uv1, triangles, skin, targets, flat: false };
     if geometry.normals.is_empty() {
         geometry = flat_shaded(&geometry);
     } else {
@@ -208,6 +237,15 @@ fn flat_shaded(g: &Geometry) -> Geometry {
                 weights: corners().map(|i| set.weights[i]).collect(),
             })
             .collect(),
+        targets: g
+            .targets
+            .iter()
+            .map(|t| {
+                let pick = |v: &Vec<Vec3>| if v.is_empty() { Vec::new() } else { corners().map(|i| v[i]).collect() };
+                MorphTarget { positions: pick(&t.positions), normals: Vec::new(), tangents: pick(&t.tangents) }
+            })
+            .collect(),
+        flat: true,
     }
 }
 

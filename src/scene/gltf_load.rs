@@ -141,7 +141,8 @@ fn load_checked(
     let meshes = load_meshes(&data, &materials.normal_uv, &mut warnings)?;
     let graph = NodeGraph::load(&data, root_nodes(&doc).0, &meshes.meshes)?;
     let nodes = graph.place(&graph.rest_locals(), file)?;
-    let animations = load_animations(&data, &graph, &mut warnings)?;
+    let targets: Vec<usize> = meshes.meshes.iter().map(|m| m.weights.len()).collect();
+    let animations = load_animations(&data, &graph, &targets, &mut warnings)?;
 
     let mut scene = Scene {
         path: file.to_path_buf(),
@@ -432,6 +433,7 @@ struct Meshes {
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct GeometryKey {
     attributes: Vec<(String, usize)>,
+    targets: Vec<[Option<usize>; 3]>,
     indices: Option<usize>,
     mode: u32,
     tangent_uv: Option<u32>,
@@ -442,6 +444,7 @@ fn load_meshes(data: &BufferData, normal_uv: &[Option<u32>], warnings: &mut Vec<
     let (mut degenerate, mut skipped) = (0, Vec::new());
     let mut meshes = Vec::new();
     for mesh in data.doc.meshes() {
+        let weights = default_weights(data, &mesh)?;
         let mut primitives = Vec::new();
         for prim in mesh.primitives() {
             let field = format!("meshes[{}].primitives[{}]", mesh.index(), prim.index());
@@ -453,6 +456,10 @@ fn load_meshes(data: &BufferData, normal_uv: &[Option<u32>], warnings: &mut Vec<
             let tangent_uv = material.and_then(|m| normal_uv[m]);
             let key = GeometryKey {
                 attributes: prim.attributes().map(|(s, a)| (s.to_string(), a.index())).collect(),
+                targets: prim
+                    .morph_targets()
+                    .map(|t| [t.positions(), t.normals(), t.tangents()].map(|a| a.map(|a| a.index())))
+                    .collect(),
                 indices: prim.indices().map(|a| a.index()),
                 mode: prim.mode().as_gl_enum(),
                 tangent_uv,
@@ -471,7 +478,7 @@ fn load_meshes(data: &BufferData, normal_uv: &[Option<u32>], warnings: &mut Vec<
                 primitives.push(Primitive { geometry, material });
             }
         }
-        meshes.push(Mesh { name: mesh.name().map(str::to_string), primitives });
+        meshes.push(Mesh { name: mesh.name().map(str::to_string), primitives, weights });
     }
     if degenerate > 0 {
         warnings.push(format!("skipped {degenerate} degenerate (zero-area) triangle(s)"));
@@ -486,6 +493,35 @@ fn load_meshes(data: &BufferData, normal_uv: &[Option<u32>], warnings: &mut Vec<
         ));
     }
     Ok(Meshes { meshes, degenerate, skipped })
+}
+
+/// A mesh's default morph weights (`mesh.weights`, else zeros), after checking
+/// that its primitives agree on the number of targets and the weights match it.
+fn default_weights(data: &BufferData, mesh: &gltf::Mesh) -> Result<Vec<f32>, SceneError> {
+    let field = format!("meshes[{}]", mesh.index());
+    let counts: Vec<usize> = mesh.primitives().map(|p| p.morph_targets().count()).collect();
+    let count = counts.first().copied().unwrap_or(0);
+    if let Some(p) = counts.iter().position(|&c| c != count) {
+        let message =
+            format!("has {} morph targets but primitives[0] has {count}: glTF requires the same number", counts[p]);
+        return Err(SceneError::field(data.file, format!("{field}.primitives[{p}].targets"), message));
+    }
+    match mesh.weights() {
+        None => Ok(vec![0.0; count]),
+        Some(w) => check_weights(data.file, &format!("{field}.weights"), w, count),
+    }
+}
+
+/// Morph weights as given, checked: one per target, each finite.
+pub(crate) fn check_weights(file: &Path, field: &str, weights: &[f32], targets: usize) -> Result<Vec<f32>, SceneError> {
+    if weights.len() != targets {
+        let message = format!("has {} weights for {targets} morph targets", weights.len());
+        return Err(SceneError::field(file, field, message));
+    }
+    if let Some(w) = weights.iter().find(|w| !w.is_finite()) {
+        return Err(SceneError::field(file, field, format!("weight {w} is not finite")));
+    }
+    Ok(weights.to_vec())
 }
 
 fn mode_name(mode: Mode) -> &'static str {

@@ -60,7 +60,7 @@ pub use animation::{Animation, AnimationSelect};
 pub use camera::{Projection, SceneCamera};
 pub use environment::{Environment, EnvironmentMap};
 pub use error::SceneError;
-pub use geometry::{generate_tangents, Geometry};
+pub use geometry::{generate_tangents, Geometry, MorphTarget};
 pub use gltf_load::SUPPORTED_EXTENSIONS;
 pub use image::Image;
 pub use lights::{luminance, LightKind, SceneLight};
@@ -142,6 +142,9 @@ pub struct Scene {
 pub struct Mesh {
     pub name: Option<String>,
     pub primitives: Vec<Primitive>,
+    /// Default morph-target weights (`mesh.weights`), one per target; empty
+    /// without targets.
+    pub weights: Vec<f32>,
 }
 
 /// A triangle primitive; geometry is shared between primitives that use the same accessors.

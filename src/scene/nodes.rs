@@ -48,6 +48,8 @@ pub struct Node {
     pub camera: Option<SceneCamera>,
     /// The node's light, placed at the origin.
     pub light: Option<SceneLight>,
+    /// Morph weights for its mesh (`node.weights`), overriding the mesh's own.
+    pub weights: Option<Vec<f32>>,
 }
 
 /// The nodes of a scene and the roots that are rendered.
@@ -104,8 +106,14 @@ impl NodeGraph {
                         scale: Vec3::from(scale),
                     },
                 };
+                let targets = node.mesh().map_or(0, |m| meshes[m.index()].weights.len());
+                let weights = node
+                    .weights()
+                    .map(|w| super::gltf_load::check_weights(data.file, &format!("{field}.weights"), w, targets))
+                    .transpose()?;
                 Ok(Node {
                     name: node.name().map(str::to_string),
+                    weights,
                     rest,
                     children: node.children().map(|c| c.index()).collect(),
                     mesh: node.mesh().map(|m| m.index()),
@@ -196,10 +204,25 @@ impl NodeGraph {
     }
 }
 
-/// A mesh's bounds in mesh space (`None` when it has no triangles left).
+/// A mesh's bounds in mesh space (`None` when it has no triangles left), grown
+/// by its morph targets' displacements at weights from 0 to 1.
 fn mesh_bounds(mesh: &Mesh) -> Option<(Vec3, Vec3)> {
-    let points = mesh.primitives.iter().flat_map(|p| p.geometry.positions.iter().copied());
-    points.fold(None, |b: Option<(Vec3, Vec3)>, p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
+    let bounds = |points: &[Vec3]| {
+        points
+            .iter()
+            .fold(None, |b: Option<(Vec3, Vec3)>, &p| Some(b.map_or((p, p), |(lo, hi)| (lo.min(p), hi.max(p)))))
+    };
+    let join = |a: Option<(Vec3, Vec3)>, b: Option<(Vec3, Vec3)>| match (a, b) {
+        (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+        (a, b) => a.or(b),
+    };
+    let geometries = || mesh.primitives.iter().map(|p| &p.geometry);
+    let (lo, hi) = geometries().map(|g| bounds(&g.positions)).fold(None, join)?;
+    let targets = mesh.weights.len();
+    let (grow_lo, grow_hi) = (0..targets)
+        .filter_map(|t| geometries().map(|g| g.targets.get(t).and_then(|t| bounds(&t.positions))).fold(None, join))
+        .fold((Vec3::ZERO, Vec3::ZERO), |(l, h), (dl, dh)| (l + dl.min(Vec3::ZERO), h + dh.max(Vec3::ZERO)));
+    Some((lo + grow_lo, hi + grow_hi))
 }
 
 /// Every skin, its inverse bind matrices checked against its joints.

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use glam::{Mat3, Mat4, Vec3};
+use glam::{Mat3, Mat4, Vec3, Vec4};
 use rayon::prelude::*;
 
-use super::animation::{self, driven_nodes, pose_locals};
+use super::animation::{self, driven_nodes, pose};
 use super::camera::{flat_camera, framing_camera, select};
 use super::environment::Environment;
 use super::error::SceneError;
@@ -48,24 +48,26 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
     }
     let animations = animation::select(&scene.animations, &opts.animation, &scene.path)?;
     // Stills without skins use the placement made at load; the rest place the pose.
-    let posed;
-    let (instances, cameras, lights, worlds) = if animations.is_empty() && scene.nodes.skins.is_empty() {
-        (&scene.instances, &scene.cameras, &scene.lights, &[][..])
+    let (posed, now);
+    let (instances, cameras, lights, worlds, weights) = if animations.is_empty() && scene.nodes.skins.is_empty() {
+        (&scene.instances, &scene.cameras, &scene.lights, &[][..], &[][..])
     } else {
-        posed = scene.nodes.place(&pose_locals(&scene.nodes, animations, opts.time), &scene.path)?;
-        (&posed.instances, &posed.cameras, &posed.lights, &posed.worlds[..])
+        now = pose(&scene.nodes, animations, opts.time);
+        posed = scene.nodes.place(&now.locals, &scene.path)?;
+        (&posed.instances, &posed.cameras, &posed.lights, &posed.worlds[..], &now.weights[..])
     };
+    let posed = Posed { worlds, weights };
     let camera = select(cameras, opts.camera.as_ref(), &scene.path)?;
 
     let mut materials = scene.materials.clone();
     let default_material = materials.len() as u32;
     let moved = scene.nodes.moved_by(&driven_nodes(&scene.nodes, animations));
     let geometry = if moved.iter().any(|&m| m) {
-        let fixed = static_geometry(scene, instances, worlds, moved, default_material);
+        let fixed = static_geometry(scene, instances, &posed, moved, default_material)?;
         let moving = instances.iter().filter(|i| moves(scene, &fixed.moved, i));
-        join(&fixed.geometry, build_geometry(scene, moving, worlds, default_material))
+        join(&fixed.geometry, build_geometry(scene, moving, &posed, default_material)?)
     } else {
-        build_geometry(scene, instances.iter(), worlds, default_material)
+        build_geometry(scene, instances.iter(), &posed, default_material)?
     };
     if geometry.uses_default_material {
         materials.push(flat::Material::default());
@@ -151,20 +153,35 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
 fn static_geometry(
     scene: &Scene,
     instances: &[MeshInstance],
-    worlds: &[Mat4],
+    posed: &Posed,
     moved: Vec<bool>,
     default_material: u32,
-) -> Arc<StaticGeometry> {
+) -> Result<Arc<StaticGeometry>, SceneError> {
     let mut kept = scene.static_geometry.lock().unwrap_or_else(|e| e.into_inner());
-    match &*kept {
+    Ok(match &*kept {
         Some(fixed) if fixed.moved == moved => fixed.clone(),
         _ => {
             let fixed = instances.iter().filter(|i| !moves(scene, &moved, i));
-            let geometry = build_geometry(scene, fixed, worlds, default_material);
+            let geometry = build_geometry(scene, fixed, posed, default_material)?;
             let fixed = Arc::new(StaticGeometry { moved, geometry: Arc::new(geometry) });
             *kept = Some(fixed.clone());
             fixed
         }
+    })
+}
+
+/// What a frame's pose gives the geometry: every node's world transform (for
+/// skins; empty for a still) and the animated morph weights by node.
+struct Posed<'a> {
+    worlds: &'a [Mat4],
+    weights: &'a [Option<Vec<f32>>],
+}
+
+impl<'a> Posed<'a> {
+    /// The morph weights of `instance`: animated, else its node's, else its mesh's.
+    fn weights(&self, scene: &'a Scene, instance: &MeshInstance) -> &'a [f32] {
+        let animated = self.weights.get(instance.node).and_then(Option::as_deref);
+        animated.or(scene.nodes.nodes[instance.node].weights.as_deref()).unwrap_or(&scene.meshes[instance.mesh].weights)
     }
 }
 
@@ -179,24 +196,24 @@ fn moves(scene: &Scene, moved: &[bool], instance: &MeshInstance) -> bool {
 fn build_geometry<'a>(
     scene: &Scene,
     instances: impl Iterator<Item = &'a MeshInstance>,
-    worlds: &[Mat4],
+    posed: &Posed,
     default_material: u32,
-) -> Geometry {
-    let gathered = gather(scene, instances, worlds, default_material);
+) -> Result<Geometry, SceneError> {
+    let gathered = gather(scene, instances, posed, default_material)?;
     let bvh = crate::accel::build(&gathered.corners);
     let bounds = gathered
         .corners
         .par_iter()
         .map(|c| (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2])))
         .reduce(|| (Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), (l, h)| (lo.min(l), hi.max(h)));
-    Geometry {
+    Ok(Geometry {
         triangles: bvh.order.par_iter().map(|&i| gathered.triangles[i as usize]).collect(),
         triangle_vertices: bvh.order.par_iter().map(|&i| gathered.triangle_vertices[i as usize]).collect(),
         nodes: bvh.nodes,
         vertices: gathered.vertices,
         bounds,
         uses_default_material: gathered.uses_default_material,
-    }
+    })
 }
 
 /// Poses sampled over an animation, for a camera that frames all of it.
@@ -209,7 +226,7 @@ fn animation_bounds(scene: &Scene, animations: &[animation::Animation]) -> Resul
     let mut bounds = (Vec3::INFINITY, Vec3::NEG_INFINITY);
     for k in 0..FRAMING_POSES {
         let time = end * k as f32 / (FRAMING_POSES - 1) as f32;
-        let placed = scene.nodes.place(&pose_locals(&scene.nodes, animations, time), &scene.path)?;
+        let placed = scene.nodes.place(&pose(&scene.nodes, animations, time).locals, &scene.path)?;
         for instance in &placed.instances {
             let Some((lo, hi)) = scene.nodes.mesh_bounds[instance.mesh] else { continue };
             for corner in 0..8 {
@@ -251,16 +268,17 @@ struct Gathered {
     uses_default_material: bool,
 }
 
-/// Every primitive of `instances` in world space; skinned meshes are deformed by
-/// their joints, given every node's world transform in `worlds`. glTF: a transform
-/// with a negative determinant flips the winding, so such triangles are re-ordered
-/// to keep counter-clockwise fronts.
+/// Every primitive of `instances` in world space; morph targets are applied at
+/// the instance's weights, then skinned meshes are deformed by their joints, given
+/// every node's world transform. glTF: a transform with a negative determinant
+/// flips the winding, so such triangles are re-ordered to keep counter-clockwise
+/// fronts.
 fn gather<'a>(
     scene: &Scene,
     instances: impl Iterator<Item = &'a MeshInstance>,
-    worlds: &[Mat4],
+    posed: &Posed,
     default_material: u32,
-) -> Gathered {
+) -> Result<Gathered, SceneError> {
     let mut out = Gathered {
         corners: Vec::new(),
         triangles: Vec::new(),
@@ -269,11 +287,22 @@ fn gather<'a>(
         uses_default_material: false,
     };
     for instance in instances {
-        let joints = scene.nodes.nodes[instance.node].skin.map(|s| scene.nodes.skins[s].joint_matrices(worlds));
+        let joints = scene.nodes.nodes[instance.node].skin.map(|s| scene.nodes.skins[s].joint_matrices(posed.worlds));
         let rigid = Placement::new(instance.world);
         let det = rigid.linear.determinant();
-        for prim in &scene.meshes[instance.mesh].primitives {
+        let weights = posed.weights(scene, instance);
+        for (p, prim) in scene.meshes[instance.mesh].primitives.iter().enumerate() {
             let g = &*prim.geometry;
+            let morphed = morph(g, weights);
+            let (positions, normals, tangents) = match &morphed {
+                Some(m) => (&m.positions[..], &m.normals[..], &m.tangents[..]),
+                None => (&g.positions[..], &g.normals[..], &g.tangents[..]),
+            };
+            if morphed.is_some() && !positions.iter().all(|p| p.is_finite()) {
+                let field = format!("meshes[{}].primitives[{p}].targets", instance.mesh);
+                let message = format!("at weights {weights:?} the morph targets move vertices to non-finite positions");
+                return Err(SceneError::field(&scene.path, field, message));
+            }
             let material = prim.material.map_or(default_material, |m| m as u32);
             out.uses_default_material |= prim.material.is_none();
             let alpha_tested =
@@ -283,12 +312,12 @@ fn gather<'a>(
             let skinned: Option<Vec<Placement>> = joints
                 .as_ref()
                 .filter(|_| !g.skin.is_empty())
-                .map(|joints| (0..g.positions.len()).map(|i| Placement::new(skin_matrix(g, i, joints))).collect());
+                .map(|joints| (0..positions.len()).map(|i| Placement::new(skin_matrix(g, i, joints))).collect());
             let place = |i: usize| skinned.as_ref().map_or(&rigid, |s| &s[i]);
-            out.vertices.extend((0..g.positions.len()).map(|i| {
+            out.vertices.extend((0..positions.len()).map(|i| {
                 let p = place(i);
-                let normal = (p.normal * g.normals[i]).try_normalize().unwrap_or(Vec3::Z);
-                let tangent = g.tangents.get(i).map_or([0.0; 4], |t| {
+                let normal = (p.normal * normals[i]).try_normalize().unwrap_or(Vec3::Z);
+                let tangent = tangents.get(i).map_or([0.0; 4], |t| {
                     let xyz = (p.linear * t.truncate()).try_normalize().unwrap_or(Vec3::X);
                     xyz.extend(t.w * p.handedness).to_array()
                 });
@@ -301,7 +330,7 @@ fn gather<'a>(
                 }
             }));
             let world: Vec<Vec3> =
-                g.positions.iter().enumerate().map(|(i, &v)| place(i).matrix.transform_point3(v)).collect();
+                positions.iter().enumerate().map(|(i, &v)| place(i).matrix.transform_point3(v)).collect();
             for &[a, b, c] in &g.triangles {
                 let [a, b, c] = if det < 0.0 { [a, c, b] } else { [a, b, c] };
                 let corners = [world[a as usize], world[b as usize], world[c as usize]];
@@ -318,7 +347,51 @@ fn gather<'a>(
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// A primitive's attributes with its morph targets applied.
+struct Morphed {
+    positions: Vec<Vec3>,
+    normals: Vec<Vec3>,
+    tangents: Vec<Vec4>,
+}
+
+/// `g` displaced by `weights` times its targets' deltas (glTF morphing: the
+/// weighted sum is added to the base attribute); `None` when nothing moves.
+/// Face normals made at load are made again from the morphed positions.
+fn morph(g: &super::Geometry, weights: &[f32]) -> Option<Morphed> {
+    let active: Vec<(f32, &super::MorphTarget)> =
+        weights.iter().zip(&g.targets).filter(|(&w, _)| w != 0.0).map(|(&w, t)| (w, t)).collect();
+    if active.is_empty() {
+        return None;
+    }
+    let displaced = |base: &[Vec3], deltas: fn(&super::MorphTarget) -> &Vec<Vec3>| -> Vec<Vec3> {
+        let mut out = base.to_vec();
+        for &(w, target) in &active {
+            for (o, d) in out.iter_mut().zip(deltas(target)) {
+                *o += w * *d;
+            }
+        }
+        out
+    };
+    let positions = displaced(&g.positions, |t| &t.positions);
+    let normals = if g.flat {
+        let face = |t: &[u32; 3]| {
+            let [a, b, c] = t.map(|i| positions[i as usize]);
+            (b - a).cross(c - a).try_normalize().unwrap_or(Vec3::Z)
+        };
+        let mut normals = vec![Vec3::Z; positions.len()];
+        for t in &g.triangles {
+            t.iter().for_each(|&i| normals[i as usize] = face(t));
+        }
+        normals
+    } else {
+        displaced(&g.normals, |t| &t.normals)
+    };
+    let xyz: Vec<Vec3> = g.tangents.iter().map(|t| t.truncate()).collect();
+    let tangents = displaced(&xyz, |t| &t.tangents).into_iter().zip(&g.tangents).map(|(v, t)| v.extend(t.w)).collect();
+    Some(Morphed { positions, normals, tangents })
 }
 
 /// How a vertex is carried into world space: points by `matrix`, normals by the
