@@ -39,6 +39,8 @@ enum Command {
     Bench(BenchArgs),
     /// Denoise a multi-layer EXR written by `tessera render` (needs albedo and normal layers).
     Denoise(DenoiseArgs),
+    /// Encode a numbered PNG sequence into an H.264 MP4 preview (needs ffmpeg).
+    Encode(EncodeArgs),
     #[command(flatten)]
     Farm(FarmCommand),
 }
@@ -129,9 +131,10 @@ struct RenderArgs {
     /// animation's start, as shots count frames from 1) and the noise pattern.
     #[arg(long, default_value_t = 1, conflicts_with = "frames")]
     frame: u32,
-    /// Render a sequence, frames A-B (inclusive), each at its own time. Every output
-    /// names the frame with a run of '#': -o out/shot_####.exr writes shot_0001.exr, ….
-    #[arg(long, value_name = "A-B")]
+    /// Render a sequence, frames A-B (inclusive) or A-BxSTEP (every STEP-th frame
+    /// from A), each at its own time. Every output names the frame with a run of
+    /// '#': -o out/shot_####.exr writes shot_0001.exr, ….
+    #[arg(long, value_name = "A-B[xSTEP]")]
     frames: Option<FrameRange>,
     /// Leave out the frames whose outputs all exist already (resumes a sequence).
     #[arg(long)]
@@ -196,6 +199,22 @@ struct DenoiseArgs {
     look: LookArgs,
 }
 
+#[derive(Debug, Args)]
+struct EncodeArgs {
+    /// The frames: a PNG name with a run of '#' for the frame number (out/shot_####.png).
+    frames_pattern: PathBuf,
+    /// The movie to write (.mp4).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Frames per second of the movie.
+    #[arg(long, default_value_t = tessera::scene::animation::DEFAULT_FPS, value_parser = tessera::render::settings::parse_fps)]
+    fps: f32,
+    /// The frames to take, A-B or A-BxSTEP; default: every frame from the lowest
+    /// number on disk to the highest (a gap is an error naming the missing frame).
+    #[arg(long, value_name = "A-B[xSTEP]")]
+    frames: Option<FrameRange>,
+}
+
 /// `--exposure`: a finite number of stops in [-64, 64] (2^±64 already saturates any image).
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -205,6 +224,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info(args),
         Command::Bench(args) => bench_command(args),
         Command::Denoise(args) => denoise_command(args),
+        Command::Encode(args) => encode_command(args),
         Command::Farm(cmd) => cmd.run(),
     };
     match result {
@@ -261,7 +281,7 @@ fn render(args: RenderArgs) -> Result<()> {
     for out in &args.outputs {
         output::ImageFormat::from_path(out)?;
     }
-    let frames = args.frames.unwrap_or(FrameRange { first: args.frame, last: args.frame });
+    let frames = args.frames.unwrap_or(FrameRange::single(args.frame));
     let outputs_of = |frame: u32| -> Result<Vec<PathBuf>> {
         args.outputs
             .iter()
@@ -345,8 +365,7 @@ fn render(args: RenderArgs) -> Result<()> {
         let seconds = start.elapsed().as_secs_f64();
         let mean = if rendered > 0 { seconds / rendered as f64 } else { 0.0 };
         eprintln!(
-            "Sequence {}-{}: {rendered} frames rendered, {skipped} already there, in {seconds:.2} s ({mean:.2} s per frame)",
-            frames.first, frames.last
+            "Sequence {frames}: {rendered} frames rendered, {skipped} already there, in {seconds:.2} s ({mean:.2} s per frame)"
         );
     }
     Ok(())
@@ -392,6 +411,21 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     } else {
         println!("{report}");
     }
+    Ok(())
+}
+
+fn encode_command(args: EncodeArgs) -> Result<()> {
+    let sequence = output::movie::Sequence::find(&args.frames_pattern, args.frames)?;
+    sequence.encode(&args.output, args.fps)?;
+    let (first, last) = (sequence.frames[0].0, sequence.frames[sequence.frames.len() - 1].0);
+    eprintln!(
+        "Wrote {}: frames {first}-{last} ({} frames, {}x{}) at {} fps",
+        args.output.display(),
+        sequence.frames.len(),
+        sequence.width,
+        sequence.height,
+        args.fps
+    );
     Ok(())
 }
 

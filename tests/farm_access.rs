@@ -21,7 +21,7 @@ fn spec(project: &str, scene: SceneManifest, tasks: u32) -> JobSpec {
         // One tile of 16 px, `tasks` sample ranges of one sample.
         settings: RenderSettings { width: 16, height: 16, spp: tasks, max_depth: 2, ..Default::default() },
         samples_per_task: 1,
-        frames: FrameRange { first: 1, last: 1 },
+        frames: FrameRange { first: 1, last: 1, step: 1 },
         tile: 16,
         priority: 0,
         denoise: false,

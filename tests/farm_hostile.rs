@@ -85,7 +85,7 @@ fn spec(name: &str, manifest: SceneManifest, settings: RenderSettings, tile: u32
         scene: manifest,
         samples_per_task: settings.spp,
         settings,
-        frames: FrameRange { first: 0, last: 0 },
+        frames: FrameRange { first: 0, last: 0, step: 1 },
         tile,
         priority,
         denoise: false,

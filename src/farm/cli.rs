@@ -428,8 +428,9 @@ pub struct SubmitArgs {
     scene: PathBuf,
     #[command(flatten)]
     client: ClientArgs,
-    /// Frames to render: N or A-B (inclusive); frame 1 is scene time 0 (see --fps).
-    #[arg(long, default_value = "1")]
+    /// Frames to render: N, A-B (inclusive) or A-BxSTEP (every STEP-th frame from
+    /// A); frame 1 is scene time 0 (see --fps).
+    #[arg(long, default_value = "1", value_name = "A-B[xSTEP]")]
     frames: FrameRange,
     /// Tile size in pixels.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=MAX_IMAGE_SIDE as i64))]

@@ -83,37 +83,7 @@ impl OutputFormat {
     }
 }
 
-/// An inclusive range of frame numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FrameRange {
-    pub first: u32,
-    pub last: u32,
-}
-
-impl FrameRange {
-    pub fn count(&self) -> u64 {
-        u64::from(self.last.saturating_sub(self.first)) + u64::from(self.last >= self.first)
-    }
-    pub fn iter(&self) -> impl Iterator<Item = u32> {
-        self.first..=self.last
-    }
-}
-
-impl std::str::FromStr for FrameRange {
-    type Err = String;
-    /// `"N"` or `"A-B"` (inclusive).
-    fn from_str(s: &str) -> Result<Self, String> {
-        let parse = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("\"{v}\" is not a frame number"));
-        let (first, last) = match s.split_once('-') {
-            Some((a, b)) => (parse(a)?, parse(b)?),
-            None => (parse(s)?, parse(s)?),
-        };
-        if first > last {
-            return Err(format!("frame range {first}-{last} is empty: the first frame comes after the last"));
-        }
-        Ok(FrameRange { first, last })
-    }
-}
+pub use crate::render::settings::FrameRange;
 
 /// What `tessera submit` asks the coordinator to render.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -575,14 +545,6 @@ mod tests {
         result.pixels.pop();
         let bytes = encode_result(&result);
         assert_eq!(decode_result(&bytes), Err(ResultFormatError::PixelCount { count: 5, width: 3, height: 2 }));
-    }
-
-    #[test]
-    fn frame_ranges_parse() {
-        assert_eq!("3".parse::<FrameRange>(), Ok(FrameRange { first: 3, last: 3 }));
-        assert_eq!("1-4".parse::<FrameRange>().map(|r| r.count()), Ok(4));
-        assert!("4-1".parse::<FrameRange>().unwrap_err().contains("empty"));
-        assert!("a-1".parse::<FrameRange>().unwrap_err().contains("\"a\""));
     }
 
     #[test]

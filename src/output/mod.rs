@@ -28,6 +28,7 @@
 //! place, so a crash never leaves a half-written image under the final name.
 
 pub mod exr;
+pub mod movie;
 pub mod png;
 pub mod tonemap;
 

@@ -87,7 +87,7 @@ fn fps_ok(fps: f32) -> bool {
     fps > 0.0 && fps <= MAX_FPS
 }
 
-fn parse_fps(s: &str) -> Result<f32, String> {
+pub fn parse_fps(s: &str) -> Result<f32, String> {
     let fps: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
     fps_ok(fps).then_some(fps).ok_or_else(|| format!("{fps} is not a frame rate in (0, {MAX_FPS}]"))
 }
@@ -162,6 +162,76 @@ pub fn prepare_frame(
     crate::scene::prepare(scene, env, &opts)
 }
 
+/// The frames of a sequence: `first`, then every `step`-th frame up to `last`
+/// (`A-B` or `A-BxSTEP`, inclusive, as Blender and farm managers write them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameRange {
+    pub first: u32,
+    pub last: u32,
+    #[serde(default = "one")]
+    pub step: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl FrameRange {
+    /// The single frame `frame`.
+    pub fn single(frame: u32) -> FrameRange {
+        FrameRange { first: frame, last: frame, step: 1 }
+    }
+
+    /// How many frames the range holds (none when it is empty).
+    pub fn count(&self) -> u64 {
+        if self.last < self.first {
+            return 0;
+        }
+        u64::from(self.last - self.first) / u64::from(self.step.max(1)) + 1
+    }
+
+    /// Frame `index` of the range (`index < count()`).
+    pub fn nth(&self, index: u64) -> u32 {
+        (u64::from(self.first) + index * u64::from(self.step.max(1))) as u32
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> {
+        (self.first..=self.last).step_by(self.step.max(1) as usize)
+    }
+}
+
+impl std::fmt::Display for FrameRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.step {
+            1 => write!(f, "{}-{}", self.first, self.last),
+            step => write!(f, "{}-{}x{step}", self.first, self.last),
+        }
+    }
+}
+
+impl std::str::FromStr for FrameRange {
+    type Err = String;
+    /// `"N"`, `"A-B"` or `"A-BxSTEP"` (inclusive; STEP ≥ 1).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parse = |v: &str| v.trim().parse::<u32>().map_err(|_| format!("\"{v}\" is not a frame number"));
+        let (range, step) = match s.split_once('x') {
+            Some((range, step)) => match step.trim().parse::<u32>() {
+                Ok(n) if n >= 1 => (range, n),
+                _ => return Err(format!("frame step \"{step}\" is not a whole number of at least 1")),
+            },
+            None => (s, 1),
+        };
+        let (first, last) = match range.split_once('-') {
+            Some((a, b)) => (parse(a)?, parse(b)?),
+            None => (parse(range)?, parse(range)?),
+        };
+        if first > last {
+            return Err(format!("frame range {first}-{last} is empty: the first frame comes after the last"));
+        }
+        Ok(FrameRange { first, last, step })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +260,29 @@ mod tests {
             "{message}"
         );
         assert_eq!(ok.check_memory(1 << 30), Ok(()));
+    }
+
+    #[test]
+    fn frame_ranges_parse() {
+        assert_eq!("3".parse::<FrameRange>(), Ok(FrameRange::single(3)));
+        assert_eq!("1-4".parse::<FrameRange>().map(|r| r.count()), Ok(4));
+        assert!("4-1".parse::<FrameRange>().unwrap_err().contains("empty"));
+        assert!("a-1".parse::<FrameRange>().unwrap_err().contains("\"a\""));
+        assert!("1-9x0".parse::<FrameRange>().unwrap_err().contains("\"0\""));
+        assert!("1-9xq".parse::<FrameRange>().unwrap_err().contains("\"q\""));
+    }
+
+    #[test]
+    fn steps_take_every_nth_frame_from_the_first() {
+        let r: FrameRange = "1-10x4".parse().unwrap();
+        assert_eq!(r.iter().collect::<Vec<_>>(), [1, 5, 9]);
+        assert_eq!((r.count(), r.nth(2)), (3, 9));
+        assert_eq!(r.to_string(), "1-10x4");
+        let r: FrameRange = "2-8x3".parse().unwrap();
+        assert_eq!(r.iter().collect::<Vec<_>>(), [2, 5, 8]);
+        assert_eq!("7-7x5".parse::<FrameRange>().map(|r| r.count()), Ok(1));
+        // A range without a step (older job specs) steps by one.
+        let old: FrameRange = serde_json::from_str(r#"{"first": 1, "last": 3}"#).unwrap();
+        assert_eq!(old, "1-3".parse().unwrap());
     }
 }

@@ -215,6 +215,9 @@ pub fn check_spec(spec: &JobSpec, limits: &JobLimits) -> Result<u64, ApiError> {
     if spec.frames.first > spec.frames.last {
         return Err(bad(format!("frames: {}-{} is empty", spec.frames.first, spec.frames.last)));
     }
+    if spec.frames.step == 0 {
+        return Err(bad("frames.step: must be at least 1".into()));
+    }
     if spec.frames.count() > limits.max_frames {
         return Err(bad(format!(
             "frames: {} frames; this coordinator takes at most {} per job (--max-frames)",
@@ -285,7 +288,7 @@ impl TaskGrid {
 /// Task `index` of a job (in submission order), computed without listing the tasks before it.
 fn task_at(spec: &JobSpec, index: u64) -> (u32, Tile, SampleRange) {
     let g = TaskGrid::of(spec);
-    let frame = spec.frames.first + (index / g.per_frame()) as u32;
+    let frame = spec.frames.nth(index / g.per_frame());
     let within = index % g.per_frame();
     let (tile, range) = (within / g.ranges, within % g.ranges);
     let size = spec.tile.max(1);

@@ -57,7 +57,7 @@ impl Farm {
                 files: vec![BundleFile { path: root.into(), sha256: HASH.into(), size: 1 }],
             },
             settings: RenderSettings { width, height: 4, spp: 2, max_depth: 2, ..Default::default() },
-            frames: FrameRange { first: 0, last: frames - 1 },
+            frames: FrameRange { first: 0, last: frames - 1, step: 1 },
             tile: 4,
             samples_per_task: 2,
             priority,
@@ -299,7 +299,7 @@ fn impossible_jobs_are_refused_with_the_field_named() {
             files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
         },
         settings: RenderSettings::default(),
-        frames: FrameRange { first: 0, last: 0 },
+        frames: FrameRange { first: 0, last: 0, step: 1 },
         tile: 64,
         samples_per_task: 64,
         priority: 0,
@@ -313,7 +313,8 @@ fn impossible_jobs_are_refused_with_the_field_named() {
         (JobSpec { settings: RenderSettings { spp: 0, ..Default::default() }, ..base.clone() }, "settings"),
         (JobSpec { formats: vec![], ..base.clone() }, "formats"),
         (JobSpec { priority: 5000, ..base.clone() }, "priority"),
-        (JobSpec { frames: FrameRange { first: 0, last: 10_000_000 }, ..base.clone() }, "frames"),
+        (JobSpec { frames: FrameRange { first: 0, last: 10_000_000, step: 1 }, ..base.clone() }, "frames"),
+        (JobSpec { frames: FrameRange { first: 0, last: 4, step: 0 }, ..base.clone() }, "frames.step"),
         (
             JobSpec {
                 scene: SceneManifest {
@@ -357,7 +358,8 @@ fn tasks_created_lazily_follow_the_order_of_the_settings_task_list() {
                 files: vec![BundleFile { path: "s.gltf".into(), sha256: HASH.into(), size: 1 }],
             },
             settings: RenderSettings { width, height, spp, ..Default::default() },
-            frames: FrameRange { first: 7, last: 7 + frames - 1 },
+            // Steps of 2 and 4 as well as 1; the last frame is one the step lands on.
+            frames: FrameRange { first: 7, last: 7 + (frames - 1) * (frames % 3 + 1), step: frames % 3 + 1 },
             tile,
             samples_per_task: per_task,
             priority: 0,
