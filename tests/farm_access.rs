@@ -27,6 +27,7 @@ fn spec(project: &str, scene: SceneManifest, tasks: u32) -> JobSpec {
         denoise: false,
         formats: vec![OutputFormat::Exr],
         output: OutputOptions::default(),
+        preview_movie: false,
     }
 }
 

@@ -91,6 +91,7 @@ fn spec(name: &str, manifest: SceneManifest, settings: RenderSettings, tile: u32
         denoise: false,
         formats: vec![OutputFormat::Exr],
         output: OutputOptions::default(),
+        preview_movie: false,
     }
 }
 

@@ -5,7 +5,7 @@
 //! coordinator killed in between assembles the frame again on restart.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::thread::JoinHandle;
 
 use super::error::ApiError;
@@ -27,12 +27,19 @@ pub fn output_name(frame: u32, extension: &str) -> String {
     format!("frame_{frame:04}.{extension}")
 }
 
+/// [`output_name`] with the frame number as a run of '#' (a sequence pattern).
+pub fn output_pattern(extension: &str) -> String {
+    format!("frame_####.{extension}")
+}
+
 /// Starts the assembler thread; it runs until `frames` is closed.
+/// After each frame it wakes the preview encoder (`previews`).
 pub fn spawn(
     frames: Receiver<FrameKey>,
     reads: ReadPool,
     writer: Writer<SchedState>,
     outputs: PathBuf,
+    previews: Sender<()>,
 ) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("farm-assembler".into())
@@ -52,6 +59,7 @@ pub fn spawn(
                 if let Err(e) = recorded {
                     tracing::error!("job {} frame {}: cannot record assembly: {e}", key.job_id, key.frame);
                 }
+                let _ = previews.send(());
             }
         })
         .expect("spawn the assembler thread")

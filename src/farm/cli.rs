@@ -476,6 +476,11 @@ pub struct SubmitArgs {
     /// View transform for PNG output.
     #[arg(long, value_enum, default_value_t = ViewTransform::Agx)]
     view: ViewTransform,
+    /// When every frame is done, encode the PNG frames into an H.264 MP4 next to
+    /// them on the coordinator (output `preview.mp4`; needs ffmpeg there). Adds png
+    /// to --format when it is missing.
+    #[arg(long)]
+    preview_movie: bool,
     /// Job name (default: the scene's file name).
     #[arg(long)]
     name: Option<String>,
@@ -884,6 +889,10 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     let name = args
         .name
         .unwrap_or_else(|| args.scene.file_name().map_or_else(|| "job".into(), |n| n.to_string_lossy().into_owned()));
+    let mut formats = args.format;
+    if args.preview_movie && !formats.contains(&OutputFormat::Png) {
+        formats.push(OutputFormat::Png);
+    }
     let spec = JobSpec {
         name,
         project: args.project,
@@ -894,8 +903,9 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         tile: args.tile,
         priority: args.priority,
         denoise: args.denoise,
-        formats: args.format,
+        formats,
         output: OutputOptions { exposure: args.exposure, view: args.view },
+        preview_movie: args.preview_movie,
     };
     let reply = client::submit(&api, &args.scene, spec)?;
     eprintln!("Submitted job {} ({} tasks)", reply.job_id, reply.tasks);

@@ -9,8 +9,10 @@ use reqwest::Method;
 
 use super::bundle;
 use super::http::{Api, ClientError};
+use super::preview::PREVIEW_NAME;
 use super::protocol::{
-    JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, Page, PageQuery, SubmitResponse, API,
+    JobSpec, JobStatus, JobSummary, MissingRequest, MissingResponse, Page, PageQuery, PreviewStatus, SubmitResponse,
+    API,
 };
 use crate::render::settings::prepare_frame;
 use crate::scene::{Environment, EnvironmentSpec, Scene};
@@ -132,6 +134,12 @@ pub fn print_status(s: &JobStatus) {
     if let Some(error) = &s.error {
         println!("Failed: {error}");
     }
+    match &s.preview {
+        Some(PreviewStatus::Waiting) => println!("Preview movie: made when every frame is done"),
+        Some(PreviewStatus::Done) => println!("Preview movie: {PREVIEW_NAME}"),
+        Some(PreviewStatus::Failed(why)) => println!("Preview movie failed: {why} (retry the job to make it again)"),
+        None => {}
+    }
     if !s.blocklisted_workers.is_empty() {
         println!("Blocklisted workers: {:?}", s.blocklisted_workers);
     }
@@ -219,7 +227,8 @@ pub fn download(api: &Api, job: i64, dir: &Path) -> anyhow::Result<Vec<PathBuf>>
     let status = job_status(api, job, false)?;
     std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: cannot create: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for name in status.frames.iter().flat_map(|f| &f.outputs) {
+    let movie = (status.preview == Some(PreviewStatus::Done)).then(|| PREVIEW_NAME.to_string());
+    for name in status.frames.iter().flat_map(|f| &f.outputs).chain(&movie) {
         let mut response = api.send(
             api.request(Method::GET, &format!("{API}/jobs/{job}/outputs/{name}")).timeout(Duration::from_secs(3600)),
         )?;

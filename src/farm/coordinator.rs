@@ -121,7 +121,9 @@ pub fn run(opts: CoordinatorOptions) -> anyhow::Result<()> {
     let reads = ReadPool::new(&db_path);
     let (writer, _writer_thread) = Writer::start(conn, state);
     let outputs = opts.data.join("outputs");
-    let _assembler = assemble::spawn(assemble_rx, reads.clone(), writer.clone(), outputs.clone());
+    let (preview_tx, preview_rx) = std::sync::mpsc::channel();
+    let _previews = super::preview::spawn(preview_rx, reads.clone(), writer.clone(), outputs.clone());
+    let _assembler = assemble::spawn(assemble_rx, reads.clone(), writer.clone(), outputs.clone(), preview_tx);
     for key in pending {
         let _ = assemble_tx.send(key);
     }

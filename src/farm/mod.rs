@@ -48,6 +48,7 @@ pub mod energy;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod preview;
 pub mod private;
 pub mod protocol;
 pub mod queries;

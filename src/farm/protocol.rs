@@ -108,6 +108,9 @@ pub struct JobSpec {
     pub formats: Vec<OutputFormat>,
     /// Exposure and view transform of PNG outputs.
     pub output: OutputOptions,
+    /// Encode the finished PNG frames into an MP4 preview (needs the png format).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preview_movie: bool,
 }
 
 /// Reply to a job submission.
@@ -237,12 +240,25 @@ pub struct JobStatus {
     /// Why the job failed as a whole, when it did (e.g. every worker blocklisted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The preview movie of a job that asked for one: waiting for the frames, done
+    /// (downloadable as the output `preview.mp4`) or failed (with why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<PreviewStatus>,
     /// Present with `?tasks=true`: a page of tasks in id order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_list: Option<Vec<TaskStatus>>,
     /// With `?tasks=true`, when more tasks follow: pass as `task_after` for the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks_next: Option<i64>,
+}
+
+/// Where a job's preview movie stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "error")]
+pub enum PreviewStatus {
+    Waiting,
+    Done,
+    Failed(String),
 }
 
 /// One page of a listing. `next`, when present, is passed back as `?after=`

@@ -7,7 +7,10 @@ use super::access::Action;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::metrics::Snapshot;
-use super::protocol::{FrameStatus, JobState, JobStatus, JobSummary, Page, PageQuery, TaskError, TaskStatus};
+use super::preview::PREVIEW_NAME;
+use super::protocol::{
+    FrameStatus, JobState, JobStatus, JobSummary, Page, PageQuery, PreviewStatus, TaskError, TaskStatus,
+};
 use super::scheduler::{counts_from_row, job_access, TaskState, COUNT_COLUMNS};
 use crate::render::task::{SampleRange, Tile};
 
@@ -31,7 +34,7 @@ pub fn job_status(
     let (mut status, state) = conn.query_row(
         &format!(
             "SELECT id, name, owner, state, priority, created_ms, finished_ms, error, frames_total, project,
-                    {COUNT_COLUMNS}
+                    {COUNT_COLUMNS}, preview, preview_error
              FROM jobs WHERE id = ?1"
         ),
         [job_id],
@@ -52,6 +55,7 @@ pub fn job_status(
                     blocklisted_workers: Vec::new(),
                     errors: Vec::new(),
                     error: r.get(7)?,
+                    preview: preview_status(r.get(16)?, r.get(17)?),
                     task_list: None,
                     tasks_next: None,
                 },
@@ -179,11 +183,25 @@ pub fn list_jobs(
 /// Whether `name` is an output file of job `job_id` (which `who` may see).
 pub fn has_output(conn: &Connection, who: &Principal, job_id: i64, name: &str) -> Result<bool, ApiError> {
     job_access(conn, who, job_id, Action::Read)?;
+    if name == PREVIEW_NAME {
+        let preview: Option<String> =
+            conn.query_row("SELECT preview FROM jobs WHERE id = ?1", [job_id], |r| r.get(0))?;
+        return Ok(preview.as_deref() == Some("done"));
+    }
     let lists: Vec<String> = conn
         .prepare("SELECT outputs FROM frames WHERE job_id = ?1 AND state = 'done'")?
         .query_map([job_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     Ok(lists.iter().any(|l| serde_json::from_str::<Vec<String>>(l).unwrap_or_default().iter().any(|n| n == name)))
+}
+
+/// A job's preview movie from its `preview` and `preview_error` columns.
+fn preview_status(state: Option<String>, error: Option<String>) -> Option<PreviewStatus> {
+    Some(match state?.as_str() {
+        "done" => PreviewStatus::Done,
+        "failed" => PreviewStatus::Failed(error.unwrap_or_default()),
+        _ => PreviewStatus::Waiting,
+    })
 }
 
 /// Which of `hashes` were uploaded to `project` (another project's files do not count).

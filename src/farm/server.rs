@@ -494,7 +494,11 @@ async fn get_output(
     if !listed || name.contains('/') || name.starts_with('.') {
         return Err(ApiError::not_found("unknown_output", format!("job {job_id} has no output \"{name}\" (yet)")));
     }
-    let content_type = if name.ends_with(".png") { "image/png" } else { "image/x-exr" };
+    let content_type = match name.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("mp4") => "video/mp4",
+        _ => "image/x-exr",
+    };
     file_response(assemble::job_dir(&app.outputs, job_id).join(&name), content_type)
 }
 

@@ -218,6 +218,9 @@ pub fn check_spec(spec: &JobSpec, limits: &JobLimits) -> Result<u64, ApiError> {
     if spec.frames.step == 0 {
         return Err(bad("frames.step: must be at least 1".into()));
     }
+    if spec.preview_movie && !spec.formats.contains(&super::protocol::OutputFormat::Png) {
+        return Err(bad("preview_movie: the movie is made from PNG frames; add png to formats".into()));
+    }
     if spec.frames.count() > limits.max_frames {
         return Err(bad(format!(
             "frames: {} frames; this coordinator takes at most {} per job (--max-frames)",
@@ -385,11 +388,21 @@ pub fn submit(
     let job_id: i64 = db
         .prepare_cached(
             "INSERT INTO jobs (owner, project, name, spec, priority, state, created_ms, tasks_total, tasks_queued,
-                               frames_total, tasks_created)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?7, ?8, 0) RETURNING id",
+                               frames_total, tasks_created, preview)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'active', ?6, ?7, ?7, ?8, 0, ?9) RETURNING id",
         )?
         .query_row(
-            params![who.name(), project, spec.name, json, spec.priority, now, total as i64, spec.frames.count() as i64],
+            params![
+                who.name(),
+                project,
+                spec.name,
+                json,
+                spec.priority,
+                now,
+                total as i64,
+                spec.frames.count() as i64,
+                spec.preview_movie.then_some("waiting")
+            ],
             |r| r.get(0),
         )?;
     st.specs.insert(job_id, Arc::new(spec));
@@ -954,6 +967,30 @@ pub fn frame_assembled(db: &Connection, key: FrameKey, outputs: &[String]) -> Re
     Ok(())
 }
 
+/// Finished jobs whose preview movie is still to be made, with their specs.
+pub fn previews_waiting(db: &Connection) -> Result<Vec<(i64, JobSpec)>, ApiError> {
+    let rows: Vec<(i64, String)> = db
+        .prepare_cached("SELECT id, spec FROM jobs WHERE state = 'done' AND preview = 'waiting' ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(id, spec)| {
+            let spec = serde_json::from_str(&spec).map_err(|e| ApiError::internal(format!("job {id} spec: {e}")))?;
+            Ok((id, spec))
+        })
+        .collect()
+}
+
+/// Records a job's preview movie as made, or as failed with `error`.
+pub fn preview_recorded(db: &Connection, job_id: i64, error: Option<&str>) -> Result<(), ApiError> {
+    let state = if error.is_some() { "failed" } else { "done" };
+    db.execute(
+        "UPDATE jobs SET preview = ?1, preview_error = ?2 WHERE id = ?3 AND preview = 'waiting'",
+        params![state, error, job_id],
+    )?;
+    Ok(())
+}
+
 /// Records a frame that could not be assembled (its results stay for a retry).
 pub fn frame_failed(db: &Connection, key: FrameKey, error: &str) -> Result<(), ApiError> {
     let n = db.execute(
@@ -1114,7 +1151,15 @@ pub fn control(
                 )
                 .optional()?
                 .unwrap_or(0);
+            // A preview movie that failed is made again (the frames stay as they are).
+            let movie = db.execute(
+                "UPDATE jobs SET preview = 'waiting', preview_error = NULL WHERE id = ?1 AND preview = 'failed'",
+                [job_id],
+            )?;
             if requeued == 0 && refailed == 0 && uncreated == 0 {
+                if movie > 0 {
+                    return Ok(state);
+                }
                 return refuse("retry it: nothing failed or was cancelled");
             }
             db.execute(

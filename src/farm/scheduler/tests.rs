@@ -64,6 +64,7 @@ impl Farm {
             denoise: false,
             formats: vec![OutputFormat::Exr],
             output: OutputOptions::default(),
+            preview_movie: false,
         };
         self.run(|db, st, after| submit(db, st, after, &alice(), "default", spec)).unwrap().job_id
     }
@@ -306,6 +307,7 @@ fn impossible_jobs_are_refused_with_the_field_named() {
         denoise: false,
         formats: vec![OutputFormat::Png],
         output: OutputOptions::default(),
+        preview_movie: false,
     };
     let cases: Vec<(JobSpec, &str)> = vec![
         (JobSpec { tile: 0, ..base.clone() }, "tile"),
@@ -366,6 +368,7 @@ fn tasks_created_lazily_follow_the_order_of_the_settings_task_list() {
             denoise: false,
             formats: vec![OutputFormat::Exr],
             output: OutputOptions::default(),
+            preview_movie: false,
         };
         let listed: Vec<(u32, Tile, SampleRange)> = spec
             .frames

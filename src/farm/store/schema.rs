@@ -228,4 +228,10 @@ ALTER TABLE leases ADD COLUMN samples INTEGER;
 ALTER TABLE leases ADD COLUMN energy_j REAL;
 CREATE INDEX leases_started ON leases (started_ms);
 "#,
+    r#"
+-- Preview movies: NULL for jobs that did not ask for one, else 'waiting',
+-- 'done' or 'failed' (with preview_error).
+ALTER TABLE jobs ADD COLUMN preview TEXT;
+ALTER TABLE jobs ADD COLUMN preview_error TEXT;
+"#,
 ];
