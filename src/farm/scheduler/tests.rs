@@ -49,6 +49,10 @@ impl Farm {
     }
 
     fn submit_spec(&mut self, priority: i32, width: u32, frames: u32, root: &str) -> i64 {
+        self.submit_job(priority, width, frames, root, false)
+    }
+
+    fn submit_job(&mut self, priority: i32, width: u32, frames: u32, root: &str, preview_movie: bool) -> i64 {
         let spec = JobSpec {
             name: format!("p{priority}"),
             project: None,
@@ -62,9 +66,9 @@ impl Farm {
             samples_per_task: 2,
             priority,
             denoise: false,
-            formats: vec![OutputFormat::Exr],
+            formats: vec![OutputFormat::Exr, OutputFormat::Png],
             output: OutputOptions::default(),
-            preview_movie: false,
+            preview_movie,
         };
         self.run(|db, st, after| submit(db, st, after, &alice(), "default", spec)).unwrap().job_id
     }
@@ -317,6 +321,7 @@ fn impossible_jobs_are_refused_with_the_field_named() {
         (JobSpec { priority: 5000, ..base.clone() }, "priority"),
         (JobSpec { frames: FrameRange { first: 0, last: 10_000_000, step: 1 }, ..base.clone() }, "frames"),
         (JobSpec { frames: FrameRange { first: 0, last: 4, step: 0 }, ..base.clone() }, "frames.step"),
+        (JobSpec { preview_movie: true, formats: vec![OutputFormat::Exr], ..base.clone() }, "preview_movie"),
         (
             JobSpec {
                 scene: SceneManifest {
@@ -434,4 +439,43 @@ fn a_job_fails_once_every_online_worker_is_blocklisted_for_it() {
     let s = farm.status(job);
     assert_eq!((s.state, s.tasks.queued, s.error), (JobState::Active, 1000, None));
     assert!(farm.lease(a).is_some(), "retry clears the blocklist");
+}
+
+#[test]
+fn a_preview_movie_waits_for_the_last_frame_and_a_failed_one_is_made_again_on_retry() {
+    use crate::farm::protocol::PreviewStatus;
+    let mut farm = Farm::new(SchedConfig::default());
+    let plain = farm.submit(0, 4, 1);
+    let job = farm.submit_job(0, 4, 2, "s.gltf", true);
+    assert_eq!((farm.status(plain).preview, farm.status(job).preview), (None, Some(PreviewStatus::Waiting)));
+    let w = farm.worker();
+    let mut frame = 0;
+    while let Some(l) = farm.lease(w) {
+        farm.complete(w, &l).unwrap().unwrap();
+        let key = FrameKey { job_id: l.job_id, frame: l.task.frame };
+        farm.run(|db, _, _| frame_assembled(db, key, &["frame.png".into()])).unwrap();
+        let waiting: Vec<i64> = previews_waiting(&farm.db).unwrap().into_iter().map(|(id, _)| id).collect();
+        if l.job_id == job {
+            frame += 1;
+            // Only once every frame is done, and never for a job that did not ask.
+            assert_eq!(waiting, if frame == 2 { vec![job] } else { vec![] }, "after frame {frame}");
+        }
+    }
+    assert_eq!(farm.status(job).state, JobState::Done);
+
+    farm.run(|db, _, _| preview_recorded(db, job, Some("no ffmpeg"))).unwrap();
+    assert_eq!(farm.status(job).preview, Some(PreviewStatus::Failed("no ffmpeg".into())));
+    assert!(previews_waiting(&farm.db).unwrap().is_empty());
+    let admin = Principal::user("root", true, &[]);
+    let has_movie = |farm: &Farm| queries::has_output(&farm.db, &admin, job, "preview.mp4").unwrap();
+    assert!(!has_movie(&farm));
+
+    let state = farm.run(|db, st, after| control(db, st, after, &alice(), job, Control::Retry)).unwrap();
+    assert_eq!((state, farm.status(job).preview), (JobState::Done, Some(PreviewStatus::Waiting)));
+    assert_eq!(previews_waiting(&farm.db).unwrap().len(), 1);
+    farm.run(|db, _, _| preview_recorded(db, job, None)).unwrap();
+    assert_eq!(farm.status(job).preview, Some(PreviewStatus::Done));
+    assert!(has_movie(&farm));
+    // Nothing failed now: a second retry is refused.
+    assert!(farm.run(|db, st, after| control(db, st, after, &alice(), job, Control::Retry)).is_err());
 }
