@@ -92,13 +92,14 @@ fn main() {
         project: None,
         scene: SceneManifest { root: String::new(), files: Vec::new() },
         settings: RenderSettings { width: 10, height: 10, spp, max_depth: 1, ..Default::default() },
-        frames: FrameRange { first: 0, last: 0 },
+        frames: FrameRange::single(0),
         tile: 1,
         samples_per_task: 1,
         priority: 0,
         denoise: false,
         formats: vec![OutputFormat::Exr],
         output: OutputOptions::default(),
+        preview_movie: false,
     };
     let submitted = Instant::now();
     let reply = client::submit(&Api::new(&url, &user_token).unwrap(), &scene, spec).expect("submit");
