@@ -54,7 +54,14 @@ fn meshes() -> Vec<Mesh> {
 /// The scene's triangles (rebuilt from the flat v0, e1, e2) and camera.
 fn load(path: &Path) -> Result<(Vec<[Vec3; 3]>, Camera), SceneError> {
     let scene = Scene::load(path)?;
-    let opts = PrepareOptions { width: WIDTH, height: HEIGHT, camera: None, time: 0.0, animation: Default::default() };
+    let opts = PrepareOptions {
+        width: WIDTH,
+        height: HEIGHT,
+        camera: None,
+        time: 0.0,
+        animation: Default::default(),
+        shutter: None,
+    };
     let flat = prepare(&scene, None, &opts)?;
     let triangles = flat
         .triangles

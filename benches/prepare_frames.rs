@@ -20,7 +20,7 @@ fn shared(file: &str) -> PathBuf {
 }
 
 fn options(time: f32, animation: AnimationSelect) -> PrepareOptions {
-    PrepareOptions { width: 256, height: 256, camera: None, time, animation }
+    PrepareOptions { width: 256, height: 256, camera: None, time, animation, shutter: None }
 }
 
 /// The spheres scene with node 2 (one sphere) turning about Y over a second, written

@@ -114,6 +114,7 @@ impl QualityArgs {
             environment: self.env.clone(),
             fps: self.time.fps,
             animation: self.time.animation.clone().unwrap_or_default(),
+            motion_blur: self.time.motion_blur(),
         }
     }
 }
@@ -302,6 +303,7 @@ fn render(args: RenderArgs) -> Result<()> {
     let load = args.quality.load.options();
     settings.check_memory(load.memory_limit)?;
     let scene = Scene::load_with(&args.scene, &load)?;
+    warn_if_still(&scene, &settings);
     let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
     settings.check_memory(remaining).context("the scene and its film together")?;
     let env = load_environment(&settings, remaining)?;
@@ -369,6 +371,13 @@ fn render(args: RenderArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--motion-blur` on a scene that does not move: said once, the frames render as stills.
+fn warn_if_still(scene: &Scene, settings: &RenderSettings) {
+    if settings.motion_blur.is_some() && !scene.moves(&settings.animation) {
+        eprintln!("--motion-blur: nothing in {} moves (no animation plays), so there is no blur", scene.path.display());
+    }
 }
 
 fn info(args: InfoArgs) -> Result<()> {

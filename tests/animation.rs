@@ -268,6 +268,7 @@ fn the_fox_is_skinned_as_its_joints_say() {
             camera: None,
             time: times[k],
             animation: AnimationSelect::Name("Walk".into()),
+            shutter: None,
         };
         let header = prepare(&scene, None, &opts).unwrap().header;
         let (lo, hi) = fox_bounds_at_key(&doc, &bin, walk, k);

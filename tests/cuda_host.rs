@@ -387,7 +387,7 @@ fn light_sampling_agrees_for_every_light_kind() {
     let mut per_kind = [0u32; 5];
     for (k, &(p, u, d)) in cases.iter().enumerate() {
         let a = &answers[1 + 2 * k];
-        let cpu = sample_light(&scene, p, u);
+        let cpu = sample_light(&scene, p, u, None);
         assert_eq!(cpu.is_some(), a[0] == 1, "sample_light at {p} with {u:?}: {cpu:?} vs {a:?}");
         if let Some(ls) = cpu {
             let what = format!("sample_light at {p} with {u:?}");

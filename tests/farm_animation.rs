@@ -1,6 +1,7 @@
-//! Animated sequences: a farm job of four frames (every second frame of 1-7), each
-//! rendered at its own time by three workers, against `tessera render --frames` on
-//! one machine; its preview movie, encoded on the coordinator, read back by ffprobe.
+//! Animated sequences: a farm job of four motion-blurred frames (every second frame
+//! of 1-7), each rendered at its own time by three workers, against `tessera render
+//! --frames` on one machine; its preview movie, encoded on the coordinator, read
+//! back by ffprobe.
 
 mod common;
 mod farm_support;
@@ -28,6 +29,9 @@ fn an_animated_farm_job_matches_the_local_sequence_frame_for_frame() {
         "--format",
         "exr",
         "--preview-movie",
+        "--motion-blur",
+        "--shutter",
+        "0.5",
     ]);
     let out = run(cmd, Duration::from_secs(60));
     assert!(out.status.success(), "submit failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -38,6 +42,7 @@ fn an_animated_farm_job_matches_the_local_sequence_frame_for_frame() {
     let render = |extra: &[&str]| {
         let mut cmd = tessera();
         cmd.arg("render").arg(&scene).args(QUALITY).args(["--frames", "1-7x2", "--backend", "cpu", "-o"]).arg(&pattern);
+        cmd.args(["--motion-blur", "--shutter", "0.5"]);
         cmd.args(extra);
         let out = run(cmd, Duration::from_secs(120));
         assert!(out.status.success(), "render failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -13,7 +13,7 @@ use tessera::scene::{
 };
 
 fn options() -> PrepareOptions {
-    PrepareOptions { width: 32, height: 24, camera: None, time: 0.0, animation: Default::default() }
+    PrepareOptions { width: 32, height: 24, camera: None, time: 0.0, animation: Default::default(), shutter: None }
 }
 
 fn quad() -> Doc {

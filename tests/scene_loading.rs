@@ -19,7 +19,7 @@ use tessera::scene::{
 };
 
 fn options(width: u32, height: u32) -> PrepareOptions {
-    PrepareOptions { width, height, camera: None, time: 0.0, animation: Default::default() }
+    PrepareOptions { width, height, camera: None, time: 0.0, animation: Default::default(), shutter: None }
 }
 
 fn load_and_prepare(name: &str) -> (Scene, FlatScene) {

@@ -9,6 +9,7 @@
 mod bounds;
 mod build;
 mod join;
+mod refit;
 mod stats;
 mod traverse;
 
@@ -19,8 +20,9 @@ use glam::Vec3;
 
 pub use build::{build, BINS, MAX_DEPTH, MAX_LEAF_SIZE, SAH_INTERSECT_COST, SAH_TRAVERSAL_COST};
 pub use join::join;
+pub use refit::refit;
 pub use stats::{stats, BvhStats};
-pub use traverse::{intersect, intersect_triangle, occluded, STACK_SIZE};
+pub use traverse::{intersect, intersect_by, intersect_triangle, occluded, occluded_by, STACK_SIZE};
 
 /// A built BVH: nodes (root at 0) and, for each triangle slot in leaf order, the
 /// index of the input triangle that goes there.

@@ -52,7 +52,30 @@ pub fn intersect(
     t_max: f32,
     mut accept: impl FnMut(u32, f32, f32) -> bool,
 ) -> Option<Hit> {
-    traverse::<false>(nodes, tris, ray, t_max, &mut accept)
+    traverse::<false>(nodes, |i| tris[i], ray, t_max, &mut accept)
+}
+
+/// [`intersect`] over triangles given by `tri(index)` (moving triangles, posed at
+/// the ray's time).
+pub fn intersect_by(
+    nodes: &[BvhNode],
+    tri: impl Fn(usize) -> Triangle,
+    ray: &Ray,
+    t_max: f32,
+    mut accept: impl FnMut(u32, f32, f32) -> bool,
+) -> Option<Hit> {
+    traverse::<false>(nodes, tri, ray, t_max, &mut accept)
+}
+
+/// [`occluded`] over triangles given by `tri(index)`.
+pub fn occluded_by(
+    nodes: &[BvhNode],
+    tri: impl Fn(usize) -> Triangle,
+    ray: &Ray,
+    t_max: f32,
+    mut accept: impl FnMut(u32, f32, f32) -> bool,
+) -> bool {
+    traverse::<true>(nodes, tri, ray, t_max, &mut accept).is_some()
 }
 
 /// Whether anything (accepted as in [`intersect`]) lies along the ray in (0, t_max);
@@ -64,7 +87,7 @@ pub fn occluded(
     t_max: f32,
     mut accept: impl FnMut(u32, f32, f32) -> bool,
 ) -> bool {
-    traverse::<true>(nodes, tris, ray, t_max, &mut accept).is_some()
+    traverse::<true>(nodes, |i| tris[i], ray, t_max, &mut accept).is_some()
 }
 
 /// The traversal behind [`intersect`] and [`occluded`] (`ANY_HIT`: return the first
@@ -72,7 +95,7 @@ pub fn occluded(
 #[inline]
 fn traverse<const ANY_HIT: bool>(
     nodes: &[BvhNode],
-    tris: &[Triangle],
+    tris: impl Fn(usize) -> Triangle,
     ray: &Ray,
     t_max: f32,
     accept: &mut impl FnMut(u32, f32, f32) -> bool,
@@ -90,11 +113,12 @@ fn traverse<const ANY_HIT: bool>(
     loop {
         if node.count > 0 {
             let first = node.index as usize;
-            for (k, tri) in tris[first..first + node.count as usize].iter().enumerate() {
-                let Some((t, u, v)) = intersect_triangle(tri, ray, closest) else {
+            for id in first..first + node.count as usize {
+                let tri = tris(id);
+                let Some((t, u, v)) = intersect_triangle(&tri, ray, closest) else {
                     continue;
                 };
-                let id = (first + k) as u32;
+                let id = id as u32;
                 if tri.flags & TRI_ALPHA_TESTED != 0 && !accept(id, u, v) {
                     continue;
                 }

@@ -883,6 +883,7 @@ fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         camera: args.camera,
         environment: args.env,
         fps: args.time.fps,
+        motion_blur: args.time.motion_blur(),
         animation: args.time.animation.unwrap_or_default(),
     };
     settings.validate()?;

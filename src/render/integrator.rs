@@ -4,7 +4,8 @@
 
 use glam::{Vec2, Vec3};
 
-use crate::accel::{intersect, occluded, Ray};
+use crate::accel::Ray;
+use crate::render::motion::{self, intersect, occluded};
 use crate::render::surface::{alpha_mask_accepts, material_alpha, offset_ray_origin, shade, surface_hit};
 use crate::render::task::PixelSums;
 use crate::sampling::light::{env_pdf, env_radiance, sample_light, triangle_light_pdf};
@@ -57,12 +58,12 @@ fn is_black(v: Vec3) -> bool {
 /// Traces sample `sample` of pixel (px, py).
 pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathResult {
     let rand = |group: u32| rand4(seed, px, py, sample, group);
-    let nodes = &scene.nodes;
-    let tris = &scene.triangles;
     let accept = |tri: u32, u: f32, v: f32| alpha_mask_accepts(scene, tri, u, v);
 
+    // The whole path travels at one instant of the shutter (motion blur).
+    let at = motion::sample_instant(scene, seed, px, py, sample);
     let cam = rand(GROUP_CAMERA);
-    let mut ray = camera_ray(&scene.header.camera, px, py, Vec2::new(cam[0], cam[1]));
+    let mut ray = camera_ray(&motion::camera(scene, at), px, py, Vec2::new(cam[0], cam[1]));
     let mut result = PathResult::default();
     let mut beta = Vec3::ONE;
     let mut radiance = Vec3::ZERO;
@@ -73,7 +74,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
 
     loop {
         result.rays += 1;
-        let Some(hit) = intersect(nodes, tris, &ray, f32::INFINITY, accept) else {
+        let Some(hit) = intersect(scene, &ray, f32::INFINITY, at, accept) else {
             let env = env_radiance(scene, ray.dir);
             if scene.header.env_light != NONE && !is_black(env) {
                 let weight = if bounce == 0 {
@@ -86,7 +87,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
             }
             break;
         };
-        let surf = surface_hit(scene, &hit, ray.dir);
+        let surf = surface_hit(scene, &hit, ray.dir, at);
         let material = &scene.materials[surf.material as usize];
 
         // Alpha blending: pass through with probability 1 - alpha, without a bounce.
@@ -116,7 +117,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
                 1.0
             } else {
                 let cos_light = ray.dir.dot(surf.geo_normal);
-                power_heuristic(prev_bsdf_pdf, triangle_light_pdf(scene, hit.tri, hit.t, cos_light))
+                power_heuristic(prev_bsdf_pdf, triangle_light_pdf(scene, hit.tri, hit.t, cos_light, at))
             };
             radiance += beta * sp.emission * weight;
         }
@@ -129,7 +130,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
         let view = sp.bsdf.view(sp.frame.to_local(wo_world));
 
         // Next-event estimation.
-        if let Some(ls) = sample_light(scene, surf.position, rand(group_light(bounce))) {
+        if let Some(ls) = sample_light(scene, surf.position, rand(group_light(bounce)), at) {
             if !is_black(ls.radiance) {
                 let wi = sp.frame.to_local(ls.wi);
                 let (f, bsdf_pdf) = view.eval_pdf(wi);
@@ -138,7 +139,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
                     let shadow = Ray { origin: offset_ray_origin(surf.position, side), dir: ls.wi };
                     let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
                     result.rays += 1;
-                    if !occluded(nodes, tris, &shadow, t_max, accept) {
+                    if !occluded(scene, &shadow, t_max, at, accept) {
                         let weight = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
                         radiance += beta * f * ls.radiance * (weight / ls.pdf);
                     }

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod film;
 pub mod frame;
 pub mod integrator;
+pub mod motion;
 pub mod settings;
 pub mod surface;
 pub mod task;

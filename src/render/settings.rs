@@ -23,6 +23,50 @@ pub struct RenderSettings {
     /// The animations that play.
     #[serde(default)]
     pub animation: AnimationSelect,
+    /// Motion blur: how long the shutter stays open, when it is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion_blur: Option<MotionBlur>,
+}
+
+/// Where the shutter opens relative to the frame's time (as Cycles).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ShutterPosition {
+    /// Open from half the shutter before the frame to half after.
+    #[default]
+    Center,
+    /// Open at the frame's time.
+    Start,
+    /// Close at the frame's time.
+    End,
+}
+
+/// `--motion-blur`: a shutter open for `shutter` frames, placed by `position`, seen
+/// at `steps + 1` motion keys (linear motion between two keys).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MotionBlur {
+    pub shutter: f32,
+    pub position: ShutterPosition,
+    pub steps: u32,
+}
+
+/// Longest shutter accepted, in frames.
+pub const MAX_SHUTTER: f32 = 2.0;
+/// Most motion steps accepted (each is a copy of the moving geometry).
+pub const MAX_MOTION_STEPS: u32 = 64;
+
+impl MotionBlur {
+    /// The shutter of frame time `time` (seconds) at `fps`; `None` when it is
+    /// closed (a shutter of 0 is no motion blur).
+    pub fn shutter_at(&self, time: f32, fps: f32) -> Option<crate::scene::Shutter> {
+        let open_for = self.shutter / fps;
+        let open = match self.position {
+            ShutterPosition::Center => time - 0.5 * open_for,
+            ShutterPosition::Start => time,
+            ShutterPosition::End => time - open_for,
+        };
+        (open_for > 0.0).then_some(crate::scene::Shutter { open, close: open + open_for, keys: self.steps + 1 })
+    }
 }
 
 fn default_fps() -> f32 {
@@ -41,6 +85,7 @@ impl Default for RenderSettings {
             environment: None,
             fps: DEFAULT_FPS,
             animation: AnimationSelect::First,
+            motion_blur: None,
         }
     }
 }
@@ -63,6 +108,10 @@ pub enum SettingsError {
     MaxDepth(u32),
     #[error("fps {0} is invalid: the frame rate must be more than 0 and at most {MAX_FPS} frames per second")]
     Fps(f32),
+    #[error("shutter {0} is invalid: it must be between 0 and {MAX_SHUTTER} frames")]
+    Shutter(f32),
+    #[error("motion steps {0} is invalid: must be between 1 and {MAX_MOTION_STEPS}")]
+    MotionSteps(u32),
     #[error("a {width}x{height} film takes {}, over the memory budget of {}", format_bytes(*.bytes), format_bytes(*.limit))]
     FilmMemory { width: u32, height: u32, bytes: u64, limit: u64 },
 }
@@ -78,6 +127,40 @@ pub struct TimeArgs {
     /// play every animation together. Default: the first.
     #[arg(long)]
     pub animation: Option<AnimationSelect>,
+    /// Motion blur: each camera sample sees the scene at its own time while the
+    /// shutter is open (camera, object and deformation motion; CPU backend).
+    #[arg(long)]
+    pub motion_blur: bool,
+    /// How long the shutter stays open, in frames (0 to 2; 0 is no blur).
+    #[arg(long, default_value_t = 0.5, requires = "motion_blur", value_parser = parse_shutter)]
+    pub shutter: f32,
+    /// Where the shutter opens relative to the frame's time.
+    #[arg(long, value_enum, default_value_t = ShutterPosition::Center, requires = "motion_blur")]
+    pub shutter_position: ShutterPosition,
+    /// Motion segments over the shutter: keys = steps + 1, moving linearly between
+    /// keys (1 is linear motion; more follow curved motion such as a spinning wheel).
+    #[arg(long, default_value_t = 1, requires = "motion_blur",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_MOTION_STEPS)))]
+    pub motion_steps: u32,
+}
+
+impl TimeArgs {
+    /// The motion blur these options ask for.
+    pub fn motion_blur(&self) -> Option<MotionBlur> {
+        self.motion_blur.then_some(MotionBlur {
+            shutter: self.shutter,
+            position: self.shutter_position,
+            steps: self.motion_steps,
+        })
+    }
+}
+
+fn parse_shutter(s: &str) -> Result<f32, String> {
+    let shutter: f32 = s.trim().parse().map_err(|_| format!("{s:?} is not a number"))?;
+    (0.0..=MAX_SHUTTER)
+        .contains(&shutter)
+        .then_some(shutter)
+        .ok_or_else(|| format!("{shutter} is not a shutter in [0, {MAX_SHUTTER}] frames"))
 }
 
 /// Highest frame rate accepted.
@@ -106,6 +189,14 @@ impl RenderSettings {
         }
         if !fps_ok(self.fps) {
             return Err(SettingsError::Fps(self.fps));
+        }
+        if let Some(blur) = &self.motion_blur {
+            if !(0.0..=MAX_SHUTTER).contains(&blur.shutter) {
+                return Err(SettingsError::Shutter(blur.shutter));
+            }
+            if !(1..=MAX_MOTION_STEPS).contains(&blur.steps) {
+                return Err(SettingsError::MotionSteps(blur.steps));
+            }
         }
         Ok(())
     }
@@ -158,6 +249,7 @@ pub fn prepare_frame(
         camera: settings.camera.clone(),
         time: frame_time(frame, settings.fps),
         animation: settings.animation.clone(),
+        shutter: settings.motion_blur.and_then(|m| m.shutter_at(frame_time(frame, settings.fps), settings.fps)),
     };
     crate::scene::prepare(scene, env, &opts)
 }

@@ -5,6 +5,7 @@
 use glam::{Vec2, Vec3, Vec4, Vec4Swizzles};
 
 use crate::accel::Hit;
+use crate::render::motion::{self, Instant};
 use crate::sampling::bsdf::Bsdf;
 use crate::sampling::warp::Frame;
 use crate::scene::flat::*;
@@ -28,12 +29,13 @@ pub struct SurfaceHit {
 }
 
 /// Interpolates the attributes of triangle `hit.tri` at the hit's barycentrics.
-pub fn surface_hit(scene: &FlatScene, hit: &Hit, ray_dir: Vec3) -> SurfaceHit {
-    let tri = &scene.triangles[hit.tri as usize];
+/// `at` is the instant of the shutter the ray travels at (motion blur).
+pub fn surface_hit(scene: &FlatScene, hit: &Hit, ray_dir: Vec3, at: Option<Instant>) -> SurfaceHit {
+    let tri = &motion::triangle(scene, hit.tri, at);
     let (v0, e1, e2) = (Vec3::from(tri.v0), Vec3::from(tri.e1), Vec3::from(tri.e2));
     let geo_normal = e1.cross(e2).normalize_or(Vec3::Z);
     let idx = scene.triangle_vertices[hit.tri as usize].v;
-    let [a, b, c] = idx.map(|i| &scene.vertices[i as usize]);
+    let [a, b, c] = idx.map(|i| motion::vertex(scene, i, at));
     let w = 1.0 - hit.u - hit.v;
     let lerp3 =
         |x: [f32; 3], y: [f32; 3], z: [f32; 3]| Vec3::from(x) * w + Vec3::from(y) * hit.u + Vec3::from(z) * hit.v;

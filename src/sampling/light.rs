@@ -9,6 +9,7 @@ use glam::{Vec2, Vec3, Vec4Swizzles};
 
 use super::distribution::{env_distribution_pdf, sample_cdf, sample_env_distribution};
 use super::warp::{square_to_uniform_sphere, square_to_uniform_triangle, uniform_sphere_pdf};
+use crate::render::motion::{self, Instant};
 use crate::scene::flat::*;
 use crate::scene::texture::{sample_slot, triangle_uvs};
 
@@ -87,8 +88,9 @@ pub fn triangle_emission(scene: &FlatScene, tri: u32, b1: f32, b2: f32, front: b
 
 /// Solid-angle density of sampling a point on the emissive triangle `tri` seen at
 /// distance `dist` with cosine `cos_light` at the light (pick probability included).
-pub fn triangle_light_pdf(scene: &FlatScene, tri: u32, dist: f32, cos_light: f32) -> f32 {
-    let t = &scene.triangles[tri as usize];
+/// `at`: the instant of the shutter (a moving emitter's area is its area then).
+pub fn triangle_light_pdf(scene: &FlatScene, tri: u32, dist: f32, cos_light: f32, at: Option<Instant>) -> f32 {
+    let t = &motion::triangle(scene, tri, at);
     if t.light == NONE || cos_light == 0.0 {
         return 0.0;
     }
@@ -109,7 +111,8 @@ fn range_window(dist: f32, range: f32) -> f32 {
 
 /// Samples one light for shading point `p`: `u.x` picks the light, `u.y`/`u.z` the
 /// point on it. `None` when there are no lights or the sample carries nothing.
-pub fn sample_light(scene: &FlatScene, p: Vec3, u: [f32; 4]) -> Option<LightSample> {
+/// `at`: the instant of the shutter the path travels at (motion blur).
+pub fn sample_light(scene: &FlatScene, p: Vec3, u: [f32; 4], at: Option<Instant>) -> Option<LightSample> {
     if scene.lights.is_empty() {
         return None;
     }
@@ -143,7 +146,7 @@ pub fn sample_light(scene: &FlatScene, p: Vec3, u: [f32; 4]) -> Option<LightSamp
             delta: true,
         }),
         LIGHT_TRIANGLE => {
-            let t = &scene.triangles[light.index as usize];
+            let t = &motion::triangle(scene, light.index, at);
             let (v0, e1, e2) = (Vec3::from(t.v0), Vec3::from(t.e1), Vec3::from(t.e2));
             let b = square_to_uniform_triangle(uv);
             let q = v0 + e1 * b.x + e2 * b.y;
@@ -157,7 +160,7 @@ pub fn sample_light(scene: &FlatScene, p: Vec3, u: [f32; 4]) -> Option<LightSamp
             let n = e1.cross(e2);
             let cos_light = -wi.dot(n.normalize_or_zero());
             let radiance = triangle_emission(scene, light.index, b.x, b.y, cos_light > 0.0);
-            let pdf = triangle_light_pdf(scene, light.index, dist, cos_light);
+            let pdf = triangle_light_pdf(scene, light.index, dist, cos_light, at);
             (pdf > 0.0).then_some(LightSample { wi, dist, radiance, pdf, delta: false })
         }
         LIGHT_ENVIRONMENT => {

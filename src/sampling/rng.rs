@@ -57,6 +57,9 @@ pub fn rand4(seed: u32, px: u32, py: u32, sample: u32, group: u32) -> [f32; 4] {
 
 /// Dimension group of the camera ray: pixel jitter (x, y) and two spare numbers.
 pub const GROUP_CAMERA: u32 = 0;
+/// Dimension group of a camera sample's time over the shutter (motion blur), apart
+/// from every other group so that drawing it changes no other number of the path.
+pub const GROUP_TIME: u32 = 0x4000_0000;
 /// Number of dimension groups each bounce uses.
 pub const GROUPS_PER_BOUNCE: u32 = 2;
 

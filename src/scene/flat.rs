@@ -229,6 +229,32 @@ pub struct SceneHeader {
     pub num_nodes: u32,
 }
 
+/// Motion blur: how the moving part of a frame is laid out (all zero for a frame
+/// that does not move). The frame's time runs over the shutter from 0 to 1 and is
+/// sampled at `keys` evenly spaced instants; between two keys everything moves
+/// linearly. Triangles `static_triangles..static_triangles + moving_triangles` of
+/// [`FlatScene::triangles`] are the moving ones (their material, light and flags
+/// live there); key `k` of moving triangle `m` is `FlatScene::motion_triangles[k *
+/// moving_triangles + m]` (positions only), and likewise for the vertices from
+/// `static_vertices` on. [`FlatScene::nodes`] is the BVH of the static triangles
+/// alone; the moving ones have one BVH topology whose boxes are refitted for each
+/// of the `keys - 1` segments between keys: segment `s` is
+/// `FlatScene::motion_nodes[s * moving_nodes..]`, its leaves indexing moving
+/// triangles from 0. `camera_keys` is `keys` when [`FlatScene::motion_cameras`]
+/// holds the camera at each key, else 0 (the header's camera holds still).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
+pub struct MotionHeader {
+    pub keys: u32,
+    pub camera_keys: u32,
+    pub static_triangles: u32,
+    pub moving_triangles: u32,
+    pub static_vertices: u32,
+    pub moving_vertices: u32,
+    pub moving_nodes: u32,
+    pub _pad: u32,
+}
+
 /// The flat scene: arrays of the structs above, prepared once per frame and
 /// uploaded unchanged to every backend.
 ///
@@ -253,6 +279,12 @@ pub struct FlatScene {
     pub env_texels: Vec<[f32; 4]>,
     pub env_marginal_cdf: Vec<f32>,
     pub env_conditional_cdf: Vec<f32>,
+    /// Motion blur ([`MotionHeader`]); empty arrays for a frame that holds still.
+    pub motion: MotionHeader,
+    pub motion_cameras: Vec<Camera>,
+    pub motion_nodes: Vec<BvhNode>,
+    pub motion_triangles: Vec<Triangle>,
+    pub motion_vertices: Vec<Vertex>,
 }
 
 impl FlatScene {
@@ -272,6 +304,16 @@ impl FlatScene {
             + size_of_val(self.env_texels.as_slice())
             + size_of_val(self.env_marginal_cdf.as_slice())
             + size_of_val(self.env_conditional_cdf.as_slice())
+            + size_of_val(&self.motion)
+            + size_of_val(self.motion_cameras.as_slice())
+            + size_of_val(self.motion_nodes.as_slice())
+            + size_of_val(self.motion_triangles.as_slice())
+            + size_of_val(self.motion_vertices.as_slice())
+    }
+
+    /// Whether the frame moves over its shutter (motion blur).
+    pub fn moves(&self) -> bool {
+        self.motion.keys >= 2
     }
 }
 
@@ -293,6 +335,7 @@ mod tests {
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),
             ("SceneHeader", size_of::<SceneHeader>(), 128),
+            ("MotionHeader", size_of::<MotionHeader>(), 32),
         ];
         for (name, size, expected) in sizes {
             assert_eq!(size, expected, "{name}");

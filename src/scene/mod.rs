@@ -188,6 +188,11 @@ impl Scene {
         gltf_load::load_bytes(path, bytes, opts)
     }
 
+    /// Whether the animations `select` picks move anything (what motion blur needs).
+    pub fn moves(&self, select: &AnimationSelect) -> bool {
+        animation::select(&self.animations, select, &self.path).is_ok_and(|a| a.iter().any(|a| !a.channels.is_empty()))
+    }
+
     /// Triangles rendered, counting every instance.
     pub fn instanced_triangles(&self) -> usize {
         self.instances.iter().flat_map(|i| &self.meshes[i.mesh].primitives).map(|p| p.geometry.triangles.len()).sum()
@@ -204,4 +209,15 @@ pub struct PrepareOptions {
     pub time: f32,
     /// The animations that play.
     pub animation: AnimationSelect,
+    /// Motion blur: the shutter interval around `time`, when it is open.
+    pub shutter: Option<Shutter>,
+}
+
+/// A shutter open from `open` to `close` (scene seconds), seen at `keys` (≥ 2)
+/// evenly spaced motion keys.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shutter {
+    pub open: f32,
+    pub close: f32,
+    pub keys: u32,
 }

@@ -62,10 +62,23 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
     let mut materials = scene.materials.clone();
     let default_material = materials.len() as u32;
     let moved = scene.nodes.moved_by(&driven_nodes(&scene.nodes, animations));
+    let mut keys = None;
     let geometry = if moved.iter().any(|&m| m) {
         let fixed = static_geometry(scene, instances, &posed, moved, default_material)?;
-        let moving = instances.iter().filter(|i| moves(scene, &fixed.moved, i));
-        join(&fixed.geometry, build_geometry(scene, moving, &posed, default_material)?)
+        match opts.shutter {
+            Some(shutter) => {
+                let mut k = motion_keys(scene, animations, shutter, &fixed.moved, opts, default_material)?;
+                k.header.static_triangles = fixed.geometry.triangles.len() as u32;
+                k.header.static_vertices = fixed.geometry.vertices.len() as u32;
+                let geometry = with_moving(&fixed.geometry, &k);
+                keys = Some(k);
+                geometry
+            }
+            None => {
+                let moving = instances.iter().filter(|i| moves(scene, &fixed.moved, i));
+                join(&fixed.geometry, build_geometry(scene, moving, &posed, default_material)?)
+            }
+        }
     } else {
         build_geometry(scene, instances.iter(), &posed, default_material)?
     };
@@ -145,7 +158,126 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
         env_texels: map.map_or_else(Vec::new, |m| m.texels.clone()),
         env_marginal_cdf: map.map_or_else(Vec::new, |m| m.marginal_cdf.clone()),
         env_conditional_cdf: map.map_or_else(Vec::new, |m| m.conditional_cdf.clone()),
+        motion: keys.as_ref().map_or_else(Default::default, |k| k.header),
+        motion_cameras: keys.as_mut().map_or_else(Vec::new, |k| std::mem::take(&mut k.cameras)),
+        motion_nodes: keys.as_mut().map_or_else(Vec::new, |k| std::mem::take(&mut k.nodes)),
+        motion_triangles: keys.as_mut().map_or_else(Vec::new, |k| std::mem::take(&mut k.triangles)),
+        motion_vertices: keys.map_or_else(Vec::new, |k| k.vertices),
     })
+}
+
+/// The moving part of a frame over its shutter (see [`flat::MotionHeader`]).
+struct MotionKeys {
+    header: flat::MotionHeader,
+    cameras: Vec<flat::Camera>,
+    nodes: Vec<BvhNode>,
+    triangles: Vec<Triangle>,
+    vertices: Vec<Vertex>,
+    /// Key 0 in the layout of the frame's own arrays, for [`with_moving`].
+    first: Geometry,
+}
+
+/// Poses the moving instances (those `moved` marks) and the camera at the
+/// shutter's keys. One BVH topology is built over the triangles' mean position
+/// over the keys, and refitted for each segment between two keys.
+fn motion_keys(
+    scene: &Scene,
+    animations: &[animation::Animation],
+    shutter: super::Shutter,
+    moved: &[bool],
+    opts: &PrepareOptions,
+    default_material: u32,
+) -> Result<MotionKeys, SceneError> {
+    let count = shutter.keys.max(2);
+    let mut poses = Vec::with_capacity(count as usize);
+    let mut cameras = Vec::with_capacity(count as usize);
+    for k in 0..count {
+        let time = shutter.open + (shutter.close - shutter.open) * k as f32 / (count - 1) as f32;
+        let now = pose(&scene.nodes, animations, time);
+        let placed = scene.nodes.place(&now.locals, &scene.path)?;
+        cameras.push(
+            select(&placed.cameras, opts.camera.as_ref(), &scene.path)?
+                .map(|c| flat_camera(c, opts.width, opts.height)),
+        );
+        let posed = Posed { worlds: &placed.worlds, weights: &now.weights };
+        let moving = placed.instances.iter().filter(|i| moves(scene, moved, i));
+        poses.push(gather(scene, moving, &posed, default_material)?);
+    }
+    let (tris, verts) = (poses[0].triangles.len(), poses[0].vertices.len());
+    if poses.iter().any(|p| p.triangles.len() != tris || p.vertices.len() != verts) {
+        let message = "the moving meshes change their triangle count during the shutter";
+        return Err(SceneError::field(&scene.path, "animations", message));
+    }
+    let mean: Vec<[Vec3; 3]> = (0..tris)
+        .map(|i| [0, 1, 2].map(|c| poses.iter().map(|p| p.corners[i][c]).sum::<Vec3>() / count as f32))
+        .collect();
+    let bvh = crate::accel::build(&mean);
+    let bound = |c: &[Vec3; 3]| (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+    let mut nodes = Vec::with_capacity(bvh.nodes.len() * (count as usize - 1));
+    for s in 0..count as usize - 1 {
+        let boxes: Vec<(Vec3, Vec3)> = bvh
+            .order
+            .iter()
+            .map(|&i| {
+                let (a, b) = (bound(&poses[s].corners[i as usize]), bound(&poses[s + 1].corners[i as usize]));
+                (a.0.min(b.0), a.1.max(b.1))
+            })
+            .collect();
+        nodes.extend(crate::accel::refit(&bvh.nodes, &boxes));
+    }
+    let triangles: Vec<Triangle> = poses.iter().flat_map(|p| bvh.reorder(&p.triangles)).collect();
+    let vertices: Vec<Vertex> = poses.iter().flat_map(|p| p.vertices.iter().copied()).collect();
+    let bounds =
+        poses.iter().flat_map(|p| p.corners.iter()).fold((Vec3::INFINITY, Vec3::NEG_INFINITY), |(lo, hi), c| {
+            (lo.min(c[0]).min(c[1]).min(c[2]), hi.max(c[0]).max(c[1]).max(c[2]))
+        });
+    let camera_moves = cameras.iter().any(|c| c.is_some() && *c != cameras[0]);
+    let first = &poses[0];
+    let header = flat::MotionHeader {
+        keys: count,
+        camera_keys: if camera_moves { count } else { 0 },
+        static_triangles: 0,
+        moving_triangles: tris as u32,
+        static_vertices: 0,
+        moving_vertices: verts as u32,
+        moving_nodes: bvh.nodes.len() as u32,
+        _pad: 0,
+    };
+    Ok(MotionKeys {
+        header,
+        cameras: if camera_moves { cameras.into_iter().flatten().collect() } else { Vec::new() },
+        nodes,
+        triangles,
+        vertices,
+        first: Geometry {
+            nodes: Vec::new(),
+            triangles: bvh.reorder(&first.triangles),
+            triangle_vertices: bvh.reorder(&first.triangle_vertices),
+            vertices: first.vertices.clone(),
+            bounds,
+            uses_default_material: first.uses_default_material,
+        },
+    })
+}
+
+/// The static part with the moving triangles and vertices (at the first key)
+/// after it; the BVH is the static part's alone.
+fn with_moving(fixed: &Geometry, keys: &MotionKeys) -> Geometry {
+    let moving = &keys.first;
+    let base = fixed.vertices.len() as u32;
+    Geometry {
+        nodes: fixed.nodes.clone(),
+        triangles: [&fixed.triangles[..], &moving.triangles].concat(),
+        triangle_vertices: fixed
+            .triangle_vertices
+            .iter()
+            .copied()
+            .chain(moving.triangle_vertices.iter().map(|t| TriangleVertices { v: t.v.map(|v| v + base), ..*t }))
+            .collect(),
+        vertices: [&fixed.vertices[..], &moving.vertices].concat(),
+        bounds: (fixed.bounds.0.min(moving.bounds.0), fixed.bounds.1.max(moving.bounds.1)),
+        uses_default_material: fixed.uses_default_material || moving.uses_default_material,
+    }
 }
 
 /// The static part for the nodes `moved` leaves out: the one kept in the scene

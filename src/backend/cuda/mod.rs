@@ -515,6 +515,9 @@ impl Backend for CudaBackend {
     }
 
     fn upload(&mut self, scene: &FlatScene) -> Result<(), BackendError> {
+        if scene.moves() {
+            return Err(BackendError::Unsupported { backend: "cuda", what: "motion blur" });
+        }
         validate_scene(scene).map_err(|e| device_error("invalid scene", e))?;
         self.scene = None;
         let (bytes, offsets) = params::pack_scene(scene);
@@ -613,6 +616,7 @@ mod tests {
                 camera: None,
                 time: 0.0,
                 animation: Default::default(),
+                shutter: None,
             },
         )
         .unwrap()

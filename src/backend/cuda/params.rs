@@ -215,6 +215,7 @@ mod tests {
                 camera: None,
                 time: 0.0,
                 animation: Default::default(),
+                shutter: None,
             },
         )
         .unwrap();
