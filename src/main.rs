@@ -184,6 +184,9 @@ struct BenchArgs {
     scene: Option<PathBuf>,
     #[command(flatten)]
     quality: QualityArgs,
+    /// The frame to render (its time in an animation, and with --motion-blur its shutter).
+    #[arg(long, default_value_t = 1)]
+    frame: u32,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -414,7 +417,8 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     let load = args.quality.load.options();
     settings.check_memory(load.memory_limit)?;
     let backend = create_backend(&args.quality)?;
-    let report = bench::run_with(backend, args.scene.as_deref(), &settings, &BenchOptions::default(), &load)?;
+    let opts = BenchOptions { frame: args.frame, ..BenchOptions::default() };
+    let report = bench::run_with(backend, args.scene.as_deref(), &settings, &opts, &load)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

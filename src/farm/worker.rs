@@ -124,7 +124,7 @@ fn quick_bench(kind: BackendKind, opts: &BackendOptions) -> f64 {
     let settings = RenderSettings { width: 64, height: 64, spp: 8, max_depth: 4, ..Default::default() };
     let run = || -> Result<f64, String> {
         let (backend, _) = backend::create(kind, opts).map_err(|e| e.to_string())?;
-        let report = bench::run(backend, None, &settings, &BenchOptions { warmup_spp: 1, tile: 64 })
+        let report = bench::run(backend, None, &settings, &BenchOptions { warmup_spp: 1, tile: 64, frame: 1 })
             .map_err(|e| e.to_string())?;
         Ok(report.samples_per_second)
     };

@@ -19,11 +19,13 @@ pub struct BenchOptions {
     pub warmup_spp: u32,
     /// Tile size of the timed render.
     pub tile: u32,
+    /// The frame rendered (its time, for an animated scene and motion blur).
+    pub frame: u32,
 }
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        Self { warmup_spp: 1, tile: 256 }
+        Self { warmup_spp: 1, tile: 256, frame: 1 }
     }
 }
 
@@ -98,14 +100,14 @@ pub fn run_with(
     let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
     let env = settings.environment.as_ref().map(|spec| Environment::load_within(spec, remaining)).transpose()?;
     let start = Instant::now();
-    let flat = prepare_frame(&scene, env.as_ref(), settings, 0)?;
+    let flat = prepare_frame(&scene, env.as_ref(), settings, opts.frame)?;
     let prepare_seconds = start.elapsed().as_secs_f64();
     backend.upload(&flat)?;
     if opts.warmup_spp > 0 {
         let warmup = RenderSettings { spp: opts.warmup_spp.min(settings.spp), ..settings.clone() };
-        render_frame(backend.as_mut(), &warmup, 0, opts.tile, &|_| true)?;
+        render_frame(backend.as_mut(), &warmup, opts.frame, opts.tile, &|_| true)?;
     }
-    let (_, stats) = render_frame(backend.as_mut(), settings, 0, opts.tile, &|_| true)?;
+    let (_, stats) = render_frame(backend.as_mut(), settings, opts.frame, opts.tile, &|_| true)?;
     let info = backend.info();
     Ok(BenchReport {
         backend: info.name,
