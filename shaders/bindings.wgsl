@@ -5,6 +5,9 @@
 // src/scene/texture.rs from SRGB_TABLE on, the GGX albedo table of
 // src/sampling/ggx_albedo.rs from GGX_ALBEDO_TABLE on: one uniform, as some
 // drivers, Mesa's lavapipe among them, fail with a third uniform in a group).
+// Motion blur: `motion` holds the MotionHeader and the camera keys; the motion
+// keys of the moving triangles, vertices and BVH nodes follow the frame's own
+// entries in `triangles`, `vertices` and `nodes` (see src/render/motion.rs).
 // Group 1 is the band of the tile being
 // rendered. Empty arrays are uploaded as one zeroed element.
 
@@ -20,6 +23,11 @@
 @group(0) @binding(9) var<storage, read> cdfs: array<f32>;
 @group(0) @binding(10) var<storage, read> env_texels: array<vec4<f32>>;
 @group(0) @binding(11) var<uniform> tables: array<vec4<f32>, TABLES_VEC4S>;
+struct Motion {
+    header: MotionHeader,
+    cameras: array<Camera>,
+}
+@group(0) @binding(12) var<storage, read> motion: Motion;
 
 @group(1) @binding(0) var<uniform> params: DispatchParams;
 @group(1) @binding(1) var<storage, read_write> pixel_sums: array<PixelSums>;

@@ -34,8 +34,10 @@ fn is_black(v: vec3<f32>) -> bool {
 
 // Traces sample `sample` of pixel (px, py).
 fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathResult {
+    // The whole path travels at one instant of the shutter (motion blur).
+    let at = sample_instant(seed, px, py, sample);
     let cam = rand4(seed, px, py, sample, GROUP_CAMERA);
-    var ray = camera_ray(header.camera, px, py, cam.xy);
+    var ray = camera_ray(camera_at(at), px, py, cam.xy);
     var result = PathResult(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), 0.0, false, 0u);
     var beta = vec3<f32>(1.0);
     var radiance = vec3<f32>(0.0);
@@ -46,7 +48,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
 
     loop {
         result.rays += 1u;
-        let hit = intersect(ray, inf());
+        let hit = intersect(ray, inf(), at);
         if !hit.found {
             let env = env_radiance(ray.dir);
             if header.env_light != NONE && !is_black(env) {
@@ -59,7 +61,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
             }
             break;
         }
-        let surf = surface_hit(hit, ray.dir);
+        let surf = surface_hit(hit, ray.dir, at);
         let material = materials[surf.material];
 
         // Alpha blending: pass through with probability 1 - alpha, without a bounce.
@@ -88,7 +90,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
             var weight = 1.0;
             if bounce != 0u && tri_light != NONE {
                 let cos_light = dot(ray.dir, surf.geo_normal);
-                weight = power_heuristic(prev_bsdf_pdf, triangle_light_pdf(hit.tri, hit.t, cos_light));
+                weight = power_heuristic(prev_bsdf_pdf, triangle_light_pdf(hit.tri, hit.t, cos_light, at));
             }
             radiance += beta * sp.emission * weight;
         }
@@ -101,7 +103,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         let view = bsdf_view(sp.bsdf, frame_to_local(sp.frame, wo_world));
 
         // Next-event estimation.
-        let ls = sample_light(surf.position, rand4(seed, px, py, sample, group_light(bounce)));
+        let ls = sample_light(surf.position, rand4(seed, px, py, sample, group_light(bounce)), at);
         if ls.valid && !is_black(ls.radiance) {
             let wi = frame_to_local(sp.frame, ls.wi);
             let value = bsdf_view_eval_pdf(view, wi);
@@ -114,7 +116,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
                     t_max = ls.dist * (1.0 - 1e-4);
                 }
                 result.rays += 1u;
-                if !occluded(shadow, t_max) {
+                if !occluded(shadow, t_max, at) {
                     var weight = 1.0;
                     if !ls.delta {
                         weight = power_heuristic(ls.pdf, value.pdf);

@@ -103,6 +103,17 @@ struct SceneHeader {
     num_nodes: u32,
 }
 
+struct MotionHeader {
+    keys: u32,
+    camera_keys: u32,
+    static_triangles: u32,
+    moving_triangles: u32,
+    static_vertices: u32,
+    moving_vertices: u32,
+    moving_nodes: u32,
+    _pad: u32,
+}
+
 struct PixelSums {
     radiance: vec3<f32>,
     count: u32,

@@ -67,8 +67,8 @@ fn triangle_emission(tri: u32, b1: f32, b2: f32, front: bool) -> vec3<f32> {
 }
 
 // Solid-angle density of sampling a point on emissive triangle `tri`.
-fn triangle_light_pdf(tri: u32, dist: f32, cos_light: f32) -> f32 {
-    let t = triangles[tri];
+fn triangle_light_pdf(tri: u32, dist: f32, cos_light: f32, at: Instant) -> f32 {
+    let t = triangle_at(tri, at);
     if t.light == NONE || cos_light == 0.0 {
         return 0.0;
     }
@@ -88,7 +88,7 @@ fn range_window(dist: f32, range: f32) -> f32 {
 }
 
 // Samples one light for shading point p: u.x picks the light, u.yz the point on it.
-fn sample_light(p: vec3<f32>, u: vec4<f32>) -> LightSample {
+fn sample_light(p: vec3<f32>, u: vec4<f32>, at: Instant) -> LightSample {
     if header.num_lights == 0u {
         return no_light_sample();
     }
@@ -116,7 +116,7 @@ fn sample_light(p: vec3<f32>, u: vec4<f32>) -> LightSample {
             return LightSample(-light.direction, inf(), light.intensity, pick, true, true);
         }
         case LIGHT_TRIANGLE: {
-            let t = triangles[light.index];
+            let t = triangle_at(light.index, at);
             let b = square_to_uniform_triangle(uv);
             let q = t.v0 + t.e1 * b.x + t.e2 * b.y;
             let to_light = q - p;
@@ -129,7 +129,7 @@ fn sample_light(p: vec3<f32>, u: vec4<f32>) -> LightSample {
             let n = cross(t.e1, t.e2);
             let cos_light = -dot(wi, normalize_or(n, vec3<f32>(0.0)));
             let radiance = triangle_emission(light.index, b.x, b.y, cos_light > 0.0);
-            let pdf = triangle_light_pdf(light.index, dist, cos_light);
+            let pdf = triangle_light_pdf(light.index, dist, cos_light, at);
             if !(pdf > 0.0) {
                 return no_light_sample();
             }

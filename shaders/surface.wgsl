@@ -17,13 +17,13 @@ struct SurfaceHit {
     front_face: bool,
 }
 
-fn surface_hit(hit: Hit, ray_dir: vec3<f32>) -> SurfaceHit {
-    let tri = triangles[hit.tri];
+fn surface_hit(hit: Hit, ray_dir: vec3<f32>, at: Instant) -> SurfaceHit {
+    let tri = triangle_at(hit.tri, at);
     let geo_normal = normalize_or(cross(tri.e1, tri.e2), vec3<f32>(0.0, 0.0, 1.0));
     let idx = triangle_vertices[hit.tri].v;
-    let a = vertices[idx.x];
-    let b = vertices[idx.y];
-    let c = vertices[idx.z];
+    let a = vertex_at(idx.x, at);
+    let b = vertex_at(idx.y, at);
+    let c = vertex_at(idx.z, at);
     let w = 1.0 - hit.u - hit.v;
     let normal = normalize_or(a.normal * w + b.normal * hit.u + c.normal * hit.v, geo_normal);
     return SurfaceHit(

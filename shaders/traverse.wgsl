@@ -1,7 +1,9 @@
 // BVH traversal, as src/accel/traverse.rs: depth first with a fixed stack; the
 // nearer child is visited next, the farther one pushed with its entry distance;
 // nodes entered beyond the closest hit are skipped when tested and when popped.
-// Alpha-tested triangles ask alpha_mask_accepts whether a hit counts.
+// Alpha-tested triangles ask alpha_mask_accepts whether a hit counts. With motion
+// blur a ray meets the static triangles through the frame's BVH and the moving
+// ones through its segment's refitted BVH (src/render/motion.rs).
 
 struct Ray {
     origin: vec3<f32>,
@@ -80,26 +82,38 @@ fn slabs_entry(s: Slabs, node: BvhNode, t_max: f32) -> f32 {
     return select(inf(), near, near <= far);
 }
 
-// Closest accepted hit in (0, t_max), or with `any_hit` the first one found.
-fn traverse(ray: Ray, t_max: f32, any_hit: bool) -> Hit {
-    if header.num_nodes == 0u {
+// Closest accepted hit in (0, t_max), or with `any_hit` the first one found:
+// among the static triangles, or with `moving` among the moving ones at `at`.
+fn traverse(ray: Ray, t_max: f32, any_hit: bool, moving: bool, at: Instant) -> Hit {
+    var count = header.num_nodes;
+    var base = 0u;
+    var first = 0u;
+    if moving {
+        count = motion.header.moving_nodes;
+        base = header.num_nodes + at.segment * count;
+        first = motion.header.static_triangles;
+    }
+    if count == 0u {
         return no_hit();
     }
     let slabs = slabs_new(ray);
     var closest = t_max;
     var hit = no_hit();
-    if slabs_entry(slabs, nodes[0], closest) == inf() {
+    if slabs_entry(slabs, nodes[base], closest) == inf() {
         return hit;
     }
     var stack_node: array<u32, STACK_SIZE>;
     var stack_entry: array<f32, STACK_SIZE>;
     var len = 0u;
-    var node = nodes[0];
+    var node = nodes[base];
     loop {
         if node.count > 0u {
             for (var k = 0u; k < node.count; k++) {
-                let id = node.index + k;
-                let tri = triangles[id];
+                let id = first + node.index + k;
+                var tri = triangles[id];
+                if moving {
+                    tri = triangle_at(id, at);
+                }
                 let h = intersect_triangle(tri, ray, closest);
                 if !h.found {
                     continue;
@@ -116,8 +130,8 @@ fn traverse(ray: Ray, t_max: f32, any_hit: bool) -> Hit {
         } else {
             let left = node.index;
             let right = node.index + 1u;
-            let t_left = slabs_entry(slabs, nodes[left], closest);
-            let t_right = slabs_entry(slabs, nodes[right], closest);
+            let t_left = slabs_entry(slabs, nodes[base + left], closest);
+            let t_right = slabs_entry(slabs, nodes[base + right], closest);
             let left_first = t_left <= t_right;
             let near = select(right, left, left_first);
             let t_near = select(t_right, t_left, left_first);
@@ -129,7 +143,7 @@ fn traverse(ray: Ray, t_max: f32, any_hit: bool) -> Hit {
                     stack_entry[len] = t_far;
                     len += 1u;
                 }
-                node = nodes[near];
+                node = nodes[base + near];
                 continue;
             }
         }
@@ -139,7 +153,7 @@ fn traverse(ray: Ray, t_max: f32, any_hit: bool) -> Hit {
         while len > 0u {
             len -= 1u;
             if stack_entry[len] <= closest {
-                node = nodes[stack_node[len]];
+                node = nodes[base + stack_node[len]];
                 popped = true;
                 break;
             }
@@ -151,10 +165,20 @@ fn traverse(ray: Ray, t_max: f32, any_hit: bool) -> Hit {
     return hit;
 }
 
-fn intersect(ray: Ray, t_max: f32) -> Hit {
-    return traverse(ray, t_max, false);
+fn intersect(ray: Ray, t_max: f32, at: Instant) -> Hit {
+    var hit = traverse(ray, t_max, false, false, at);
+    if at.moving {
+        let moved = traverse(ray, select(t_max, hit.t, hit.found), false, true, at);
+        if moved.found {
+            hit = moved;
+        }
+    }
+    return hit;
 }
 
-fn occluded(ray: Ray, t_max: f32) -> bool {
-    return traverse(ray, t_max, true).found;
+fn occluded(ray: Ray, t_max: f32, at: Instant) -> bool {
+    if traverse(ray, t_max, true, false, at).found {
+        return true;
+    }
+    return at.moving && traverse(ray, t_max, true, true, at).found;
 }

@@ -70,6 +70,16 @@ fn rust_layouts() -> Vec<RustLayout> {
             num_triangles,
             num_nodes,
         }),
+        layout!(MotionHeader {
+            keys,
+            camera_keys,
+            static_triangles,
+            moving_triangles,
+            static_vertices,
+            moving_vertices,
+            moving_nodes,
+            _pad,
+        }),
         layout!(PixelSums { radiance, count, radiance_sq, depth, albedo, alpha, normal, _pad }),
         layout!(DispatchParams {
             x,

@@ -95,9 +95,6 @@ impl Backend for WgpuBackend {
 
     fn upload(&mut self, flat: &FlatScene) -> Result<(), BackendError> {
         self.scene = None;
-        if flat.moves() {
-            return Err(BackendError::Unsupported { backend: "wgpu", what: "motion blur" });
-        }
         scene::check_fits(flat, &self.gpu.adapter_limits, &self.gpu.info.name)?;
         let needs = scene::needs(flat);
         let limits = self.gpu.device.limits();

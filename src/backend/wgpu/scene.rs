@@ -2,7 +2,9 @@
 //! into its own storage buffer (bind group 0 of `shaders/bindings.wgsl`), the
 //! header into a uniform buffer. The three CDF arrays share one buffer so that
 //! one WGSL `sample_cdf` serves them all. A second uniform holds the constant
-//! tables: sRGB decoding and the BSDF's GGX albedo.
+//! tables: sRGB decoding and the BSDF's GGX albedo. Motion blur's keys follow the
+//! frame's own entries in the nodes, triangles and vertices buffers, and one more
+//! buffer holds the `MotionHeader` and the camera keys.
 
 use std::mem::size_of;
 
@@ -14,8 +16,10 @@ use crate::sampling::ggx_albedo;
 use crate::scene::flat::*;
 use crate::scene::texture::SRGB_TO_LINEAR;
 
-/// Read-only storage buffers of bind group 0.
-pub const SCENE_STORAGE_BUFFERS: u32 = 10;
+/// Storage arrays of bind group 0 at bindings 1..=10.
+const ARRAY_BINDINGS: u32 = 10;
+/// Read-only storage buffers of bind group 0: the arrays and the motion buffer.
+pub const SCENE_STORAGE_BUFFERS: u32 = ARRAY_BINDINGS + 1;
 
 /// One storage buffer's contents: the `FlatScene` field it holds, its bytes, and
 /// the size of one element (an empty array is uploaded as one zeroed element,
@@ -36,6 +40,12 @@ fn array<'a, T: bytemuck::Pod>(name: &'static str, items: &'a [T]) -> Array<'a> 
     Array { name, bytes: bytemuck::cast_slice(items).into(), element: size_of::<T>() }
 }
 
+/// An array followed by its motion keys (copied only when there are keys).
+fn with_keys<'a>(name: &'static str, own: &'a [u8], keys: &[u8], element: usize) -> Array<'a> {
+    let bytes = if keys.is_empty() { own.into() } else { [own, keys].concat().into() };
+    Array { name, bytes, element }
+}
+
 /// The storage arrays of `scene` in binding order (bindings 1..=10).
 fn arrays(scene: &FlatScene) -> Vec<Array<'_>> {
     let cdfs: Vec<f32> = [&scene.light_cdf, &scene.env_marginal_cdf, &scene.env_conditional_cdf]
@@ -44,10 +54,25 @@ fn arrays(scene: &FlatScene) -> Vec<Array<'_>> {
         .copied()
         .collect();
     vec![
-        array("nodes", &scene.nodes),
-        array("triangles", &scene.triangles),
+        with_keys(
+            "nodes",
+            bytemuck::cast_slice(&scene.nodes),
+            bytemuck::cast_slice(&scene.motion_nodes),
+            size_of::<BvhNode>(),
+        ),
+        with_keys(
+            "triangles",
+            bytemuck::cast_slice(&scene.triangles),
+            bytemuck::cast_slice(&scene.motion_triangles),
+            size_of::<Triangle>(),
+        ),
         array("triangle_vertices", &scene.triangle_vertices),
-        array("vertices", &scene.vertices),
+        with_keys(
+            "vertices",
+            bytemuck::cast_slice(&scene.vertices),
+            bytemuck::cast_slice(&scene.motion_vertices),
+            size_of::<Vertex>(),
+        ),
         array("materials", &scene.materials),
         array("textures", &scene.textures),
         array("texels", &scene.texels),
@@ -61,16 +86,31 @@ fn arrays(scene: &FlatScene) -> Vec<Array<'_>> {
     ]
 }
 
+/// The motion buffer (binding [`MOTION_BINDING`]): the `MotionHeader`, then the
+/// camera keys (one zeroed camera when there are none).
+fn motion(scene: &FlatScene) -> Array<'_> {
+    let cameras: &[Camera] = if scene.motion_cameras.is_empty() { &[Camera::default()] } else { &scene.motion_cameras };
+    let bytes = [bytemuck::bytes_of(&scene.motion), bytemuck::cast_slice(cameras)].concat();
+    Array { name: "motion", bytes: bytes.into(), element: size_of::<MotionHeader>() }
+}
+
+/// Every storage buffer of `scene`: the arrays, then the motion buffer.
+fn storage(scene: &FlatScene) -> Vec<Array<'_>> {
+    let mut all = arrays(scene);
+    all.push(motion(scene));
+    all
+}
+
 /// What the scene's largest buffers need of the device.
 pub fn needs(scene: &FlatScene) -> BufferNeeds {
-    let largest = arrays(scene).iter().map(Array::size).max().unwrap_or(0);
+    let largest = storage(scene).iter().map(Array::size).max().unwrap_or(0);
     BufferNeeds { binding: largest, buffer: largest }
 }
 
 /// Checks every buffer of `scene` against `limits` (the adapter's) of `device`.
 pub fn check_fits(scene: &FlatScene, limits: &wgpu::Limits, device: &str) -> Result<(), BackendError> {
     let limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-    for a in arrays(scene) {
+    for a in storage(scene) {
         if a.size() > limit {
             return Err(BackendError::SceneTooLarge { what: a.name, needed: a.size(), limit, device: device.into() });
         }
@@ -107,7 +147,9 @@ pub struct SceneBuffers {
 }
 
 /// Binding of the constant tables, after the storage arrays.
-const TABLES_BINDING: u32 = SCENE_STORAGE_BUFFERS + 1;
+const TABLES_BINDING: u32 = ARRAY_BINDINGS + 1;
+/// Binding of the motion buffer, after the tables.
+const MOTION_BINDING: u32 = TABLES_BINDING + 1;
 /// Where the sRGB table starts in the tables uniform (in f32s).
 pub const SRGB_TABLE: usize = 0;
 /// Where the GGX albedo table starts.
@@ -124,10 +166,10 @@ fn tables() -> Vec<f32> {
 /// Layout of bind group 0: the header uniform, the read-only arrays and the tables.
 pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     let mut entries = vec![buffer_entry(0, wgpu::BufferBindingType::Uniform)];
-    entries.extend(
-        (1..=SCENE_STORAGE_BUFFERS).map(|b| buffer_entry(b, wgpu::BufferBindingType::Storage { read_only: true })),
-    );
+    let storage = wgpu::BufferBindingType::Storage { read_only: true };
+    entries.extend((1..=ARRAY_BINDINGS).map(|b| buffer_entry(b, storage)));
     entries.push(buffer_entry(TABLES_BINDING, wgpu::BufferBindingType::Uniform));
+    entries.push(buffer_entry(MOTION_BINDING, storage));
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("scene"), entries: &entries })
 }
 
@@ -159,6 +201,7 @@ pub fn upload(
             buffers.push(init(a.name, &contents, wgpu::BufferUsages::STORAGE));
         }
         buffers.push(init("tables", bytemuck::cast_slice(&tables()), wgpu::BufferUsages::UNIFORM));
+        buffers.push(init("motion", &motion(scene).bytes, wgpu::BufferUsages::STORAGE));
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -183,7 +226,7 @@ mod tests {
             ..Default::default()
         };
         let all = arrays(&scene);
-        assert_eq!(all.len(), SCENE_STORAGE_BUFFERS as usize);
+        assert_eq!(all.len(), ARRAY_BINDINGS as usize);
         assert_eq!(all[0].size(), size_of::<BvhNode>() as u64);
         assert_eq!(all[4].size(), size_of::<Material>() as u64);
         let cdfs: &[f32] = bytemuck::cast_slice(&all[8].bytes);

@@ -11,7 +11,7 @@ use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
 use crate::sampling::bsdf::{MAX_IOR, MIN_REFRACTING_IOR};
 use crate::sampling::ggx_albedo;
 use crate::sampling::microfacet::MIN_ALPHA;
-use crate::sampling::rng::{GROUPS_PER_BOUNCE, GROUP_CAMERA};
+use crate::sampling::rng::{GROUPS_PER_BOUNCE, GROUP_CAMERA, GROUP_TIME};
 use crate::scene::flat;
 
 /// Compute entry point that traces a batch of samples for a band of a tile.
@@ -21,7 +21,7 @@ pub const REDUCE_ENTRY: &str = "reduce_lanes";
 
 /// The WGSL files in the order they are concatenated (WGSL does not care about
 /// the order of module-scope declarations; this one reads bottom-up).
-pub const MODULES: [(&str, &str); 14] = [
+pub const MODULES: [(&str, &str); 15] = [
     ("layout.wgsl", include_str!("../../../shaders/layout.wgsl")),
     ("bindings.wgsl", include_str!("../../../shaders/bindings.wgsl")),
     ("math.wgsl", include_str!("../../../shaders/math.wgsl")),
@@ -32,6 +32,7 @@ pub const MODULES: [(&str, &str); 14] = [
     ("bsdf.wgsl", include_str!("../../../shaders/bsdf.wgsl")),
     ("distribution.wgsl", include_str!("../../../shaders/distribution.wgsl")),
     ("texture.wgsl", include_str!("../../../shaders/texture.wgsl")),
+    ("motion.wgsl", include_str!("../../../shaders/motion.wgsl")),
     ("light.wgsl", include_str!("../../../shaders/light.wgsl")),
     ("traverse.wgsl", include_str!("../../../shaders/traverse.wgsl")),
     ("surface.wgsl", include_str!("../../../shaders/surface.wgsl")),
@@ -56,7 +57,7 @@ pub fn source() -> String {
 /// `const` declarations for the values the WGSL shares with the Rust reference.
 pub fn constants() -> String {
     let mut out = String::from("// ---- constants generated from the Rust definitions ----\n");
-    let u32s: [(&str, u32); 33] = [
+    let u32s: [(&str, u32); 34] = [
         ("NONE", flat::NONE),
         ("TRI_ALPHA_TESTED", flat::TRI_ALPHA_TESTED),
         ("MAT_ALPHA_MASK", flat::MAT_ALPHA_MASK),
@@ -80,6 +81,7 @@ pub fn constants() -> String {
         ("ENV_MAP", flat::ENV_MAP),
         ("STACK_SIZE", STACK_SIZE as u32),
         ("GROUP_CAMERA", GROUP_CAMERA),
+        ("GROUP_TIME", GROUP_TIME),
         ("GROUPS_PER_BOUNCE", GROUPS_PER_BOUNCE),
         ("RR_START_BOUNCE", RR_START_BOUNCE),
         ("MAX_TRANSPARENT_HITS", MAX_TRANSPARENT_HITS),
