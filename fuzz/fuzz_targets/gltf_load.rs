@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tessera::scene::{prepare, AnimationSelect, Confinement, LoadOptions, PrepareOptions, Scene};
+use tessera::scene::{prepare, AnimationSelect, Confinement, LoadOptions, PrepareOptions, Scene, Shutter};
 
 /// The scene's folder: empty, so every external URI fails to resolve.
 fn scene_path() -> &'static PathBuf {
@@ -27,7 +27,9 @@ fuzz_target!(|bytes: &[u8]| {
         max_instances: 1 << 16,
     };
     let Ok(scene) = Scene::from_bytes_with(path, bytes, &limits) else { return };
-    // Posed halfway through every animation, so keyframe data is exercised too.
-    let opts = PrepareOptions { width: 16, height: 16, camera: None, time: 0.5, animation: AnimationSelect::All };
+    // Posed halfway through every animation with the shutter open, so keyframe
+    // data and the motion keys are exercised too.
+    let shutter = Some(Shutter { open: 0.4, close: 0.6, keys: 3 });
+    let opts = PrepareOptions { width: 16, height: 16, camera: None, time: 0.5, animation: AnimationSelect::All, shutter };
     let _ = prepare(&scene, None, &opts);
 });
