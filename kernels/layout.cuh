@@ -137,6 +137,18 @@ struct SceneHeader {
     unsigned num_nodes;
 };
 
+// Motion blur: how the moving part of a frame is laid out (flat.rs: MotionHeader).
+struct MotionHeader {
+    unsigned keys;
+    unsigned camera_keys;
+    unsigned static_triangles;
+    unsigned moving_triangles;
+    unsigned static_vertices;
+    unsigned moving_vertices;
+    unsigned moving_nodes;
+    unsigned _pad;
+};
+
 // Per-pixel sums over samples (src/render/task.rs), what the accumulation writes.
 struct PixelSums {
     float3 radiance;
@@ -169,4 +181,10 @@ struct SceneView {
     const float* srgb_to_linear;
     unsigned lights_len;
     unsigned _pad[3];
+    // Motion keys (empty for a frame that holds still).
+    MotionHeader motion;
+    const Camera* motion_cameras;
+    const BvhNode* motion_nodes;
+    const Triangle* motion_triangles;
+    const Vertex* motion_vertices;
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "distribution.cuh"
+#include "motion.cuh"
 #include "texture.cuh"
 #include "warp.cuh"
 
@@ -55,8 +56,8 @@ TS_HD float3 triangle_emission(const SceneView& s, unsigned tri, float b1, float
     return m.emission * xyz(sample_slot(s, m.emissive_tex, uvs.uv0, uvs.uv1));
 }
 
-TS_HD float triangle_light_pdf(const SceneView& s, unsigned tri, float dist, float cos_light) {
-    const Triangle& t = s.triangles[tri];
+TS_HD float triangle_light_pdf(const SceneView& s, unsigned tri, float dist, float cos_light, const Instant& at) {
+    const Triangle t = triangle_at(s, tri, at);
     if (t.light == NONE || cos_light == 0.0f) return 0.0f;
     float area = 0.5f * length(cross(t.e1, t.e2));
     return ldg(&s.lights[t.light].pick_pdf) * dist * dist / (area * fabsf(cos_light));
@@ -73,7 +74,7 @@ TS_HD float range_window(float dist, float range) {
 
 // Samples one light for shading point p: u.x picks the light, u.y/u.z the point
 // on it. False where the Rust version returns None.
-TS_HD bool sample_light(const SceneView& s, float3 p, float4 u, LightSample& ls) {
+TS_HD bool sample_light(const SceneView& s, float3 p, float4 u, const Instant& at, LightSample& ls) {
     if (s.lights_len == 0u) return false;
     unsigned index = sample_cdf(s.light_cdf, s.lights_len, u.x);
     const Light light = ldg(s.lights + index);
@@ -108,7 +109,7 @@ TS_HD bool sample_light(const SceneView& s, float3 p, float4 u, LightSample& ls)
             ls.delta = true;
             return true;
         case LIGHT_TRIANGLE: {
-            const Triangle t = ldg(s.triangles + light.index);
+            const Triangle t = triangle_at(s, light.index, at);
             float2 b = square_to_uniform_triangle(uv);
             float3 q = t.v0 + t.e1 * b.x + t.e2 * b.y;
             float3 to_light = q - p;
@@ -121,7 +122,7 @@ TS_HD bool sample_light(const SceneView& s, float3 p, float4 u, LightSample& ls)
             ls.wi = wi;
             ls.dist = dist;
             ls.radiance = triangle_emission(s, light.index, b.x, b.y, cos_light > 0.0f);
-            ls.pdf = triangle_light_pdf(s, light.index, dist, cos_light);
+            ls.pdf = triangle_light_pdf(s, light.index, dist, cos_light, at);
             ls.delta = false;
             return ls.pdf > 0.0f;
         }

@@ -66,9 +66,11 @@ TS_HD Ray camera_ray(const Camera& cam, unsigned px, unsigned py, float2 jitter)
     return r;
 }
 
-TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned py, unsigned sample, PathState& p) {
+// The whole path travels at one instant of the shutter, `at` (motion blur).
+TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned py, unsigned sample,
+                      const Instant& at, PathState& p) {
     float4 cam = rand4(seed, px, py, sample, GROUP_CAMERA);
-    p.ray = camera_ray(s.header.camera, px, py, make_float2(cam.x, cam.y));
+    p.ray = camera_ray(camera_at(s, at), px, py, make_float2(cam.x, cam.y));
     p.beta = splat3(1.0f);
     p.radiance = splat3(0.0f);
     p.prev_bsdf_pdf = 0.0f;
@@ -87,8 +89,8 @@ TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned p
 // One step of the path after its ray was traced (`found`: `hit` is valid).
 // Returns whether the path goes on with p.ray; sets `has_shadow` when `shadow`
 // must be traced (its contribution counts even when the path ends here).
-TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, PathState& p, bool found,
-                      const Hit& hit, ShadowRay& shadow, bool& has_shadow) {
+TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, const Instant& at, PathState& p,
+                      bool found, const Hit& hit, ShadowRay& shadow, bool& has_shadow) {
     has_shadow = false;
     if (!found) {
         float3 env = env_radiance(s, p.ray.dir);
@@ -102,7 +104,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, Pat
         }
         return false;
     }
-    SurfaceHit surf = surface_hit(s, hit, p.ray.dir);
+    SurfaceHit surf = surface_hit(s, hit, p.ray.dir, at);
     const Material& material = s.materials[surf.material];
 
     // Alpha blending: pass through with probability 1 - alpha, without a bounce.
@@ -131,7 +133,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, Pat
         float weight = 1.0f;
         if (p.bounce != 0u && tri_light != NONE) {
             float cos_light = dot(p.ray.dir, surf.geo_normal);
-            weight = power_heuristic(p.prev_bsdf_pdf, triangle_light_pdf(s, hit.tri, hit.t, cos_light));
+            weight = power_heuristic(p.prev_bsdf_pdf, triangle_light_pdf(s, hit.tri, hit.t, cos_light, at));
         }
         p.radiance += p.beta * sp.emission * weight;
     }
@@ -143,7 +145,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, Pat
 
     // Next-event estimation: the shadow ray is traced by the caller.
     LightSample ls;
-    if (sample_light(s, surf.position, rand4(seed, p.px, p.py, p.sample, group_light(p.bounce)), ls)) {
+    if (sample_light(s, surf.position, rand4(seed, p.px, p.py, p.sample, group_light(p.bounce)), at, ls)) {
         if (!is_black(ls.radiance)) {
             float3 wi = to_local(sp.frame, ls.wi);
             float bsdf_pdf;
@@ -200,18 +202,19 @@ TS_HD PathResult path_result(const PathState& p) {
 // Traces sample `sample` of pixel (px, py) through all stages in one thread.
 TS_HD PathResult trace_path(const SceneView& s, unsigned seed, unsigned px, unsigned py, unsigned sample,
                             unsigned max_depth) {
+    Instant at = sample_instant(s, seed, px, py, sample);
     PathState p;
-    path_begin(s, seed, px, py, sample, p);
+    path_begin(s, seed, px, py, sample, at, p);
     for (;;) {
         p.rays += 1u;
         Hit hit;
-        bool found = intersect(s, p.ray, TS_INF, hit);
+        bool found = intersect(s, p.ray, TS_INF, at, hit);
         ShadowRay shadow;
         bool has_shadow;
-        bool more = path_shade(s, seed, max_depth, p, found, hit, shadow, has_shadow);
+        bool more = path_shade(s, seed, max_depth, at, p, found, hit, shadow, has_shadow);
         if (has_shadow) {
             p.rays += 1u;
-            path_add_shadow(p, shadow, occluded(s, shadow.ray, shadow.t_max));
+            path_add_shadow(p, shadow, occluded(s, shadow.ray, shadow.t_max, at));
         }
         if (!more) break;
     }

@@ -5,6 +5,8 @@
 #include "common.cuh"
 
 static constexpr unsigned GROUP_CAMERA = 0u;
+// A camera sample's time over the shutter (motion blur), apart from every other group.
+static constexpr unsigned GROUP_TIME = 0x40000000u;
 static constexpr unsigned GROUPS_PER_BOUNCE = 2u;
 
 TS_HD unsigned pcg_hash(unsigned v) {

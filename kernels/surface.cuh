@@ -4,8 +4,8 @@
 #pragma once
 
 #include "bsdf.cuh"
+#include "motion.cuh"
 #include "texture.cuh"
-#include "traverse.cuh"
 
 struct SurfaceHit {
     float3 position;
@@ -18,13 +18,13 @@ struct SurfaceHit {
     bool front_face;    // the ray arrived on the side the geometric normal points to
 };
 
-TS_HD SurfaceHit surface_hit(const SceneView& s, const Hit& hit, float3 ray_dir) {
-    const Triangle tri = load_triangle(s.triangles, hit.tri);
+TS_HD SurfaceHit surface_hit(const SceneView& s, const Hit& hit, float3 ray_dir, const Instant& at) {
+    const Triangle tri = triangle_at(s, hit.tri, at);
     float3 geo_normal = normalize_or(cross(tri.e1, tri.e2), make_float3(0.0f, 0.0f, 1.0f));
     TriangleVertices idx = ldg(s.triangle_vertices + hit.tri);
-    const Vertex& a = s.vertices[idx.v[0]];
-    const Vertex& b = s.vertices[idx.v[1]];
-    const Vertex& c = s.vertices[idx.v[2]];
+    const Vertex a = vertex_at(s, idx.v[0], at);
+    const Vertex b = vertex_at(s, idx.v[1], at);
+    const Vertex c = vertex_at(s, idx.v[2], at);
     float w = 1.0f - hit.u - hit.v;
     SurfaceHit sh;
     sh.normal = normalize_or(a.normal * w + b.normal * hit.u + c.normal * hit.v, geo_normal);
@@ -65,15 +65,32 @@ struct AlphaMask {
     TS_HD bool operator()(unsigned tri, float u, float v) const { return alpha_mask_accepts(*scene, tri, u, v); }
 };
 
-TS_HD bool intersect(const SceneView& s, const Ray& ray, float t_max, Hit& hit) {
+// Closest hit at `at`: among the static triangles, then among the moving ones
+// nearer than that (motion.cuh).
+TS_HD bool intersect(const SceneView& s, const Ray& ray, float t_max, const Instant& at, Hit& hit) {
     AlphaMask accept{&s};
-    return traverse<false>(s.nodes, s.header.num_nodes, s.triangles, ray, t_max, accept, hit);
+    StoredTriangles stored{s.triangles};
+    bool found = traverse<false>(s.nodes, s.header.num_nodes, stored, 0u, ray, t_max, accept, hit);
+    if (!at.moving) return found;
+    MovingTriangles moving{&s, at};
+    Hit moved;
+    if (traverse<false>(segment_nodes(s, at), s.motion.moving_nodes, moving, s.motion.static_triangles, ray,
+                        found ? hit.t : t_max, accept, moved)) {
+        hit = moved;
+        return true;
+    }
+    return found;
 }
 
-TS_HD bool occluded(const SceneView& s, const Ray& ray, float t_max) {
+TS_HD bool occluded(const SceneView& s, const Ray& ray, float t_max, const Instant& at) {
     AlphaMask accept{&s};
+    StoredTriangles stored{s.triangles};
     Hit hit;
-    return traverse<true>(s.nodes, s.header.num_nodes, s.triangles, ray, t_max, accept, hit);
+    if (traverse<true>(s.nodes, s.header.num_nodes, stored, 0u, ray, t_max, accept, hit)) return true;
+    if (!at.moving) return false;
+    MovingTriangles moving{&s, at};
+    return traverse<true>(segment_nodes(s, at), s.motion.moving_nodes, moving, s.motion.static_triangles, ray, t_max,
+                          accept, hit);
 }
 
 // Evaluates the material at a hit. Opaque and thin materials are two-sided (the

@@ -2,7 +2,9 @@
 // binary BVH with a fixed stack, nearer child first, the farther one pushed with
 // its entry distance; nodes beyond the closest hit are skipped when tested and
 // when popped; leaves use Möller–Trumbore. Nodes and triangles are read with
-// 16-byte read-only loads on the device.
+// 16-byte read-only loads on the device. The leaves' triangles come from a
+// loader, so the moving triangles of a motion-blurred frame, posed at the ray's
+// instant, are traversed by the same code (motion.cuh).
 #pragma once
 
 #include "layout.cuh"
@@ -53,6 +55,12 @@ TS_HD Triangle load_triangle(const Triangle* tris, unsigned i) {
     return tris[i];
 #endif
 }
+
+// The triangles as stored (the loader of a still frame's BVH).
+struct StoredTriangles {
+    const Triangle* tris;
+    TS_HD Triangle operator()(unsigned i) const { return load_triangle(tris, i); }
+};
 
 // Möller–Trumbore: (t, u, v) when the ray hits in (0, t_max).
 TS_HD bool intersect_triangle(const Triangle& tri, const Ray& ray, float t_max, float& t, float& u, float& v) {
@@ -115,11 +123,12 @@ TS_HD float slab_entry(const Slabs& s, float3 bmin, float3 bmax, float t_max) {
     return near_ <= far_ ? near_ : TS_INF;
 }
 
-// Closest (ANY_HIT: first) accepted hit with t in (0, t_max). `accept(tri, u, v)`
-// decides for triangles flagged TRI_ALPHA_TESTED.
-template <bool ANY_HIT, typename Accept>
-TS_HD bool traverse(const BvhNode* nodes, unsigned num_nodes, const Triangle* tris, const Ray& ray, float t_max,
-                    const Accept& accept, Hit& hit) {
+// Closest (ANY_HIT: first) accepted hit with t in (0, t_max). Leaf entry k is
+// triangle `first + k`, given by `tris(id)`; `accept(id, u, v)` decides for
+// triangles flagged TRI_ALPHA_TESTED.
+template <bool ANY_HIT, typename Triangles, typename Accept>
+TS_HD bool traverse(const BvhNode* nodes, unsigned num_nodes, const Triangles& tris, unsigned first, const Ray& ray,
+                    float t_max, const Accept& accept, Hit& hit) {
     if (num_nodes == 0u) return false;
     Slabs slabs = slabs_new(ray);
     float closest = t_max;
@@ -131,10 +140,9 @@ TS_HD bool traverse(const BvhNode* nodes, unsigned num_nodes, const Triangle* tr
     int len = 0;
     for (;;) {
         if (node.count > 0u) {
-            unsigned first = node.index;
             for (unsigned k = 0; k < node.count; ++k) {
-                unsigned id = first + k;
-                Triangle tri = load_triangle(tris, id);
+                unsigned id = first + node.index + k;
+                Triangle tri = tris(id);
                 float t, u, v;
                 if (!intersect_triangle(tri, ray, closest, t, u, v)) continue;
                 if ((tri.flags & TRI_ALPHA_TESTED) && !accept(id, u, v)) continue;

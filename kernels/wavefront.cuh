@@ -102,12 +102,20 @@ TS_HD void wave_path_pixel(const WaveParams& w, unsigned i, unsigned& px, unsign
     sample = w.sample_begin + i / w.pixel_count;
 }
 
+// The instant of the shutter path i travels at (drawn again by every stage
+// rather than stored: it is one hash, and none for a frame that holds still).
+TS_HD Instant wave_path_instant(const SceneView& s, const WaveParams& w, unsigned i) {
+    unsigned px, py, sample;
+    wave_path_pixel(w, i, px, py, sample);
+    return sample_instant(s, w.seed, px, py, sample);
+}
+
 // Ray generation: path i gets its camera ray and joins the extension queue.
 TS_HD void wf_generate(const SceneView& s, const WaveParams& w, unsigned i) {
     unsigned px, py, sample;
     wave_path_pixel(w, i, px, py, sample);
     PathState p;
-    path_begin(s, w.seed, px, py, sample, p);
+    path_begin(s, w.seed, px, py, sample, sample_instant(s, w.seed, px, py, sample), p);
     store_state(w, i, p);
     w.queue_in[i] = i;
 }
@@ -121,7 +129,7 @@ TS_HD void wf_extend(const SceneView& s, const WaveParams& w, unsigned slot) {
     ray.origin = make_float3(l0.x, l0.y, l0.z);
     ray.dir = make_float3(l1.x, l1.y, l1.z);
     Hit hit;
-    if (intersect(s, ray, TS_INF, hit)) {
+    if (intersect(s, ray, TS_INF, wave_path_instant(s, w, i), hit)) {
         w.hits[i] = make_float4(hit.t, hit.u, hit.v, __uint_as_float(hit.tri));
     } else {
         w.hits[i] = make_float4(0.0f, 0.0f, 0.0f, __uint_as_float(NONE));
@@ -141,7 +149,8 @@ TS_HD void wf_shade(const SceneView& s, const WaveParams& w, unsigned slot) {
     p.rays += 1u;  // the extension ray
     ShadowRay shadow;
     bool has_shadow;
-    bool more = path_shade(s, w.seed, w.max_depth, p, hit.tri != NONE, hit, shadow, has_shadow);
+    Instant at = sample_instant(s, w.seed, p.px, p.py, p.sample);
+    bool more = path_shade(s, w.seed, w.max_depth, at, p, hit.tri != NONE, hit, shadow, has_shadow);
     if (has_shadow) {
         p.rays += 1u;
         const unsigned c = w.capacity;
@@ -163,7 +172,7 @@ TS_HD void wf_shadow(const SceneView& s, const WaveParams& w, unsigned slot) {
     Ray ray;
     ray.origin = make_float3(a.x, a.y, a.z);
     ray.dir = make_float3(b.x, b.y, b.z);
-    if (occluded(s, ray, a.w)) return;
+    if (occluded(s, ray, a.w, wave_path_instant(s, w, i))) return;
     float4 add = w.shadow[2 * c + i];
     float4 r = w.state[3 * c + i];
     w.state[3 * c + i] = make_float4(r.x + add.x, r.y + add.y, r.z + add.z, r.w);

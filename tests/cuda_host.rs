@@ -18,7 +18,8 @@ use tessera::backend::cpu::CpuBackend;
 use tessera::backend::cuda::{params, source};
 use tessera::backend::Backend;
 use tessera::render::film::{Film, FrameImage};
-use tessera::render::settings::{prepare_frame, RenderSettings};
+use tessera::render::motion;
+use tessera::render::settings::{prepare_frame, MotionBlur, RenderSettings, ShutterPosition};
 use tessera::render::surface::alpha_mask_accepts;
 use tessera::render::task::{PixelSums, RenderTask, SampleRange, Tile, TileResult};
 use tessera::sampling::bsdf::Bsdf;
@@ -27,6 +28,9 @@ use tessera::sampling::rng::{frame_seed, pcg_hash, rand4};
 use tessera::sampling::warp::*;
 use tessera::scene::flat::*;
 use tessera::scene::{Environment, EnvironmentSpec, Scene};
+
+/// The driver's spelling of a frame that holds still (moving flag, segment, fraction).
+const STILL: &str = "0 0 0";
 
 const REJECTED: &str = "the kernel headers do not compile on the host";
 
@@ -344,7 +348,7 @@ fn export(scene: &FlatScene, dir: &Path) -> String {
     tessera::backend::cuda::validate_scene(scene).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     std::fs::create_dir_all(dir).unwrap();
     let srgb = *tessera::scene::texture::SRGB_TO_LINEAR;
-    let arrays: [(&str, &[u8]); 14] = [
+    let arrays: [(&str, &[u8]); 19] = [
         ("header", bytes_of(&scene.header)),
         ("nodes", cast_slice(&scene.nodes)),
         ("triangles", cast_slice(&scene.triangles)),
@@ -359,6 +363,11 @@ fn export(scene: &FlatScene, dir: &Path) -> String {
         ("env_marginal_cdf", cast_slice(&scene.env_marginal_cdf)),
         ("env_conditional_cdf", cast_slice(&scene.env_conditional_cdf)),
         ("srgb_to_linear", cast_slice(&srgb)),
+        ("motion", bytes_of(&scene.motion)),
+        ("motion_cameras", cast_slice(&scene.motion_cameras)),
+        ("motion_nodes", cast_slice(&scene.motion_nodes)),
+        ("motion_triangles", cast_slice(&scene.motion_triangles)),
+        ("motion_vertices", cast_slice(&scene.motion_vertices)),
     ];
     for (name, bytes) in arrays {
         std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
@@ -378,7 +387,7 @@ fn light_sampling_agrees_for_every_light_kind() {
         let [a, b, c, _] = uniform(8, i);
         let p = lo + (hi - lo) * Vec3::new(a, b, c);
         let u = uniform(9, i);
-        commands.push(format!("light {} {} {} {} {}", h3(p), h(u[0]), h(u[1]), h(u[2]), h(u[3])));
+        commands.push(format!("light {} {} {} {} {} {STILL}", h3(p), h(u[0]), h(u[1]), h(u[2]), h(u[3])));
         let d = unit(10, i);
         commands.push(format!("env {}", h3(d)));
         cases.push((p, u, d));
@@ -426,8 +435,8 @@ fn traversal_finds_the_same_hits() {
                 _ => unit(12, i),
             };
             let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
-            commands.push(format!("intersect {} {} {}", h3(origin), h3(dir), h(t_max)));
-            commands.push(format!("occluded {} {} {}", h3(origin), h3(dir), h(t_max)));
+            commands.push(format!("intersect {} {} {} {STILL}", h3(origin), h3(dir), h(t_max)));
+            commands.push(format!("occluded {} {} {} {STILL}", h3(origin), h3(dir), h(t_max)));
             rays.push((Ray { origin, dir }, t_max));
         }
         let answers = run(driver, &commands);
@@ -498,7 +507,6 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
     let Some(driver) = driver_or_skip("tiles_rendered_through_the_kernel_logic_match_the_cpu_backend") else { return };
     let dir = tempfile::tempdir().unwrap();
     let sky = EnvironmentSpec::Map(environment_map(dir.path()));
-    let (width, height) = (20, 16);
     let scenes = [
         ("cornell-box", common::cornell_box(), Some(sky.clone())),
         ("LightsPunctualLamp", common::shared_scene("LightsPunctualLamp"), None),
@@ -507,48 +515,160 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky)),
     ];
     for (name, path, env) in scenes {
-        let scene = prepare(&path, env.as_ref(), width, height);
-        let scene_command = export(&scene, &dir.path().join(name));
-        let task = RenderTask {
-            frame: 3,
-            tile: Tile { x: 0, y: 0, width, height },
-            samples: SampleRange { start: 5, end: 21 },
-            seed: 11,
-            max_depth: 6,
-        };
-        let mut cpu = CpuBackend::new(Some(1)).unwrap();
-        cpu.upload(&scene).unwrap();
-        let reference = cpu.render(&task, &|_| true).unwrap();
-
-        let out = dir.path().join(format!("{name}.sums"));
-        // 320 pixels: waves of 3 samples of the whole tile, and waves of part of the tile.
-        let wavefront = render_on_host(driver, &scene_command, &task, 0, 1000, &out);
-        let split = render_on_host(driver, &scene_command, &task, 0, 150, &out);
-        let megakernel = render_on_host(driver, &scene_command, &task, 1, 1000, &out);
-        assert_eq!(wavefront, split, "{name}: the wave size changed the result");
-        assert_eq!(wavefront, megakernel, "{name}: wavefront and megakernel differ");
-
-        // Same paths as the CPU: compiled without FMA contraction on the host, the
-        // kernel logic rounds every operation as the Rust reference does and calls
-        // the same libm, so the sums are identical bit for bit. (On the GPU, FMA
-        // and CUDA's libdevice make them agree statistically instead.)
-        assert_eq!(wavefront.rays, reference.rays, "{name}: rays traced");
-        let differing: Vec<usize> =
-            (0..reference.pixels.len()).filter(|&i| wavefront.pixels[i] != reference.pixels[i]).collect();
-        assert!(
-            differing.is_empty(),
-            "{name}: {} of {} pixel sums differ from the CPU backend, first at pixel {}: {:?} vs {:?}",
-            differing.len(),
-            reference.pixels.len(),
-            differing[0],
-            wavefront.pixels[differing[0]],
-            reference.pixels[differing[0]]
-        );
-        common::agreement::assert_agrees(
-            name,
-            &image(width, height, &reference),
-            &image(width, height, &wavefront),
-            0.01,
-        );
+        let scene = prepare(&path, env.as_ref(), TILE.0, TILE.1);
+        assert_tile_matches_the_cpu_backend(driver, name, &scene, dir.path());
     }
+}
+
+/// The image size of the tile tests: one tile of 320 pixels.
+const TILE: (u32, u32) = (20, 16);
+
+/// One tile of `scene` through the wavefront stages (in waves of the whole tile
+/// and of part of it) and the megakernel on the host: the same sums as the CPU
+/// backend, bit for bit.
+fn assert_tile_matches_the_cpu_backend(driver: &Path, name: &str, scene: &FlatScene, dir: &Path) {
+    let (width, height) = TILE;
+    let scene_command = export(scene, &dir.join(name));
+    let task = RenderTask {
+        frame: 3,
+        tile: Tile { x: 0, y: 0, width, height },
+        samples: SampleRange { start: 5, end: 21 },
+        seed: 11,
+        max_depth: 6,
+    };
+    let mut cpu = CpuBackend::new(Some(1)).unwrap();
+    cpu.upload(scene).unwrap();
+    let reference = cpu.render(&task, &|_| true).unwrap();
+
+    let out = dir.join(format!("{name}.sums"));
+    // 320 pixels: waves of 3 samples of the whole tile, and waves of part of the tile.
+    let wavefront = render_on_host(driver, &scene_command, &task, 0, 1000, &out);
+    let split = render_on_host(driver, &scene_command, &task, 0, 150, &out);
+    let megakernel = render_on_host(driver, &scene_command, &task, 1, 1000, &out);
+    assert_eq!(wavefront, split, "{name}: the wave size changed the result");
+    assert_eq!(wavefront, megakernel, "{name}: wavefront and megakernel differ");
+
+    // Same paths as the CPU: compiled without FMA contraction on the host, the
+    // kernel logic rounds every operation as the Rust reference does and calls
+    // the same libm, so the sums are identical bit for bit. (On the GPU, FMA
+    // and CUDA's libdevice make them agree statistically instead.)
+    assert_eq!(wavefront.rays, reference.rays, "{name}: rays traced");
+    let differing: Vec<usize> =
+        (0..reference.pixels.len()).filter(|&i| wavefront.pixels[i] != reference.pixels[i]).collect();
+    assert!(
+        differing.is_empty(),
+        "{name}: {} of {} pixel sums differ from the CPU backend, first at pixel {}: {:?} vs {:?}",
+        differing.len(),
+        reference.pixels.len(),
+        differing[0],
+        wavefront.pixels[differing[0]],
+        reference.pixels[differing[0]]
+    );
+    common::agreement::assert_agrees(name, &image(width, height, &reference), &image(width, height, &wavefront), 0.01);
+}
+
+/// Frame `frame` of a shared animated scene with the shutter open for a whole
+/// frame at three motion keys.
+fn blurred(name: &str, frame: u32, width: u32, height: u32) -> FlatScene {
+    let scene = Scene::load(&common::shared_scene(name)).unwrap();
+    let blur = MotionBlur { shutter: 1.0, position: ShutterPosition::Center, steps: 2 };
+    let settings = RenderSettings { width, height, motion_blur: Some(blur), ..Default::default() };
+    let flat = prepare_frame(&scene, None, &settings, frame).unwrap();
+    assert!(flat.moves() && flat.motion.moving_triangles > 0, "{name} frame {frame} does not move");
+    flat
+}
+
+/// `scene` with its camera swung sideways and forwards over the shutter.
+fn with_moving_camera(mut scene: FlatScene) -> FlatScene {
+    let c = scene.header.camera;
+    let size = (Vec3::from(scene.header.bounds_max) - Vec3::from(scene.header.bounds_min)).length();
+    scene.motion_cameras = (0..scene.motion.keys)
+        .map(|k| {
+            let step = k as f32 * 0.05 * size;
+            let forward = (Vec3::from(c.forward) + Vec3::from(c.right) * 0.1 * k as f32).to_array();
+            Camera { origin: (Vec3::from(c.origin) + Vec3::from(c.right) * step).to_array(), forward, ..c }
+        })
+        .collect();
+    scene.motion.camera_keys = scene.motion.keys;
+    scene
+}
+
+#[test]
+fn motion_blurred_tiles_match_the_cpu_backend() {
+    // Rigid (BoxAnimated), skinned (Fox) and camera motion: every sample draws
+    // its instant, poses the camera, the triangles and their vertices there and
+    // traverses the segment's BVH, as the CPU reference does.
+    let Some(driver) = driver_or_skip("motion_blurred_tiles_match_the_cpu_backend") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (width, height) = TILE;
+    let scenes = [
+        ("BoxAnimated", blurred("BoxAnimated", 30, width, height)),
+        ("Fox", blurred("Fox", 20, width, height)),
+        ("BoxAnimated-camera", with_moving_camera(blurred("BoxAnimated", 30, width, height))),
+    ];
+    for (name, scene) in scenes {
+        assert_tile_matches_the_cpu_backend(driver, name, &scene, dir.path());
+    }
+}
+
+#[test]
+fn traversal_at_an_instant_finds_the_same_hits() {
+    let Some(driver) = driver_or_skip("traversal_at_an_instant_finds_the_same_hits") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["BoxAnimated", "Fox"] {
+        let scene = blurred(name, 20, 16, 16);
+        let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
+        let mut commands = vec![export(&scene, &dir.path().join(name))];
+        let mut rays = Vec::new();
+        for i in 0..3000 {
+            let [a, b, c, t] = uniform(13, i);
+            let origin = lo + (hi - lo) * Vec3::new(a, b, c) * 1.2 - (hi - lo) * 0.1;
+            let dir = unit(14, i);
+            let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
+            let at = motion::instant(scene.motion.keys, uniform(15, i)[0]);
+            let instant = format!("1 {:x} {}", at.segment, h(at.fraction));
+            commands.push(format!("intersect {} {} {} {instant}", h3(origin), h3(dir), h(t_max)));
+            commands.push(format!("occluded {} {} {} {instant}", h3(origin), h3(dir), h(t_max)));
+            rays.push((Ray { origin, dir }, t_max, at));
+        }
+        let answers = run(driver, &commands);
+        let accept = |tri, u, v| alpha_mask_accepts(&scene, tri, u, v);
+        let mut moving_hits = 0;
+        for (k, (ray, t_max, at)) in rays.iter().enumerate() {
+            let a = &answers[1 + 2 * k];
+            let what = format!("{name}: ray {k} from {} along {} up to {t_max} at {at:?}", ray.origin, ray.dir);
+            let cpu = motion::intersect(&scene, ray, *t_max, Some(*at), accept);
+            assert_eq!(cpu.is_some(), a[0] == 1, "{what}: {cpu:?} vs {a:?}");
+            if let Some(hit) = cpu {
+                moving_hits += (hit.tri >= scene.motion.static_triangles) as u32;
+                assert_eq!(hit.tri, a[4], "{what}: triangle");
+                assert_close3(&what, Vec3::new(hit.t, hit.u, hit.v), Vec3::new(f(a[1]), f(a[2]), f(a[3])), 0);
+            }
+            let blocked = motion::occluded(&scene, ray, *t_max, Some(*at), accept);
+            assert_eq!(blocked, answers[2 + 2 * k][0] == 1, "{what}: occluded");
+        }
+        assert!(moving_hits > 200, "{name}: only {moving_hits} of {} rays hit moving triangles", rays.len());
+    }
+}
+
+#[test]
+fn motion_keys_that_do_not_fit_are_refused_before_upload() {
+    // The kernels index motion keys from the header, so a flat scene whose keys
+    // disagree with it is refused, naming what does not fit.
+    use tessera::backend::cuda::validate_scene;
+    let scene = blurred("BoxAnimated", 30, 8, 8);
+    assert_eq!(validate_scene(&scene), Ok(()));
+    let mut s = scene.clone();
+    s.motion_triangles.pop();
+    assert!(validate_scene(&s).unwrap_err().contains("motion triangles"));
+    let mut s = scene.clone();
+    s.motion_vertices.truncate(1);
+    assert!(validate_scene(&s).unwrap_err().contains("motion vertices"));
+    let mut s = with_moving_camera(scene.clone());
+    s.motion_cameras.pop();
+    assert!(validate_scene(&s).unwrap_err().contains("motion cameras"));
+    let mut s = scene.clone();
+    s.motion_nodes[0].index = 1_000_000;
+    let err = validate_scene(&s).unwrap_err();
+    assert!(err.contains("motion segment 0's BVH's node 0 points outside"), "{err}");
 }

@@ -46,7 +46,8 @@ HostScene load_scene(const std::string& dir) {
     HostScene h;
     const char* names[] = {"header",    "nodes",  "triangles",  "triangle_vertices", "vertices",
                            "materials", "textures", "texels",   "lights",            "light_cdf",
-                           "env_texels", "env_marginal_cdf", "env_conditional_cdf", "srgb_to_linear"};
+                           "env_texels", "env_marginal_cdf", "env_conditional_cdf", "srgb_to_linear",
+                           "motion", "motion_cameras", "motion_nodes", "motion_triangles", "motion_vertices"};
     for (const char* n : names) h.buffers.push_back(read_file(dir + "/" + n + ".bin"));
     std::memcpy(&h.view.header, h.buffers[0].data(), sizeof(SceneHeader));
     h.view.nodes = static_cast<const BvhNode*>(h.buffers[1].data());
@@ -63,6 +64,11 @@ HostScene load_scene(const std::string& dir) {
     h.view.env_conditional_cdf = static_cast<const float*>(h.buffers[12].data());
     h.view.srgb_to_linear = static_cast<const float*>(h.buffers[13].data());
     h.view.lights_len = (unsigned)(h.buffers[8].bytes / sizeof(Light));
+    std::memcpy(&h.view.motion, h.buffers[14].data(), sizeof(MotionHeader));
+    h.view.motion_cameras = static_cast<const Camera*>(h.buffers[15].data());
+    h.view.motion_nodes = static_cast<const BvhNode*>(h.buffers[16].data());
+    h.view.motion_triangles = static_cast<const Triangle*>(h.buffers[17].data());
+    h.view.motion_vertices = static_cast<const Vertex*>(h.buffers[18].data());
     return h;
 }
 
@@ -96,6 +102,15 @@ struct Out {
     Out& f3(float3 v) { return f(v.x).f(v.y).f(v.z); }
     Out& b(bool v) { return u(v ? 1u : 0u); }
 };
+
+// An instant of the shutter: moving flag, segment, fraction.
+Instant next_instant(std::istringstream& in) {
+    Instant at;
+    at.moving = next_u(in) != 0u;
+    at.segment = next_u(in);
+    at.fraction = next_f(in);
+    return at;
+}
 
 Bsdf next_bsdf(std::istringstream& in) {
     float3 base = next_f3(in);
@@ -229,7 +244,7 @@ int main() {
             float3 p = next_f3(in);
             float ux = next_f(in), uy = next_f(in), uz = next_f(in), uw = next_f(in);
             LightSample ls{};
-            bool ok = sample_light(s, p, make_float4(ux, uy, uz, uw), ls);
+            bool ok = sample_light(s, p, make_float4(ux, uy, uz, uw), next_instant(in), ls);
             out.b(ok).f3(ls.wi).f(ls.dist).f3(ls.radiance).f(ls.pdf).b(ls.delta);
         } else if (cmd == "env") {
             float3 d = next_f3(in);
@@ -239,11 +254,12 @@ int main() {
             ray.origin = next_f3(in);
             ray.dir = next_f3(in);
             float t_max = next_f(in);
+            Instant at = next_instant(in);
             if (cmd == "occluded") {
-                out.b(occluded(s, ray, t_max));
+                out.b(occluded(s, ray, t_max, at));
             } else {
                 Hit hit{};
-                bool found = intersect(s, ray, t_max, hit);
+                bool found = intersect(s, ray, t_max, at, hit);
                 out.b(found).f(hit.t).f(hit.u).f(hit.v).u(hit.tri);
             }
         } else if (cmd == "trace") {

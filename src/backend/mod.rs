@@ -24,8 +24,6 @@ pub enum BackendError {
     SceneTooLarge { what: &'static str, needed: u64, limit: u64, device: String },
     #[error("render cancelled")]
     Cancelled,
-    #[error("backend {backend} cannot render {what} yet: render it with --backend cpu")]
-    Unsupported { backend: &'static str, what: &'static str },
     #[error("{backend} device error: {message}")]
     Device { backend: &'static str, message: String },
 }

@@ -128,7 +128,7 @@ pub struct TimeArgs {
     #[arg(long)]
     pub animation: Option<AnimationSelect>,
     /// Motion blur: each camera sample sees the scene at its own time while the
-    /// shutter is open (camera, object and deformation motion; CPU and wgpu backends).
+    /// shutter is open (camera, object and deformation motion).
     #[arg(long)]
     pub motion_blur: bool,
     /// How long the shutter stays open, in frames (0 to 2; 0 is no blur).

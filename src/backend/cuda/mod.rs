@@ -437,27 +437,8 @@ pub fn validate_scene(scene: &FlatScene) -> Result<(), String> {
     count("light CDF entries", h.num_lights, scene.light_cdf.len())?;
     let (tris, verts, mats, lights) =
         (scene.triangles.len(), scene.vertices.len(), scene.materials.len(), scene.lights.len());
-    // Children come after their parent (so traversal ends), and no node is deeper
-    // than the kernels' traversal stack holds.
-    let mut depth = vec![0u32; scene.nodes.len()];
-    for (i, n) in scene.nodes.iter().enumerate() {
-        let ok = if n.count > 0 {
-            n.index as usize + n.count as usize <= tris
-        } else {
-            (n.index as usize) + 1 < scene.nodes.len() && n.index as usize > i
-        };
-        if !ok {
-            return Err(format!("BVH node {i} points outside the scene (index {}, count {})", n.index, n.count));
-        }
-        if n.count == 0 {
-            let child_depth = depth[i] + 1;
-            if child_depth as usize >= crate::accel::STACK_SIZE {
-                return Err(format!("the BVH is deeper than {} levels at node {i}", crate::accel::STACK_SIZE));
-            }
-            depth[n.index as usize] = child_depth;
-            depth[n.index as usize + 1] = child_depth;
-        }
-    }
+    check_bvh("the BVH", &scene.nodes, tris)?;
+    check_motion(scene)?;
     for (i, (t, v)) in scene.triangles.iter().zip(&scene.triangle_vertices).enumerate() {
         if t.material as usize >= mats {
             return Err(format!("triangle {i} uses material {}, but there are {mats}", t.material));
@@ -509,15 +490,67 @@ pub fn validate_scene(scene: &FlatScene) -> Result<(), String> {
     Ok(())
 }
 
+/// Children come after their parent (so traversal ends), leaves index fewer than
+/// `tris` triangles, and no node is deeper than the kernels' traversal stack holds.
+fn check_bvh(what: &str, nodes: &[BvhNode], tris: usize) -> Result<(), String> {
+    let mut depth = vec![0u32; nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        let ok = if n.count > 0 {
+            n.index as usize + n.count as usize <= tris
+        } else {
+            (n.index as usize) + 1 < nodes.len() && n.index as usize > i
+        };
+        if !ok {
+            return Err(format!("{what}'s node {i} points outside the scene (index {}, count {})", n.index, n.count));
+        }
+        if n.count == 0 {
+            let child_depth = depth[i] + 1;
+            if child_depth as usize >= crate::accel::STACK_SIZE {
+                return Err(format!("{what} is deeper than {} levels at node {i}", crate::accel::STACK_SIZE));
+            }
+            depth[n.index as usize] = child_depth;
+            depth[n.index as usize + 1] = child_depth;
+        }
+    }
+    Ok(())
+}
+
+/// The motion keys of a frame that moves lie where the kernels read them
+/// ([`MotionHeader`]); a frame that holds still reads none of them.
+fn check_motion(scene: &FlatScene) -> Result<(), String> {
+    if !scene.moves() {
+        return Ok(());
+    }
+    let m = &scene.motion;
+    let (keys, tris, verts) = (m.keys as u64, m.moving_triangles as u64, m.moving_vertices as u64);
+    let lengths = [
+        ("motion triangles", keys * tris, scene.motion_triangles.len()),
+        ("motion vertices", keys * verts, scene.motion_vertices.len()),
+        ("motion BVH nodes", (keys - 1) * m.moving_nodes as u64, scene.motion_nodes.len()),
+        ("motion cameras", m.camera_keys as u64, scene.motion_cameras.len()),
+        ("triangles", m.static_triangles as u64 + tris, scene.triangles.len()),
+        ("vertices", m.static_vertices as u64 + verts, scene.vertices.len()),
+    ];
+    for (what, header, len) in lengths {
+        if header != len as u64 {
+            return Err(format!("the motion header says {header} {what}, but there are {len}"));
+        }
+    }
+    if m.camera_keys != 0 && m.camera_keys != m.keys {
+        return Err(format!("{} camera keys for {} motion keys", m.camera_keys, m.keys));
+    }
+    for (s, nodes) in scene.motion_nodes.chunks(m.moving_nodes.max(1) as usize).enumerate() {
+        check_bvh(&format!("motion segment {s}'s BVH"), nodes, tris as usize)?;
+    }
+    Ok(())
+}
+
 impl Backend for CudaBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo { name: NAME.into(), device: format!("{} [{}]", self.device, self.mode.name()) }
     }
 
     fn upload(&mut self, scene: &FlatScene) -> Result<(), BackendError> {
-        if scene.moves() {
-            return Err(BackendError::Unsupported { backend: "cuda", what: "motion blur" });
-        }
         validate_scene(scene).map_err(|e| device_error("invalid scene", e))?;
         self.scene = None;
         let (bytes, offsets) = params::pack_scene(scene);
@@ -637,7 +670,7 @@ mod tests {
         assert!(validate_scene(&s).unwrap_err().contains("triangle 0 uses vertex 1000000"));
         let mut s = cornell();
         s.nodes[0].index = 10_000;
-        assert!(validate_scene(&s).unwrap_err().contains("BVH node 0"));
+        assert!(validate_scene(&s).unwrap_err().contains("the BVH's node 0 points outside the scene"));
         // A chain of 70 interior nodes: deeper than the traversal stack.
         let mut s = cornell();
         let leaf = BvhNode { count: 1, ..Default::default() };

@@ -29,6 +29,11 @@ pub struct DeviceScene {
     pub srgb_to_linear: u64,
     pub lights_len: u32,
     pub _pad: [u32; 3],
+    pub motion: MotionHeader,
+    pub motion_cameras: u64,
+    pub motion_nodes: u64,
+    pub motion_triangles: u64,
+    pub motion_vertices: u64,
 }
 
 /// `WaveParams` in `kernels/wavefront.cuh`: the buffers of the wavefront and the
@@ -84,6 +89,10 @@ pub struct SceneOffsets {
     pub env_marginal_cdf: u64,
     pub env_conditional_cdf: u64,
     pub srgb_to_linear: u64,
+    pub motion_cameras: u64,
+    pub motion_nodes: u64,
+    pub motion_triangles: u64,
+    pub motion_vertices: u64,
 }
 
 /// The flat scene's arrays in one byte buffer for a single upload. Arrays start
@@ -114,6 +123,10 @@ pub fn pack_scene(scene: &FlatScene) -> (Vec<u8>, SceneOffsets) {
         env_marginal_cdf: put(&mut b, cast_slice(&scene.env_marginal_cdf), 0),
         env_conditional_cdf: put(&mut b, cast_slice(&scene.env_conditional_cdf), 0),
         srgb_to_linear: put(&mut b, cast_slice(srgb.as_slice()), 0),
+        motion_cameras: put(&mut b, cast_slice(&scene.motion_cameras), 0),
+        motion_nodes: put(&mut b, cast_slice(&scene.motion_nodes), 32),
+        motion_triangles: put(&mut b, cast_slice(&scene.motion_triangles), 0),
+        motion_vertices: put(&mut b, cast_slice(&scene.motion_vertices), 0),
     };
     // Room for the 16-byte loads of the last element of any array.
     b.resize(b.len().next_multiple_of(256), 0);
@@ -139,6 +152,11 @@ pub fn device_scene(scene: &FlatScene, base: u64, o: &SceneOffsets) -> DeviceSce
         srgb_to_linear: base + o.srgb_to_linear,
         lights_len: scene.lights.len() as u32,
         _pad: [0; 3],
+        motion: scene.motion,
+        motion_cameras: base + o.motion_cameras,
+        motion_nodes: base + o.motion_nodes,
+        motion_triangles: base + o.motion_triangles,
+        motion_vertices: base + o.motion_vertices,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::render::task::PixelSums;
 use crate::scene::flat::*;
 
 /// The kernel files, by the name `#include` uses.
-pub const FILES: [(&str, &str); 16] = [
+pub const FILES: [(&str, &str); 17] = [
     ("common.cuh", include_str!("../../../kernels/common.cuh")),
     ("layout.cuh", include_str!("../../../kernels/layout.cuh")),
     ("rng.cuh", include_str!("../../../kernels/rng.cuh")),
@@ -20,6 +20,7 @@ pub const FILES: [(&str, &str); 16] = [
     ("bsdf.cuh", include_str!("../../../kernels/bsdf.cuh")),
     ("distribution.cuh", include_str!("../../../kernels/distribution.cuh")),
     ("texture.cuh", include_str!("../../../kernels/texture.cuh")),
+    ("motion.cuh", include_str!("../../../kernels/motion.cuh")),
     ("light.cuh", include_str!("../../../kernels/light.cuh")),
     ("traverse.cuh", include_str!("../../../kernels/traverse.cuh")),
     ("surface.cuh", include_str!("../../../kernels/surface.cuh")),
@@ -155,10 +156,14 @@ pub fn layout_checks() -> String {
         camera, bounds_min, num_lights, bounds_max, env_light, env_color, env_flags, env_width, env_height,
         num_triangles, num_nodes,
     });
+    struct_checks!(o, MotionHeader as "MotionHeader" {
+        keys, camera_keys, static_triangles, moving_triangles, static_vertices, moving_vertices, moving_nodes, _pad,
+    });
     struct_checks!(o, PixelSums as "PixelSums" { radiance, count, radiance_sq, depth, albedo, alpha, normal, _pad });
     struct_checks!(o, DeviceScene as "SceneView" {
         header, nodes, triangles, triangle_vertices, vertices, materials, textures, texels, lights, light_cdf,
-        env_texels, env_marginal_cdf, env_conditional_cdf, srgb_to_linear, lights_len, _pad,
+        env_texels, env_marginal_cdf, env_conditional_cdf, srgb_to_linear, lights_len, _pad, motion, motion_cameras,
+        motion_nodes, motion_triangles, motion_vertices,
     });
     struct_checks!(o, WaveParams as "WaveParams" {
         state, hits, shadow, queue_in, queue_out, shadow_queue, counters, pixels, rays, capacity, seed, max_depth,
@@ -190,6 +195,7 @@ pub fn layout_checks() -> String {
         ("CAMERA_ORTHOGRAPHIC", CAMERA_ORTHOGRAPHIC),
         ("ENV_MAP", ENV_MAP),
         ("GROUP_CAMERA", rng::GROUP_CAMERA),
+        ("GROUP_TIME", rng::GROUP_TIME),
         ("GROUPS_PER_BOUNCE", rng::GROUPS_PER_BOUNCE),
         ("RR_START_BOUNCE", RR_START_BOUNCE),
         ("MAX_TRANSPARENT_HITS", MAX_TRANSPARENT_HITS),
