@@ -11,6 +11,7 @@ use tessera::farm::cli::FarmCommand;
 use tessera::farm::protocol::FrameRange;
 use tessera::output::{self, OutputOptions, ViewTransform};
 use tessera::render::bench::{self, BenchOptions};
+use tessera::render::film::FrameImage;
 use tessera::render::frame::render_frame;
 use tessera::render::settings::{prepare_frame, RenderSettings, TimeArgs, MAX_DEPTH, MAX_IMAGE_SIDE, MAX_SPP};
 use tessera::scene::{
@@ -65,7 +66,10 @@ struct QualityArgs {
     #[arg(long)]
     camera: Option<CameraSelect>,
     /// Environment light: a grey value ("0.5"), a colour ("R,G,B"), or an equirectangular
-    /// .hdr/.exr map. Default: black if the scene has lights, else uniform white.
+    /// .hdr/.exr map. Default: black when the scene's own lights carry a meaningful
+    /// share of its light — a punctual light, or emissive surfaces giving at least 4 %
+    /// of the power a white environment would (`tessera info` shows the figure) — else
+    /// uniform white of radiance 1, so small emissive parts never leave a black frame.
     #[arg(long)]
     env: Option<EnvironmentSpec>,
     /// Random seed; the same seed renders the same image.
@@ -219,7 +223,6 @@ struct EncodeArgs {
     frames: Option<FrameRange>,
 }
 
-/// `--exposure`: a finite number of stops in [-64, 64] (2^±64 already saturates any image).
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -307,6 +310,9 @@ fn render(args: RenderArgs) -> Result<()> {
     settings.check_memory(load.memory_limit)?;
     let scene = Scene::load_with(&args.scene, &load)?;
     warn_if_still(&scene, &settings);
+    if settings.environment.is_none() {
+        eprintln!("Lighting {} with {} (--env names another)", args.scene.display(), scene.default_light);
+    }
     let remaining = load.memory_limit.saturating_sub(scene.memory_bytes);
     settings.check_memory(remaining).context("the scene and its film together")?;
     let env = load_environment(&settings, remaining)?;
@@ -352,6 +358,7 @@ fn render(args: RenderArgs) -> Result<()> {
             )
         });
         let mut image = film.image();
+        hint_if_nearly_black(&image, args.look.exposure, &bar);
         let noisy = if args.denoise {
             let device = if backend.info().name == "cuda" { DenoiseDevice::Cuda } else { DenoiseDevice::Cpu };
             let denoised = denoise::denoise(&image, device)?;
@@ -374,6 +381,22 @@ fn render(args: RenderArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A mean below this (after exposure) reads as a black frame.
+const NEARLY_BLACK: f32 = 0.002;
+
+/// A frame that came out nearly black says what to try.
+fn hint_if_nearly_black(image: &FrameImage, exposure: f32, bar: &ProgressBar) {
+    let mean = image.mean_luminance() * exposure.exp2();
+    if mean < NEARLY_BLACK {
+        bar.suspend(|| {
+            eprintln!(
+                "The image is nearly black (mean luminance {mean:.2e} after exposure): its lights may be \
+                 hidden or weak; try --env 1 (a white environment) or a higher --exposure"
+            )
+        });
+    }
 }
 
 /// `--motion-blur` on a scene that does not move: said once, the frames render as stills.
@@ -399,6 +422,7 @@ fn info(args: InfoArgs) -> Result<()> {
     if let Some(path) = args.scene {
         let scene = Scene::load_with(&path, &args.load.options())?;
         println!("{}", scene.summary());
+        println!("Without --env: {}", scene.default_light);
         let start = std::time::Instant::now();
         let flat = prepare_frame(&scene, None, &RenderSettings::default(), 0)?;
         let seconds = start.elapsed().as_secs_f64();

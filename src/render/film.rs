@@ -11,7 +11,10 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use glam::Vec3;
+
 use crate::render::task::{PixelSums, SampleRange, Tile, TileResult};
+use crate::scene::luminance;
 
 /// A finished frame: per-pixel means, row-major from the top-left.
 ///
@@ -43,6 +46,12 @@ impl FrameImage {
     /// Number of pixels, `width × height`.
     pub fn pixel_count(&self) -> usize {
         self.width as usize * self.height as usize
+    }
+
+    /// Mean Rec. 709 luminance of the radiance over all pixels (0 for no pixels).
+    pub fn mean_luminance(&self) -> f32 {
+        let sum: f64 = self.color.iter().map(|[r, g, b, _]| f64::from(luminance(Vec3::new(*r, *g, *b)))).sum();
+        (sum / self.color.len().max(1) as f64) as f32
     }
 }
 

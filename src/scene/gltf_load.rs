@@ -24,7 +24,7 @@ use super::material::load_materials;
 use super::nodes::NodeGraph;
 use super::uri::{io_reason, read_regular_file, UriResolver};
 use super::values::check_values;
-use super::{Mesh, MeshInstance, Primitive, Scene};
+use super::{DefaultLight, LitBy, Mesh, MeshInstance, Primitive, Scene};
 
 /// Extensions whose effect Tessera renders.
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
@@ -160,6 +160,7 @@ fn load_checked(
         extensions_unsupported,
         warnings,
         memory_bytes: 0,
+        default_light: DefaultLight { white: true, lit_by: LitBy::Nothing },
     };
     if scene.instanced_triangles() == 0 {
         let mut reasons = Vec::new();
@@ -179,6 +180,7 @@ fn load_checked(
     }
     charge_prepared(&scene, &budget, &expansion.field)?;
     scene.memory_bytes = budget.used();
+    scene.default_light = super::default_light::choose(&scene);
     for warning in &scene.warnings {
         tracing::warn!("{}: {warning}", file.display());
     }

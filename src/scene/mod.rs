@@ -36,6 +36,7 @@ pub mod texture;
 
 mod buffers;
 mod camera;
+mod default_light;
 mod environment;
 mod error;
 mod geometry;
@@ -58,6 +59,7 @@ use serde::{Deserialize, Serialize};
 
 pub use animation::{Animation, AnimationSelect};
 pub use camera::{Projection, SceneCamera};
+pub use default_light::{DefaultLight, LitBy, MEANINGFUL_SHARE};
 pub use environment::{Environment, EnvironmentMap};
 pub use error::SceneError;
 pub use geometry::{generate_tangents, Geometry, MorphTarget};
@@ -135,6 +137,8 @@ pub struct Scene {
     /// Bytes charged to the memory budget while loading, including the estimate
     /// for the prepared flat scene.
     pub memory_bytes: u64,
+    /// The environment it gets without `--env`, and why ([`default_light`]).
+    pub default_light: DefaultLight,
 }
 
 /// A glTF mesh: its triangle primitives (points and lines are not kept).

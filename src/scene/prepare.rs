@@ -39,8 +39,8 @@ pub(crate) struct StaticGeometry {
 /// `opts.animation` selects — building the BVH, light table and camera for a
 /// `opts.width × opts.height` image. While an animation plays, the instances it
 /// cannot move are built into a BVH once and kept in the scene; each frame builds
-/// only the moving part and joins the two under one root. Without `env` an unlit
-/// scene gets a uniform white environment of radiance 1; a lit one gets none.
+/// only the moving part and joins the two under one root. Without `env` the scene
+/// gets its [`Scene::default_light`]: uniform white of radiance 1, or black.
 pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) -> Result<FlatScene, SceneError> {
     let side_ok = |s: u32| (1..=MAX_IMAGE_SIDE).contains(&s);
     if !side_ok(opts.width) || !side_ok(opts.height) {
@@ -101,18 +101,13 @@ pub fn prepare(scene: &Scene, env: Option<&Environment>, opts: &PrepareOptions) 
             })
         })
         .collect();
-    let env_light = env.map(|e| EnvironmentLight { color: e.color, mean_luminance: e.mean_luminance });
-    let mut table = light_table(lights, &emissive, env_light.as_ref(), radius, &mut triangles);
-    let default_white = env.is_none() && table.0.is_empty();
-    if default_white {
-        tracing::info!(
-            "{} has no lights: lighting it with a uniform white environment of radiance 1 \
-             (choose another with --env R,G,B or --env sky.hdr)",
-            scene.path.display()
-        );
-        let white = EnvironmentLight { color: Vec3::ONE, mean_luminance: 1.0 };
-        table = light_table(lights, &emissive, Some(&white), radius, &mut triangles);
-    }
+    let white = EnvironmentLight { color: Vec3::ONE, mean_luminance: 1.0 };
+    let default_white = env.is_none() && scene.default_light.white;
+    let env_light = match env {
+        Some(e) => Some(EnvironmentLight { color: e.color, mean_luminance: e.mean_luminance }),
+        None => default_white.then_some(white),
+    };
+    let table = light_table(lights, &emissive, env_light.as_ref(), radius, &mut triangles);
     let (lights, light_cdf, env_light) = table;
 
     let (textures, texels) = texture_table(scene)?;
