@@ -21,6 +21,7 @@ static constexpr unsigned MAT_ALPHA_MASK = 1u;
 static constexpr unsigned MAT_ALPHA_BLEND = 2u;
 static constexpr unsigned MAT_DOUBLE_SIDED = 4u;
 static constexpr unsigned MAT_THIN_WALLED = 8u;
+static constexpr unsigned MAT_UNLIT = 16u;
 static constexpr unsigned TEX_SRGB = 1u;
 static constexpr unsigned TEX_NEAREST = 2u;
 static constexpr unsigned WRAP_REPEAT = 0u;

@@ -138,7 +138,8 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
         p.radiance += p.beta * sp.emission * weight;
     }
 
-    if (p.bounce == max_depth) return false;
+    // An unlit surface shows its colour and reflects nothing.
+    if (p.bounce == max_depth || (material.flags & MAT_UNLIT) != 0u) return false;
 
     float3 wo_world = -p.ray.dir;
     BsdfView view = bsdf_view(sp.bsdf, to_local(sp.frame, wo_world));

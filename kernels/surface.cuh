@@ -42,7 +42,7 @@ struct ShadingPoint {
     Bsdf bsdf;
     Frame frame;        // normal-mapped, oriented as described at shade()
     float3 geo_normal;  // on the same side as frame.n
-    float3 emission;    // towards the ray's origin
+    float3 emission;    // towards the ray's origin (an unlit material's base colour)
     float3 albedo;      // base colour, for the albedo AOV
 };
 
@@ -103,7 +103,10 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
     float metallic = m.metallic * mr.z;
     float transmission = m.transmission * sample_slot(s, m.transmission_tex, hit.uv0, hit.uv1).x;
     bool emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
-    float3 emission = emissive_side ? m.emission * xyz(sample_slot(s, m.emissive_tex, hit.uv0, hit.uv1)) : splat3(0.0f);
+    bool unlit = (m.flags & MAT_UNLIT) != 0u;
+    float3 emission = !emissive_side ? splat3(0.0f)
+                      : unlit        ? xyz(base)
+                                     : m.emission * xyz(sample_slot(s, m.emissive_tex, hit.uv0, hit.uv1));
 
     float3 normal = hit.normal;
     if (m.normal_tex.texture != NONE) {

@@ -95,7 +95,8 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
             radiance += beta * sp.emission * weight;
         }
 
-        if bounce == max_depth {
+        // An unlit surface shows its colour and reflects nothing.
+        if bounce == max_depth || (material.flags & MAT_UNLIT) != 0u {
             break;
         }
 

@@ -74,7 +74,9 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
     let transmission = m.transmission * sample_slot(m.transmission_tex, hit.uv0, hit.uv1).x;
     let emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
     var emission = vec3<f32>(0.0);
-    if emissive_side {
+    if emissive_side && (m.flags & MAT_UNLIT) != 0u {
+        emission = base.xyz;
+    } else if emissive_side {
         emission = m.emission * sample_slot(m.emissive_tex, hit.uv0, hit.uv1).xyz;
     }
 

@@ -5,6 +5,8 @@
 #![cfg(feature = "wgpu")]
 
 mod common;
+#[path = "data/gltf_builder.rs"]
+mod gltf_builder;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -243,6 +245,13 @@ fn transmission_agrees_with_cpu() {
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);
+}
+
+#[test]
+fn unlit_agrees_with_cpu() {
+    // KHR_materials_unlit seen by the camera and lighting the floor before it.
+    let dir = tempfile::tempdir().unwrap();
+    check_agreement("unlit", &gltf_builder::unlit_panel_over_floor(dir.path(), true), &small(32), 512);
 }
 
 #[test]

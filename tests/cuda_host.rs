@@ -6,6 +6,8 @@
 #![cfg(feature = "cuda")]
 
 mod common;
+#[path = "data/gltf_builder.rs"]
+mod gltf_builder;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -513,6 +515,7 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("TransmissionTest", common::shared_scene("TransmissionTest"), Some(sky.clone())),
         ("NormalTangentMirrorTest", common::shared_scene("NormalTangentMirrorTest"), Some(sky.clone())),
         ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky)),
+        ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
     ];
     for (name, path, env) in scenes {
         let scene = prepare(&path, env.as_ref(), TILE.0, TILE.1);

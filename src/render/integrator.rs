@@ -122,7 +122,8 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
             radiance += beta * sp.emission * weight;
         }
 
-        if bounce == max_depth {
+        // An unlit surface shows its colour and reflects nothing.
+        if bounce == max_depth || material.flags & MAT_UNLIT != 0 {
             break;
         }
 

@@ -63,7 +63,8 @@ pub struct ShadingPoint {
     pub frame: Frame,
     /// Geometric normal on the same side as `frame.n` (flipped with it).
     pub geo_normal: Vec3,
-    /// Emitted radiance towards the ray's origin (zero on the back of single-sided emitters).
+    /// Emitted radiance towards the ray's origin (zero on the back of single-sided
+    /// emitters); an unlit material's is its base colour.
     pub emission: Vec3,
     /// Base colour, for the albedo AOV.
     pub albedo: Vec3,
@@ -101,7 +102,11 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     let metallic = m.metallic * mr.z;
     let transmission = m.transmission * tex(&m.transmission_tex).x;
     let emissive_side = hit.front_face || m.flags & MAT_DOUBLE_SIDED != 0;
-    let emission = if emissive_side { Vec3::from(m.emission) * tex(&m.emissive_tex).xyz() } else { Vec3::ZERO };
+    let emission = match (emissive_side, m.flags & MAT_UNLIT != 0) {
+        (false, _) => Vec3::ZERO,
+        (true, true) => base.xyz(),
+        (true, false) => Vec3::from(m.emission) * tex(&m.emissive_tex).xyz(),
+    };
 
     let mut normal = hit.normal;
     if m.normal_tex.texture != NONE {

@@ -87,6 +87,8 @@ pub const MAT_ALPHA_BLEND: u32 = 2;
 pub const MAT_DOUBLE_SIDED: u32 = 4;
 /// Transmission without KHR_materials_volume: glTF's thin-walled model (no refraction).
 pub const MAT_THIN_WALLED: u32 = 8;
+/// KHR_materials_unlit: the surface shows its base colour and reflects nothing.
+pub const MAT_UNLIT: u32 = 16;
 
 /// glTF metallic-roughness material with the extensions Tessera renders.
 /// `emission` already includes KHR_materials_emissive_strength.

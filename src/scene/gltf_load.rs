@@ -32,6 +32,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",
     "KHR_materials_transmission",
+    "KHR_materials_unlit",
     "KHR_materials_volume",
     "KHR_texture_transform",
     "EXT_mesh_gpu_instancing",

@@ -182,6 +182,9 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
             if m.double_sided() {
                 out.flags |= flat::MAT_DOUBLE_SIDED;
             }
+            if m.unlit() {
+                out.flags |= flat::MAT_UNLIT;
+            }
             if let Some(t) = m.transmission() {
                 out.transmission = t.transmission_factor();
                 out.transmission_tex = b.info_slot(

@@ -135,3 +135,51 @@ fn write(path: PathBuf, bytes: Vec<u8>) -> PathBuf {
 /// A unit quad in the XY plane facing +Z.
 pub const QUAD: [[f32; 3]; 4] = [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0]];
 pub const QUAD_INDICES: [u16; 6] = [0, 1, 2, 0, 2, 3];
+
+/// Base colour of the unlit panel in [`unlit_panel_over_floor`].
+pub const UNLIT_COLOR: [f32; 3] = [0.9, 0.4, 0.1];
+
+/// A white diffuse floor (y = 0, side 2) and a double-sided KHR_materials_unlit
+/// panel standing on it (x in ±0.5, y in 0..0.6, z = -0.5, facing +Z) in
+/// [`UNLIT_COLOR`] (`unlit` false: the same panel as a black dielectric). Camera 0
+/// looks at both from the front and above; camera 1, orthographic, sees nothing
+/// but the panel.
+pub fn unlit_panel_over_floor(dir: &Path, unlit: bool) -> PathBuf {
+    let mut doc = Doc::new();
+    let floor = doc.floats(&[-1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, -1.0, -1.0, 0.0, -1.0], "VEC3");
+    let panel = doc.floats(&[-0.5, 0.0, -0.5, 0.5, 0.0, -0.5, 0.5, 0.6, -0.5, -0.5, 0.6, -0.5], "VEC3");
+    let idx = doc.indices(&[0, 1, 2, 0, 2, 3]);
+    let [r, g, b] = UNLIT_COLOR;
+    let mut panel_material = json!({
+        "doubleSided": true,
+        "pbrMetallicRoughness": { "baseColorFactor": [r, g, b, 1.0], "metallicFactor": 0.0 },
+    });
+    if unlit {
+        panel_material["extensions"] = json!({ "KHR_materials_unlit": {} });
+        doc.json["extensionsUsed"] = json!(["KHR_materials_unlit"]);
+    } else {
+        panel_material["pbrMetallicRoughness"]["baseColorFactor"] = json!([0.0, 0.0, 0.0, 1.0]);
+    }
+    doc.json["materials"] = json!([
+        { "doubleSided": true, "pbrMetallicRoughness": { "baseColorFactor": [0.8, 0.8, 0.8, 1.0], "metallicFactor": 0.0 } },
+        panel_material,
+    ]);
+    doc.json["meshes"] = json!([
+        { "primitives": [{ "attributes": { "POSITION": floor }, "indices": idx, "material": 0 }] },
+        { "primitives": [{ "attributes": { "POSITION": panel }, "indices": idx, "material": 1 }] },
+    ]);
+    doc.json["cameras"] = json!([
+        { "type": "perspective", "perspective": { "yfov": 0.8, "znear": 0.01 } },
+        { "type": "orthographic", "orthographic": { "xmag": 0.2, "ymag": 0.2, "znear": 0.01, "zfar": 10.0 } },
+    ]);
+    // Camera 0 at (0, 1, 2) pitched down by atan(1/2.5) about X.
+    let pitch = -(1.0f32 / 2.5).atan() / 2.0;
+    doc.json["nodes"] = json!([
+        { "mesh": 0 },
+        { "mesh": 1 },
+        { "camera": 0, "translation": [0.0, 1.0, 2.0], "rotation": [pitch.sin(), 0.0, 0.0, pitch.cos()] },
+        { "camera": 1, "translation": [0.0, 0.3, 1.0] },
+    ]);
+    doc.json["scenes"] = json!([{ "nodes": [0, 1, 2, 3] }]);
+    doc.write_embedded(dir, if unlit { "unlit.gltf" } else { "black.gltf" })
+}

@@ -179,6 +179,7 @@ pub fn layout_checks() -> String {
         ("MAT_ALPHA_BLEND", MAT_ALPHA_BLEND),
         ("MAT_DOUBLE_SIDED", MAT_DOUBLE_SIDED),
         ("MAT_THIN_WALLED", MAT_THIN_WALLED),
+        ("MAT_UNLIT", MAT_UNLIT),
         ("TEX_SRGB", TEX_SRGB),
         ("TEX_NEAREST", TEX_NEAREST),
         ("WRAP_REPEAT", WRAP_REPEAT),

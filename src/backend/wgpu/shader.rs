@@ -57,13 +57,14 @@ pub fn source() -> String {
 /// `const` declarations for the values the WGSL shares with the Rust reference.
 pub fn constants() -> String {
     let mut out = String::from("// ---- constants generated from the Rust definitions ----\n");
-    let u32s: [(&str, u32); 34] = [
+    let u32s: [(&str, u32); 35] = [
         ("NONE", flat::NONE),
         ("TRI_ALPHA_TESTED", flat::TRI_ALPHA_TESTED),
         ("MAT_ALPHA_MASK", flat::MAT_ALPHA_MASK),
         ("MAT_ALPHA_BLEND", flat::MAT_ALPHA_BLEND),
         ("MAT_DOUBLE_SIDED", flat::MAT_DOUBLE_SIDED),
         ("MAT_THIN_WALLED", flat::MAT_THIN_WALLED),
+        ("MAT_UNLIT", flat::MAT_UNLIT),
         ("TEX_SRGB", flat::TEX_SRGB),
         ("TEX_NEAREST", flat::TEX_NEAREST),
         ("WRAP_REPEAT", flat::WRAP_REPEAT),
