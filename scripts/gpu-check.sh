@@ -41,7 +41,7 @@ for line in sys.stdin:
         print(m["target"]["name"], m["executable"])' |
         while read -r name exe; do cp "$exe" "$PACK/bin/$name"; done
     strip "$PACK"/bin/*
-    cp -r ../shared/scenes "$PACK/scenes"
+    cp -r --no-preserve=mode ../shared/scenes "$PACK/scenes"
     pwd >"$PACK/build-dir"
     (cd "$PACK/debs" && apt-get download libvulkan1 >/dev/null) ||
         echo "gpu-check: no libvulkan1 package; the wgpu step will need the machine's own Vulkan loader"
@@ -93,8 +93,9 @@ run() {
     echo "gpu-check: NVRTC ${nvrtc:-not found}, Vulkan ICD ${VK_DRIVER_FILES:-default}" >>"$LOG"
 
     step devices 20 "$bin/tessera" info --devices
-    step cuda-tests 150 "$bin/backend_cuda"
-    step wgpu-tests 90 "$bin/backend_wgpu"
+    # Required: a test that would skip without a device fails instead.
+    TESSERA_REQUIRE_CUDA=1 step cuda-tests 150 "$bin/backend_cuda"
+    TESSERA_REQUIRE_WGPU=1 step wgpu-tests 90 "$bin/backend_wgpu"
     local scenes=(
         "cornell-box:"
         "FlightHelmet:$PACK/scenes/FlightHelmet/glTF/FlightHelmet.gltf"

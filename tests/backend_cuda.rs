@@ -13,11 +13,14 @@ use tessera::render::task::{RenderTask, SampleRange, Tile};
 use tessera::scene::{EnvironmentSpec, Scene};
 
 /// Whether a CUDA device can run the kernels here; says why not otherwise.
+/// `scripts/gpu-check.sh` sets TESSERA_REQUIRE_CUDA so that the tests cannot skip there.
 fn cuda_or_skip(test: &str) -> bool {
     let probe = tessera::backend::cuda::probe();
     if probe.unavailable.is_empty() {
         eprintln!("{test}: running on {}", probe.devices.join(", "));
         true
+    } else if std::env::var_os("TESSERA_REQUIRE_CUDA").is_some() {
+        panic!("{test}: TESSERA_REQUIRE_CUDA is set but CUDA is unavailable: {}", probe.unavailable)
     } else {
         eprintln!("{test}: skipped, CUDA is unavailable on this machine: {}", probe.unavailable);
         false
