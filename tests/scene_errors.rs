@@ -127,6 +127,20 @@ fn index_out_of_range_of_the_vertices() {
 }
 
 #[test]
+fn animation_target_out_of_range_is_an_error() {
+    let mut doc = quad();
+    doc.json["animations"] = json!([{
+        "samplers": [{ "input": 0, "output": 0 }],
+        "channels": [{ "sampler": 0, "target": { "node": 9, "path": "translation" } }],
+    }]);
+    let (path, message, _dir) = embedded_error(&doc);
+    assert_eq!(
+        message,
+        format!("{}: animations[0].channels[0].target.node: node index 9 is out of range (1 nodes)", path.display())
+    );
+}
+
+#[test]
 fn reference_out_of_range_is_a_validation_error() {
     let mut doc = quad();
     doc.json["meshes"][0]["primitives"][0]["material"] = json!(3);

@@ -384,6 +384,19 @@ fn validate(root: &gltf::json::Root, path: &Path) -> Result<(), SceneError> {
             ));
         }
     }
+    // The validator checks a channel's sampler but not its target node, which the crate unwraps.
+    for (a, animation) in root.animations.iter().enumerate() {
+        for (c, channel) in animation.channels.iter().enumerate() {
+            let node = channel.target.node.value();
+            if node >= root.nodes.len() {
+                return Err(SceneError::field(
+                    path,
+                    format!("animations[{a}].channels[{c}].target.node"),
+                    format!("node index {node} is out of range ({} nodes)", root.nodes.len()),
+                ));
+            }
+        }
+    }
     let mut errors = Vec::new();
     root.validate(root, gltf::json::Path::new, &mut |p, e| errors.push((p(), e)));
     errors.retain(|(p, _)| {
