@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior and volume
+// The glTF metallic-roughness BSDF with transmission, ior, specular and volume
 // (src/sampling/bsdf.rs: read its header for the model). eval returns
 // f(wo, wi) |cos θi|; wo points to the camera, wi to the light, both local.
 #pragma once
@@ -19,6 +19,7 @@ struct Bsdf {
     bool thin;
     float albedo_row;
     float f0;
+    float specular;
     float diffuse_scale;
 };
 
@@ -54,8 +55,10 @@ TS_HD float mean3(float3 v) { return (v.x + v.y + v.z) * (1.0f / 3.0f); }
 // NaN maps to 0, as in the Rust `unit` helper.
 TS_HD float bsdf_unit(float x) { return x > 0.0f ? fminf(x, 1.0f) : 0.0f; }
 
-TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float ior, float transmission, bool thin) {
+TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float ior, float transmission, bool thin,
+                    float specular) {
     Bsdf b;
+    b.specular = bsdf_unit(specular);
     b.transmission = bsdf_unit(transmission);
     float min_ior = (b.transmission > 0.0f && !thin) ? MIN_REFRACTING_IOR : 1.0f;
     float r = bsdf_unit(roughness);
@@ -67,7 +70,7 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.albedo_row = roughness_row(r);
     b.f0 = dielectric_f0(b.ior);
     float average = dielectric_average(b.albedo_row, b.f0);
-    b.diffuse_scale = 1.0f / fmaxf(1.0f - average, 1e-3f);
+    b.diffuse_scale = 1.0f / fmaxf(1.0f - b.specular * average, 1e-3f);
     return b;
 }
 
@@ -88,8 +91,13 @@ TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
     Albedo a;
     a.lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
     a.lost = multiscatter_lost(a.lobe);
-    a.layer = dielectric_albedo(a.lobe, b.f0);
+    a.layer = b.specular * dielectric_albedo(a.lobe, b.f0);
     return a;
+}
+
+// Fresnel reflectance of the dielectric layer at wo·h.
+TS_HD float bsdf_layer_fresnel(const Bsdf& b, float wo_h, float eta) {
+    return b.specular * fresnel_schlick_dielectric(wo_h, eta);
 }
 
 TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[3]) {
@@ -118,7 +126,7 @@ TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float 
     float wo_h = dot(wo, h);
     float dielectric = 1.0f - b.metallic;
     float3 metal = fresnel_schlick(b.base_color, wo_h) * (splat3(1.0f) + b.base_color * o.lost);
-    float layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0f + b.f0 * o.lost);
+    float layer = bsdf_layer_fresnel(b, wo_h, eta) * (1.0f + b.f0 * o.lost);
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
     specular = (metal * b.metallic + splat3(layer * dielectric)) * lobe;
     float weight = dielectric * (1.0f - b.transmission);
@@ -145,7 +153,7 @@ TS_HD float3 bsdf_eval_pdf_thin_transmission(const Bsdf& b, float3 wo, float3 wi
     wi = mirror_z(wi);
     float3 h = normalize(wo + wi);
     float wo_h = dot(wo, h);
-    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_schlick_dielectric(wo_h, eta));
+    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - bsdf_layer_fresnel(b, wo_h, eta));
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
     pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) / (4.0f * wo_h);
     return b.base_color * (weight * lobe);
@@ -169,7 +177,7 @@ TS_HD float3 bsdf_eval_pdf_refraction(const Bsdf& b, float3 wo, float3 wi, float
     }
     float denom = wo_h + eta * wi_h;
     float denom2 = denom * denom;
-    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - fresnel_schlick_dielectric(wo_h, eta));
+    float weight = (1.0f - b.metallic) * b.transmission * (1.0f - bsdf_layer_fresnel(b, wo_h, eta));
     float btdf = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) * wo_h * -wi_h / (wo.z * denom2);
     pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) * eta * eta * -wi_h / denom2;
     return b.base_color * (weight * btdf);

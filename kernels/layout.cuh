@@ -86,11 +86,14 @@ struct Material {
     float normal_scale;
     unsigned flags;
     unsigned _pad[2];
+    float3 attenuation;
+    float specular;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
     TextureSlot emissive_tex;
     TextureSlot transmission_tex;
+    TextureSlot specular_tex;
 };
 
 struct Texture {

@@ -20,6 +20,7 @@ struct PathState {
     Ray ray;
     float3 beta;
     float3 radiance;
+    float3 medium;        // absorption of the volume `ray` travels in (zero: clear)
     float prev_bsdf_pdf;  // density of the BSDF sample that produced `ray`
     unsigned bounce;
     unsigned transparent_hits;
@@ -73,6 +74,7 @@ TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned p
     p.ray = camera_ray(camera_at(s, at), px, py, make_float2(cam.x, cam.y));
     p.beta = splat3(1.0f);
     p.radiance = splat3(0.0f);
+    p.medium = splat3(0.0f);
     p.prev_bsdf_pdf = 0.0f;
     p.bounce = 0u;
     p.transparent_hits = 0u;
@@ -92,6 +94,7 @@ TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned p
 TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, const Instant& at, PathState& p,
                       bool found, const Hit& hit, ShadowRay& shadow, bool& has_shadow) {
     has_shadow = false;
+    p.beta *= transmittance(p.medium, found ? hit.t : TS_INF);
     if (!found) {
         float3 env = env_radiance(s, p.ray.dir);
         if (s.header.env_light != NONE && !is_black(env)) {
@@ -141,8 +144,8 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
     // An unlit surface shows its colour and reflects nothing.
     if (p.bounce == max_depth || (material.flags & MAT_UNLIT) != 0u) return false;
 
-    float3 wo_world = -p.ray.dir;
-    BsdfView view = bsdf_view(sp.bsdf, to_local(sp.frame, wo_world));
+    float3 wo = to_local(sp.frame, -p.ray.dir);
+    BsdfView view = bsdf_view(sp.bsdf, wo);
 
     // Next-event estimation: the shadow ray is traced by the caller.
     LightSample ls;
@@ -157,7 +160,8 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
                 shadow.ray.dir = ls.wi;
                 shadow.t_max = ts_isfinite(ls.dist) ? ls.dist * (1.0f - 1e-4f) : TS_INF;
                 float weight = ls.delta ? 1.0f : power_heuristic(ls.pdf, bsdf_pdf);
-                shadow.contribution = p.beta * f * ls.radiance * (weight / ls.pdf);
+                float3 absorbed = transmittance(medium_after(material, wo.z, wi.z, p.medium), ls.dist);
+                shadow.contribution = p.beta * f * absorbed * ls.radiance * (weight / ls.pdf);
                 has_shadow = true;
             }
         }
@@ -169,6 +173,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
     if (!bsdf_view_sample(view, u.x, make_float2(u.y, u.z), bs)) return false;
     p.beta *= bs.weight;
     p.prev_bsdf_pdf = bs.pdf;
+    p.medium = medium_after(material, wo.z, bs.wi.z, p.medium);
     float3 wi_world = to_world(sp.frame, bs.wi);
     float3 side = dot(wi_world, sp.geo_normal) >= 0.0f ? sp.geo_normal : -sp.geo_normal;
     p.ray.origin = offset_ray_origin(surf.position, side);

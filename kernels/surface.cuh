@@ -48,6 +48,19 @@ struct ShadingPoint {
 
 TS_HD bool is_refractive(const Material& m) { return m.transmission > 0.0f && (m.flags & MAT_THIN_WALLED) == 0u; }
 
+// The absorbing medium after scattering at m from local wo to local wi (surface.rs: medium_after).
+TS_HD float3 medium_after(const Material& m, float wo_z, float wi_z, float3 current) {
+    if (!is_refractive(m) || wo_z * wi_z >= 0.0f) return current;
+    return wo_z > 0.0f ? m.attenuation : splat3(0.0f);
+}
+
+// Beer–Lambert transmittance over `distance` (possibly infinite); one in clear channels.
+TS_HD float3 transmittance(float3 sigma, float distance) {
+    return make_float3(sigma.x > 0.0f ? expf(-sigma.x * distance) : 1.0f,
+                       sigma.y > 0.0f ? expf(-sigma.y * distance) : 1.0f,
+                       sigma.z > 0.0f ? expf(-sigma.z * distance) : 1.0f);
+}
+
 TS_HD float material_alpha(const SceneView& s, const Material& m, float2 uv0, float2 uv1) {
     return m.base_color.w * sample_slot(s, m.base_color_tex, uv0, uv1).w;
 }
@@ -102,6 +115,7 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
     float roughness = m.roughness * mr.y;
     float metallic = m.metallic * mr.z;
     float transmission = m.transmission * sample_slot(s, m.transmission_tex, hit.uv0, hit.uv1).x;
+    float specular = m.specular * sample_slot(s, m.specular_tex, hit.uv0, hit.uv1).w;
     bool emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
     bool unlit = (m.flags & MAT_UNLIT) != 0u;
     float3 emission = !emissive_side ? splat3(0.0f)
@@ -128,7 +142,7 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
     }
     bool thin = (m.flags & MAT_THIN_WALLED) != 0u;
     ShadingPoint sp;
-    sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin);
+    sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin, specular);
     sp.frame = frame_from_normal_tangent(normal, tangent);
     sp.geo_normal = geo_normal;
     sp.emission = emission;

@@ -18,7 +18,7 @@
 
 // Threads per block of every kernel (their __launch_bounds__).
 static constexpr unsigned TS_BLOCK = 128u;
-static constexpr unsigned STATE_LANES = 6u;
+static constexpr unsigned STATE_LANES = 7u;
 static constexpr unsigned SHADOW_LANES = 3u;
 // counters[COUNTER_NEXT]: paths pushed to queue_out; counters[COUNTER_SHADOW]: shadow rays.
 static constexpr unsigned COUNTER_NEXT = 0u;
@@ -58,7 +58,7 @@ TS_HD unsigned push_index(unsigned* counter) {
 }
 
 // Lane layout: 0 origin+prev_bsdf_pdf, 1 dir+depth, 2 beta+flags, 3 radiance+rays,
-// 4 albedo+pixel (x | y << 16), 5 normal+sample. flags: bounce | transparent hits << 16 | hit << 24.
+// 4 albedo+pixel (x | y << 16), 5 normal+sample, 6 medium+spare. flags: bounce | transparent hits << 16 | hit << 24.
 TS_HD void store_state(const WaveParams& w, unsigned i, const PathState& p) {
     const unsigned c = w.capacity;
     unsigned flags = p.bounce | (p.transparent_hits << 16u) | ((p.hit ? 1u : 0u) << 24u);
@@ -68,12 +68,13 @@ TS_HD void store_state(const WaveParams& w, unsigned i, const PathState& p) {
     w.state[3 * c + i] = make_float4(p.radiance.x, p.radiance.y, p.radiance.z, __uint_as_float(p.rays));
     w.state[4 * c + i] = make_float4(p.albedo.x, p.albedo.y, p.albedo.z, __uint_as_float(p.px | (p.py << 16u)));
     w.state[5 * c + i] = make_float4(p.normal.x, p.normal.y, p.normal.z, __uint_as_float(p.sample));
+    w.state[6 * c + i] = make_float4(p.medium.x, p.medium.y, p.medium.z, 0.0f);
 }
 
 TS_HD PathState load_state(const WaveParams& w, unsigned i) {
     const unsigned c = w.capacity;
     float4 l0 = w.state[0 * c + i], l1 = w.state[1 * c + i], l2 = w.state[2 * c + i];
-    float4 l3 = w.state[3 * c + i], l4 = w.state[4 * c + i], l5 = w.state[5 * c + i];
+    float4 l3 = w.state[3 * c + i], l4 = w.state[4 * c + i], l5 = w.state[5 * c + i], l6 = w.state[6 * c + i];
     PathState p;
     p.ray.origin = make_float3(l0.x, l0.y, l0.z);
     p.prev_bsdf_pdf = l0.w;
@@ -92,6 +93,7 @@ TS_HD PathState load_state(const WaveParams& w, unsigned i) {
     p.py = pixel >> 16u;
     p.normal = make_float3(l5.x, l5.y, l5.z);
     p.sample = __float_as_uint(l5.w);
+    p.medium = make_float3(l6.x, l6.y, l6.z);
     return p;
 }
 
@@ -187,6 +189,7 @@ TS_HD void wf_megakernel(const SceneView& s, const WaveParams& w, unsigned i) {
     p.ray.origin = splat3(0.0f);
     p.ray.dir = splat3(0.0f);
     p.beta = splat3(0.0f);
+    p.medium = splat3(0.0f);
     p.prev_bsdf_pdf = 0.0f;
     p.bounce = 0u;
     p.transparent_hits = 0u;

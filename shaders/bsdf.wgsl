@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior and volume (thin-walled
+// The glTF metallic-roughness BSDF with transmission, ior, specular and volume (thin-walled
 // or refracting), as src/sampling/bsdf.rs: methods `Bsdf::x` are `bsdf_x`.
 // `eval` returns f(wo, wi) |cos θi|; the surface is two-sided (wo.z < 0 mirrors
 // both directions, and a refracting dielectric then sees 1 / ior).
@@ -12,6 +12,7 @@ struct Bsdf {
     thin: bool,
     albedo_row: f32,
     f0: f32,
+    specular: f32,
     diffuse_scale: f32,
 }
 
@@ -52,7 +53,16 @@ fn unit_interval(x: f32) -> f32 {
     return select(0.0, min(x, 1.0), x > 0.0);
 }
 
-fn bsdf_new(base_color: vec3<f32>, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool) -> Bsdf {
+fn bsdf_new(
+    base_color: vec3<f32>,
+    metallic: f32,
+    roughness: f32,
+    ior: f32,
+    transmission: f32,
+    thin: bool,
+    specular: f32,
+) -> Bsdf {
+    let s = unit_interval(specular);
     let tr = unit_interval(transmission);
     let min_ior = select(1.0, MIN_REFRACTING_IOR, tr > 0.0 && !thin);
     let clamped_ior = min(select(min_ior, ior, ior > min_ior), MAX_IOR);
@@ -69,7 +79,8 @@ fn bsdf_new(base_color: vec3<f32>, metallic: f32, roughness: f32, ior: f32, tran
         thin,
         row,
         f0,
-        1.0 / max(1.0 - average, 1e-3),
+        s,
+        1.0 / max(1.0 - s * average, 1e-3),
     );
 }
 
@@ -97,7 +108,12 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
 
 fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
     let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
-    return Albedo(lobe, multiscatter_lost(lobe), dielectric_albedo(lobe, b.f0));
+    return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0));
+}
+
+// Fresnel reflectance of the dielectric layer at wo·h.
+fn bsdf_layer_fresnel(b: Bsdf, wo_h: f32, eta: f32) -> f32 {
+    return b.specular * fresnel_schlick_dielectric(wo_h, eta);
 }
 
 // Probabilities of [specular, diffuse, transmission] given the albedos seen from wo.
@@ -137,7 +153,7 @@ fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32
     let wo_h = dot(wo, h);
     let dielectric = 1.0 - b.metallic;
     let metal = fresnel_schlick(b.base_color, wo_h) * (vec3<f32>(1.0) + b.base_color * o.lost);
-    let layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0 + b.f0 * o.lost);
+    let layer = bsdf_layer_fresnel(b, wo_h, eta) * (1.0 + b.f0 * o.lost);
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
     let specular = (metal * b.metallic + vec3<f32>(layer * dielectric)) * lobe;
     let weight = dielectric * (1.0 - b.transmission);
@@ -161,7 +177,7 @@ fn bsdf_eval_pdf_thin_transmission(b: Bsdf, wo: vec3<f32>, wi_below: vec3<f32>, 
     let wi = mirror_z(wi_below);
     let h = normalize(wo + wi);
     let wo_h = dot(wo, h);
-    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
+    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - bsdf_layer_fresnel(b, wo_h, eta));
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
     let pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) / (4.0 * wo_h);
     return BsdfValue(b.base_color * (weight * lobe), pdf);
@@ -185,7 +201,7 @@ fn bsdf_eval_pdf_refraction(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, p_t
     }
     let denom = wo_h + eta * wi_h;
     let denom2 = denom * denom;
-    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
+    let weight = (1.0 - b.metallic) * b.transmission * (1.0 - bsdf_layer_fresnel(b, wo_h, eta));
     let btdf = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) * wo_h * -wi_h / (wo.z * denom2);
     let pdf = p_transmission * ggx_vndf_pdf(wo, h, b.alpha) * eta * eta * -wi_h / denom2;
     return BsdfValue(b.base_color * (weight * btdf), pdf);

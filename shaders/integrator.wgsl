@@ -45,10 +45,13 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
     var prev_bsdf_pdf = 0.0;
     var bounce = 0u;
     var transparent_hits = 0u;
+    // Absorption of the volume the ray travels in (zero: clear).
+    var medium = vec3<f32>(0.0);
 
     loop {
         result.rays += 1u;
         let hit = intersect(ray, inf(), at);
+        beta *= transmittance(medium, select(inf(), hit.t, hit.found));
         if !hit.found {
             let env = env_radiance(ray.dir);
             if header.env_light != NONE && !is_black(env) {
@@ -100,8 +103,8 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
             break;
         }
 
-        let wo_world = -ray.dir;
-        let view = bsdf_view(sp.bsdf, frame_to_local(sp.frame, wo_world));
+        let wo = frame_to_local(sp.frame, -ray.dir);
+        let view = bsdf_view(sp.bsdf, wo);
 
         // Next-event estimation.
         let ls = sample_light(surf.position, rand4(seed, px, py, sample, group_light(bounce)), at);
@@ -122,7 +125,8 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
                     if !ls.delta {
                         weight = power_heuristic(ls.pdf, value.pdf);
                     }
-                    radiance += beta * f * ls.radiance * (weight / ls.pdf);
+                    let absorbed = transmittance(medium_after(material, wo.z, wi.z, medium), ls.dist);
+                    radiance += beta * f * absorbed * ls.radiance * (weight / ls.pdf);
                 }
             }
         }
@@ -135,6 +139,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         }
         beta *= bs.weight;
         prev_bsdf_pdf = bs.pdf;
+        medium = medium_after(material, wo.z, bs.wi.z, medium);
         let wi_world = frame_to_world(sp.frame, bs.wi);
         let side = select(-sp.geo_normal, sp.geo_normal, dot(wi_world, sp.geo_normal) >= 0.0);
         ray = Ray(offset_ray_origin(surf.position, side), wi_world);

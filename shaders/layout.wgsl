@@ -51,11 +51,14 @@ struct Material {
     normal_scale: f32,
     flags: u32,
     _pad: vec2<u32>,
+    attenuation: vec3<f32>,
+    specular: f32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
     emissive_tex: TextureSlot,
     transmission_tex: TextureSlot,
+    specular_tex: TextureSlot,
 }
 
 struct Texture {

@@ -54,6 +54,25 @@ fn is_refractive(m: Material) -> bool {
     return m.transmission > 0.0 && (m.flags & MAT_THIN_WALLED) == 0u;
 }
 
+// The absorbing medium after scattering at m from local wo to local wi (surface.rs: medium_after).
+fn medium_after(m: Material, wo_z: f32, wi_z: f32, current: vec3<f32>) -> vec3<f32> {
+    if !is_refractive(m) || wo_z * wi_z >= 0.0 {
+        return current;
+    }
+    return select(vec3<f32>(0.0), m.attenuation, wo_z > 0.0);
+}
+
+// Beer–Lambert transmittance over `distance` (possibly infinite); one in clear
+// channels. WGSL leaves exp(−∞) to the implementation, so an infinite distance
+// is spelled out.
+fn transmittance(sigma: vec3<f32>, distance: f32) -> vec3<f32> {
+    var t = vec3<f32>(0.0);
+    if is_finite(distance) {
+        t = exp(-sigma * distance);
+    }
+    return select(t, vec3<f32>(1.0), sigma <= vec3<f32>(0.0));
+}
+
 fn material_alpha(m: Material, uv0: vec2<f32>, uv1: vec2<f32>) -> f32 {
     return m.base_color.w * sample_slot(m.base_color_tex, uv0, uv1).w;
 }
@@ -72,6 +91,7 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
     let roughness = m.roughness * mr.y;
     let metallic = m.metallic * mr.z;
     let transmission = m.transmission * sample_slot(m.transmission_tex, hit.uv0, hit.uv1).x;
+    let specular = m.specular * sample_slot(m.specular_tex, hit.uv0, hit.uv1).w;
     let emissive_side = hit.front_face || (m.flags & MAT_DOUBLE_SIDED) != 0u;
     var emission = vec3<f32>(0.0);
     if emissive_side && (m.flags & MAT_UNLIT) != 0u {
@@ -100,7 +120,7 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
     }
     let thin = (m.flags & MAT_THIN_WALLED) != 0u;
     return ShadingPoint(
-        bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin),
+        bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin, specular),
         frame_from_normal_tangent(normal, tangent),
         geo_normal,
         emission,

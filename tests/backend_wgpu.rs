@@ -242,6 +242,12 @@ fn transmission_agrees_with_cpu() {
 }
 
 #[test]
+fn attenuation_agrees_with_cpu() {
+    // Refracting KHR_materials_volume with Beer–Lambert absorption.
+    check_agreement("AttenuationTest", &shared_scene("AttenuationTest"), &small(32), 256);
+}
+
+#[test]
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);

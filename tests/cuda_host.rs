@@ -225,24 +225,29 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls, mixtures.
-fn materials() -> Vec<(Vec3, f32, f32, f32, f32, bool)> {
+/// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls,
+/// mixtures, a weakened specular layer: (base, metallic, roughness, ior, transmission, thin, specular).
+type MaterialParams = (Vec3, f32, f32, f32, f32, bool, f32);
+
+fn materials() -> Vec<MaterialParams> {
     let mut all = vec![
-        (Vec3::splat(0.8), 0.0, 0.5, 1.0, 0.0, false),
-        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.0, 1.5, 0.0, false),
-        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.7, 1.5, 0.0, false),
-        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false),
-        (Vec3::ONE, 0.0, 0.0, 1.5, 1.0, false),
-        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false),
-        (Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true),
-        (Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false),
+        (Vec3::splat(0.8), 0.0, 0.5, 1.0, 0.0, false, 1.0),
+        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.0, 1.5, 0.0, false, 1.0),
+        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.7, 1.5, 0.0, false, 1.0),
+        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 1.0),
+        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 0.3),
+        (Vec3::ONE, 0.0, 0.0, 1.5, 1.0, false, 1.0),
+        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 1.0),
+        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 0.5),
+        (Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0),
+        (Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false, 0.0),
         // Out-of-range parameters are clamped the same way.
-        (Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false),
+        (Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5),
     ];
     for i in 0..12 {
         let [a, b, c, d] = uniform(20, i);
-        let [e, g, t, _] = uniform(21, i);
-        all.push((Vec3::new(a, b, c), d * d * d, e, 1.0 + 1.5 * g, t, i % 2 == 0));
+        let [e, g, t, s] = uniform(21, i);
+        all.push((Vec3::new(a, b, c), d * d * d, e, 1.0 + 1.5 * g, t, i % 2 == 0, if i % 3 == 0 { s } else { 1.0 }));
     }
     all
 }
@@ -252,10 +257,18 @@ fn bsdf_eval_pdf_and_sampling_agree() {
     let Some(driver) = driver_or_skip("bsdf_eval_pdf_and_sampling_agree") else { return };
     let mut commands = Vec::new();
     let mut cases = Vec::new();
-    for (m, &(base, metallic, roughness, ior, transmission, thin)) in materials().iter().enumerate() {
-        let params =
-            format!("{} {} {} {} {} {}", h3(base), h(metallic), h(roughness), h(ior), h(transmission), thin as u32);
-        let bsdf = Bsdf::new(base, metallic, roughness, ior, transmission, thin);
+    for (m, &(base, metallic, roughness, ior, transmission, thin, specular)) in materials().iter().enumerate() {
+        let params = format!(
+            "{} {} {} {} {} {} {}",
+            h3(base),
+            h(metallic),
+            h(roughness),
+            h(ior),
+            h(transmission),
+            thin as u32,
+            h(specular)
+        );
+        let bsdf = Bsdf::with_specular(base, metallic, roughness, ior, transmission, thin, specular);
         for i in 0..300 {
             let key = m as u32 * 1000 + i;
             let (wo, wi) = (unit(5, key), unit(6, key));
@@ -514,7 +527,9 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("LightsPunctualLamp", common::shared_scene("LightsPunctualLamp"), None),
         ("TransmissionTest", common::shared_scene("TransmissionTest"), Some(sky.clone())),
         ("NormalTangentMirrorTest", common::shared_scene("NormalTangentMirrorTest"), Some(sky.clone())),
-        ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky)),
+        ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky.clone())),
+        ("AttenuationTest", common::shared_scene("AttenuationTest"), Some(sky)),
+        ("absorbing-slab", gltf_builder::absorbing_slab(dir.path(), 1.5, Some(([0.8, 0.5, 0.2], 1.0))), None),
         ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
     ];
     for (name, path, env) in scenes {

@@ -5,10 +5,11 @@ mod common;
 mod gltf_builder;
 
 use gltf_builder::{unlit_panel_over_floor, UNLIT_COLOR};
+use serde_json::json;
 use tessera::backend::BackendKind;
 use tessera::render::film::FrameImage;
 use tessera::render::settings::RenderSettings;
-use tessera::scene::{CameraSelect, EnvironmentSpec};
+use tessera::scene::{CameraSelect, EnvironmentSpec, Scene};
 
 fn settings(camera: usize, env: f32) -> RenderSettings {
     RenderSettings {
@@ -60,4 +61,61 @@ fn unlit_surfaces_light_what_is_around_them() {
     let (lit_floor, dark_floor) = (mean_of(&lit, floor.clone()), mean_of(&dark, floor));
     assert!(lit_floor > 1e-3, "the floor before an unlit panel has mean green {lit_floor}");
     assert_eq!(dark_floor, 0.0, "nothing lights the floor before a black panel");
+}
+
+#[test]
+fn an_absorbing_slab_transmits_what_beer_lambert_says() {
+    // KHR_materials_volume: light crossing thickness d of a medium whose colour is
+    // c at attenuationDistance D keeps c^(d/D) = exp(−σ d), σ = −ln(c) / D. The
+    // slab is index-matched glass (ior 1, rendered as 1.01: F0 ≈ 2.5e-5), so the
+    // interfaces take away less than 1e-4.
+    let dir = tempfile::tempdir().unwrap();
+    let colour = [0.8, 0.5, 0.2];
+    for (thickness, distance) in [(2.0f32, 1.0f32), (0.5, 1.0), (1.0, 4.0)] {
+        let path = gltf_builder::absorbing_slab(dir.path(), thickness, Some((colour, distance)));
+        let image = common::render(&path, &settings(0, 1.0), BackendKind::Cpu, 16, None);
+        for k in 0..3 {
+            let expected = colour[k].powf(thickness / distance);
+            let mean = image.color.iter().map(|c| c[k]).sum::<f32>() / image.color.len() as f32;
+            assert!(
+                (mean - expected).abs() <= 0.01 * expected + 1e-4,
+                "thickness {thickness}, distance {distance}, channel {k}: {mean}, Beer–Lambert {expected}"
+            );
+        }
+    }
+    // A clear volume passes the environment through.
+    let clear = common::render(
+        &gltf_builder::absorbing_slab(dir.path(), 2.0, None),
+        &settings(0, 1.0),
+        BackendKind::Cpu,
+        16,
+        None,
+    );
+    let mean = clear.color.iter().map(|c| c[0] + c[1] + c[2]).sum::<f32>() / (3.0 * clear.color.len() as f32);
+    assert!((mean - 1.0).abs() < 1e-3, "a clear slab transmits {mean}");
+}
+
+#[test]
+fn volume_and_specular_parameters_reach_the_material() {
+    let dir = tempfile::tempdir().unwrap();
+    // σ = −ln(attenuationColor) / attenuationDistance per channel.
+    let scene = Scene::load(&gltf_builder::absorbing_slab(dir.path(), 1.0, Some(([0.5, 1.0, 0.25], 2.0)))).unwrap();
+    let sigma = scene.materials[0].attenuation;
+    let expected = [0.5f32.ln() / -2.0, 0.0, 0.25f32.ln() / -2.0];
+    assert!((0..3).all(|k| (sigma[k] - expected[k]).abs() < 1e-6), "{sigma:?} vs {expected:?}");
+    assert!(scene.warnings.iter().all(|w| !w.contains("volume")), "{:?}", scene.warnings);
+
+    // KHR_materials_specular: the factor is rendered, a colour is named in one warning.
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_specular"]);
+    let specular = |extension| json!({ "extensions": { "KHR_materials_specular": extension } });
+    doc.json["materials"] = json!([
+        specular(json!({ "specularFactor": 0.3 })),
+        specular(json!({ "specularColorFactor": [1.0, 0.5, 0.5] })),
+    ]);
+    let scene = Scene::load(&doc.write_embedded(dir.path(), "specular.gltf")).unwrap();
+    assert_eq!((scene.materials[0].specular, scene.materials[1].specular), (0.3, 1.0));
+    let named: Vec<_> = scene.warnings.iter().filter(|w| w.contains("KHR_materials_specular")).collect();
+    assert!(named.len() == 1 && named[0].contains("materials[1]") && !named[0].contains("materials[0]"), "{named:?}");
 }

@@ -55,8 +55,7 @@ fn check_flat(name: &str, s: &FlatScene) {
         assert!((Vec3::from(v.normal).length() - 1.0).abs() < 1e-3, "{name}: vertex {i} normal {:?}", v.normal);
     }
     for (i, m) in s.materials.iter().enumerate() {
-        let slots = [m.base_color_tex, m.metallic_roughness_tex, m.normal_tex, m.emissive_tex, m.transmission_tex];
-        for slot in slots {
+        for (_, slot) in m.texture_slots() {
             assert!(slot.texture == NONE || (slot.texture as usize) < s.textures.len(), "{name}: material {i}");
             assert!(slot.texcoord <= 1, "{name}: material {i}");
         }

@@ -48,11 +48,14 @@ fn rust_layouts() -> Vec<RustLayout> {
             normal_scale,
             flags,
             _pad,
+            attenuation,
+            specular,
             base_color_tex,
             metallic_roughness_tex,
             normal_tex,
             emissive_tex,
             transmission_tex,
+            specular_tex,
         }),
         layout!(Texture { offset, width, height, flags }),
         layout!(Light { position, kind, direction, index, intensity, pick_pdf, cos_outer, cos_inner, range, _pad }),
@@ -136,10 +139,10 @@ fn wgsl_structs_match_the_rust_layout() {
 
 #[test]
 fn layout_check_notices_a_moved_member() {
-    // A vec3 pad is 16-aligned: every texture slot of Material moves by 16 bytes.
+    // A vec3 pad is 16-aligned: every later member of Material moves by 16 bytes.
     let source = shader::source().replace(
-        "    flags: u32,\n    _pad: vec2<u32>,\n    base_color_tex",
-        "    flags: u32,\n    _pad: vec3<u32>,\n    base_color_tex",
+        "    flags: u32,\n    _pad: vec2<u32>,\n    attenuation",
+        "    flags: u32,\n    _pad: vec3<u32>,\n    attenuation",
     );
     let module = naga::front::wgsl::parse_str(&source).expect("still valid WGSL");
     let material = rust_layouts().into_iter().find(|l| l.name == "Material").unwrap();

@@ -116,7 +116,8 @@ Bsdf next_bsdf(std::istringstream& in) {
     float3 base = next_f3(in);
     float metallic = next_f(in), roughness = next_f(in), ior = next_f(in), transmission = next_f(in);
     bool thin = next_u(in) != 0u;
-    return bsdf_new(base, metallic, roughness, ior, transmission, thin);
+    float specular = next_f(in);
+    return bsdf_new(base, metallic, roughness, ior, transmission, thin, specular);
 }
 
 // Runs the waves of one task through the wavefront stages (mode 0) or the

@@ -6,7 +6,9 @@ use glam::{Vec2, Vec3};
 
 use crate::accel::Ray;
 use crate::render::motion::{self, intersect, occluded};
-use crate::render::surface::{alpha_mask_accepts, material_alpha, offset_ray_origin, shade, surface_hit};
+use crate::render::surface::{
+    alpha_mask_accepts, material_alpha, medium_after, offset_ray_origin, shade, surface_hit, transmittance,
+};
 use crate::render::task::PixelSums;
 use crate::sampling::light::{env_pdf, env_radiance, sample_light, triangle_light_pdf};
 use crate::sampling::rng::{group_bsdf, group_light, rand4, GROUP_CAMERA};
@@ -71,10 +73,14 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
     let mut prev_bsdf_pdf = 0.0f32;
     let mut bounce = 0u32;
     let mut transparent_hits = 0u32;
+    // Absorption of the volume the ray travels in (zero: clear).
+    let mut medium = Vec3::ZERO;
 
     loop {
         result.rays += 1;
-        let Some(hit) = intersect(scene, &ray, f32::INFINITY, at, accept) else {
+        let found = intersect(scene, &ray, f32::INFINITY, at, accept);
+        beta *= transmittance(medium, found.as_ref().map_or(f32::INFINITY, |hit| hit.t));
+        let Some(hit) = found else {
             let env = env_radiance(scene, ray.dir);
             if scene.header.env_light != NONE && !is_black(env) {
                 let weight = if bounce == 0 {
@@ -127,8 +133,8 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
             break;
         }
 
-        let wo_world = -ray.dir;
-        let view = sp.bsdf.view(sp.frame.to_local(wo_world));
+        let wo = sp.frame.to_local(-ray.dir);
+        let view = sp.bsdf.view(wo);
 
         // Next-event estimation.
         if let Some(ls) = sample_light(scene, surf.position, rand(group_light(bounce)), at) {
@@ -142,7 +148,8 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
                     result.rays += 1;
                     if !occluded(scene, &shadow, t_max, at, accept) {
                         let weight = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
-                        radiance += beta * f * ls.radiance * (weight / ls.pdf);
+                        let absorbed = transmittance(medium_after(material, wo.z, wi.z, medium), ls.dist);
+                        radiance += beta * f * absorbed * ls.radiance * (weight / ls.pdf);
                     }
                 }
             }
@@ -155,6 +162,7 @@ pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, m
         };
         beta *= bs.weight;
         prev_bsdf_pdf = bs.pdf;
+        medium = medium_after(material, wo.z, bs.wi.z, medium);
         let wi_world = sp.frame.to_world(bs.wi);
         let side = if wi_world.dot(sp.geo_normal) >= 0.0 { sp.geo_normal } else { -sp.geo_normal };
         ray = Ray { origin: offset_ray_origin(surf.position, side), dir: wi_world };

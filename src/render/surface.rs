@@ -76,6 +76,28 @@ pub fn is_refractive(m: &Material) -> bool {
     m.transmission > 0.0 && m.flags & MAT_THIN_WALLED == 0
 }
 
+/// The absorbing medium a path travels in after scattering at a surface of `m`
+/// from local `wo` to local `wi` (z components; the frame of a refracting material
+/// points outwards): refraction into the material enters its volume, refraction
+/// out of it leaves into clear space, anything else keeps `current`. Media do not
+/// nest: glTF volumes are closed, non-overlapping meshes.
+pub fn medium_after(m: &Material, wo_z: f32, wi_z: f32, current: Vec3) -> Vec3 {
+    if !is_refractive(m) || wo_z * wi_z >= 0.0 {
+        current
+    } else if wo_z > 0.0 {
+        Vec3::from(m.attenuation)
+    } else {
+        Vec3::ZERO
+    }
+}
+
+/// Beer–Lambert transmittance over `distance` (possibly infinite) in a medium
+/// of absorption `sigma`; exactly one in clear channels.
+pub fn transmittance(sigma: Vec3, distance: f32) -> Vec3 {
+    let channel = |s: f32| if s > 0.0 { (-s * distance).exp() } else { 1.0 };
+    Vec3::new(channel(sigma.x), channel(sigma.y), channel(sigma.z))
+}
+
 /// Base colour alpha (factor × texture) at a hit, for alpha masks and blending.
 pub fn material_alpha(scene: &FlatScene, m: &Material, uv0: Vec2, uv1: Vec2) -> f32 {
     m.base_color[3] * sample_slot(scene, &m.base_color_tex, uv0, uv1).w
@@ -101,6 +123,7 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     let roughness = m.roughness * mr.y;
     let metallic = m.metallic * mr.z;
     let transmission = m.transmission * tex(&m.transmission_tex).x;
+    let specular = m.specular * tex(&m.specular_tex).w;
     let emissive_side = hit.front_face || m.flags & MAT_DOUBLE_SIDED != 0;
     let emission = match (emissive_side, m.flags & MAT_UNLIT != 0) {
         (false, _) => Vec3::ZERO,
@@ -128,7 +151,7 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     }
     let thin = m.flags & MAT_THIN_WALLED != 0;
     ShadingPoint {
-        bsdf: Bsdf::new(base.xyz(), metallic, roughness, m.ior, transmission, thin),
+        bsdf: Bsdf::with_specular(base.xyz(), metallic, roughness, m.ior, transmission, thin, specular),
         frame: Frame::from_normal_tangent(normal, tangent),
         geo_normal,
         emission,

@@ -1,5 +1,6 @@
 //! The glTF metallic-roughness BSDF with `KHR_materials_transmission`,
-//! `KHR_materials_ior` and `KHR_materials_volume` (thin-walled or refracting).
+//! `KHR_materials_ior`, `KHR_materials_specular` (its factor) and
+//! `KHR_materials_volume` (thin-walled or refracting).
 //!
 //! The structure is Appendix B of the glTF 2.0 specification:
 //!
@@ -17,6 +18,9 @@
 //! thin-walled materials, the specular lobe mirrored through the surface plane
 //! (no bending). glTF materials without `KHR_materials_volume` are thin-walled;
 //! volume attenuation inside refracting ones is the integrator's business.
+//! `KHR_materials_specular`'s factor s scales the dielectric layer's F0 and F90
+//! alike, so its Fresnel term, its albedo E and E_avg are s times those of
+//! the full layer (and the base below it receives 1 − s·F).
 //!
 //! Where Tessera departs from Appendix B, and why:
 //! - **Diffuse under the specular layer.** `fresnel_mix` weights the base by
@@ -100,8 +104,10 @@ pub struct Bsdf {
     pub thin: bool,
     /// Row coordinate of the roughness in the albedo table.
     pub albedo_row: f32,
-    /// Normal reflectance of the dielectric layer.
+    /// Normal reflectance of the dielectric layer before `specular`.
     pub f0: f32,
+    /// KHR_materials_specular's factor: the dielectric layer's strength.
+    pub specular: f32,
     /// 1 / (1 − E_avg) of the dielectric layer: the diffuse lobe's normalisation.
     pub diffuse_scale: f32,
 }
@@ -164,8 +170,22 @@ impl Bsdf {
     /// transmission to [0, 1], ior to [1, MAX_IOR] — [MIN_REFRACTING_IOR,
     /// MAX_IOR] for a refracting material.
     pub fn new(base_color: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool) -> Bsdf {
+        Bsdf::with_specular(base_color, metallic, roughness, ior, transmission, thin, 1.0)
+    }
+
+    /// [`Bsdf::new`] with KHR_materials_specular's factor (clamped to [0, 1]).
+    pub fn with_specular(
+        base_color: Vec3,
+        metallic: f32,
+        roughness: f32,
+        ior: f32,
+        transmission: f32,
+        thin: bool,
+        specular: f32,
+    ) -> Bsdf {
         // Written so that NaN maps to the lower bound.
         let unit = |x: f32| if x > 0.0 { x.min(1.0) } else { 0.0 };
+        let specular = unit(specular);
         let transmission = unit(transmission);
         let min_ior = if transmission > 0.0 && !thin { MIN_REFRACTING_IOR } else { 1.0 };
         let roughness = unit(roughness);
@@ -182,7 +202,8 @@ impl Bsdf {
             thin,
             albedo_row,
             f0,
-            diffuse_scale: 1.0 / (1.0 - average).max(1e-3),
+            specular,
+            diffuse_scale: 1.0 / (1.0 - specular * average).max(1e-3),
         }
     }
 
@@ -201,7 +222,13 @@ impl Bsdf {
     #[inline]
     fn albedo(&self, cos: f32) -> Albedo {
         let lobe = albedo_lookup(&TABLE, self.albedo_row, self.alpha, cos);
-        Albedo { lobe, lost: multiscatter_lost(lobe), layer: dielectric_albedo(lobe, self.f0) }
+        Albedo { lobe, lost: multiscatter_lost(lobe), layer: self.specular * dielectric_albedo(lobe, self.f0) }
+    }
+
+    /// Fresnel reflectance of the dielectric layer at wo·h (see `upper_hemisphere` for η).
+    #[inline]
+    fn layer_fresnel(&self, wo_h: f32, eta: f32) -> f32 {
+        self.specular * fresnel_schlick_dielectric(wo_h, eta)
     }
 
     /// The BSDF seen from `wo`, for any number of evaluations and samples.
@@ -291,7 +318,7 @@ impl Bsdf {
         let wo_h = wo.dot(h);
         let dielectric = 1.0 - self.metallic;
         let metal = fresnel_schlick(self.base_color, wo_h) * (Vec3::ONE + self.base_color * o.lost);
-        let layer = fresnel_schlick_dielectric(wo_h, eta) * (1.0 + self.f0 * o.lost);
+        let layer = self.layer_fresnel(wo_h, eta) * (1.0 + self.f0 * o.lost);
         // D G2 / (4 cos θo cos θi), times cos θi.
         let lobe = ggx_d(h, self.alpha) * smith_g2(wo, wi, self.alpha) / (4.0 * wo.z);
         let specular = (metal * self.metallic + Vec3::splat(layer * dielectric)) * lobe;
@@ -312,7 +339,7 @@ impl Bsdf {
         let wi = mirror_z(wi);
         let h = (wo + wi).normalize();
         let wo_h = wo.dot(h);
-        let weight = (1.0 - self.metallic) * self.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
+        let weight = (1.0 - self.metallic) * self.transmission * (1.0 - self.layer_fresnel(wo_h, eta));
         let lobe = ggx_d(h, self.alpha) * smith_g2(wo, wi, self.alpha) / (4.0 * wo.z);
         let pdf = p_transmission * ggx_vndf_pdf(wo, h, self.alpha) / (4.0 * wo_h);
         (self.base_color * (weight * lobe), pdf)
@@ -336,7 +363,7 @@ impl Bsdf {
         }
         let denom = wo_h + eta * wi_h;
         let denom2 = denom * denom;
-        let weight = (1.0 - self.metallic) * self.transmission * (1.0 - fresnel_schlick_dielectric(wo_h, eta));
+        let weight = (1.0 - self.metallic) * self.transmission * (1.0 - self.layer_fresnel(wo_h, eta));
         // (1 − F) D G2 |wi·h| |wo·h| / (|cos θo| (wo·h + η wi·h)²): the importance
         // BTDF times cos θi, divided by η² for radiance.
         let btdf = ggx_d(h, self.alpha) * smith_g2(wo, wi, self.alpha) * wo_h * -wi_h / (wo.z * denom2);
@@ -441,6 +468,15 @@ mod tests {
         Bsdf::new(Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false)
     }
 
+    /// KHR_materials_specular's factor on a plastic, a rough glass and a thin wall.
+    fn weak_specular(specular: f32) -> [(&'static str, Bsdf); 3] {
+        [
+            ("weak plastic", Bsdf::with_specular(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.3, 1.5, 0.0, false, specular)),
+            ("weak glass", Bsdf::with_specular(Vec3::ONE, 0.0, 0.4, 1.5, 1.0, false, specular)),
+            ("weak thin wall", Bsdf::with_specular(Vec3::new(0.9, 0.8, 0.7), 0.0, 0.5, 1.5, 0.6, true, specular)),
+        ]
+    }
+
     /// A spread of materials for the pointwise checks.
     fn materials() -> Vec<(&'static str, Bsdf)> {
         let mut all = vec![
@@ -455,6 +491,8 @@ mod tests {
             ("half thin", thin(0.6, 0.5)),
             ("mixed", mixed()),
         ];
+        all.extend(weak_specular(0.4));
+        all.extend(weak_specular(0.0));
         for i in 0..20 {
             let [a, b, c, d] = rand4(99, i, 0, 0, 0);
             let [e, f, g, _] = rand4(99, i, 0, 0, 1);
@@ -513,6 +551,16 @@ mod tests {
         check_sampling("half thin 0.6", thin(0.6, 0.5), PI - 0.5);
         check_sampling("mixed", mixed(), 0.8);
         check_sampling("mixed", mixed(), PI - 0.6);
+    }
+
+    #[test]
+    fn specular_factor_sampling_matches_pdf() {
+        for specular in [0.0, 0.4] {
+            for (name, bsdf) in weak_specular(specular) {
+                check_sampling(&format!("{name} {specular}"), bsdf, 0.6);
+                check_sampling(&format!("{name} {specular}"), bsdf, PI - 0.4);
+            }
+        }
     }
 
     #[test]
@@ -766,6 +814,53 @@ mod tests {
                 assert_within(albedo(&dielectric, wo, 200_000, 1.0), 0.96, 1.0, &format!("dielectric, {what}"));
                 let metal = Bsdf::new(Vec3::ONE, 1.0, roughness, 1.5, 0.0, false);
                 assert_within(albedo(&metal, wo, 500_000, 1.0), 0.97, 1.0, &format!("metal, {what}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_specular_factor_sweep_keeps_the_white_furnace() {
+        // KHR_materials_specular scales the layer's F0 and F90 by s: a white base
+        // receives what the weaker layer lets through, so the sum stays within the
+        // bounds of the full layer (s = 1) for every s and never exceeds one.
+        for specular in [0.0, 0.25, 0.5, 0.75] {
+            for roughness in TABLE_ROUGHNESS {
+                for degrees in TABLE_DEGREES {
+                    let wo = degrees_dir(degrees);
+                    let bsdf = Bsdf::with_specular(Vec3::ONE, 0.0, roughness, 1.5, 0.0, false, specular);
+                    let what = format!("specular {specular}, roughness {roughness}, θo {degrees}°");
+                    assert_within(albedo(&bsdf, wo, 200_000, 1.0), 0.96, 1.0, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_specular_factor_scales_the_layer_and_what_it_lets_through() {
+        // Over a black base only the layer reflects: its albedo is s times that
+        // of the full layer, sample for sample. A thin wall reflects s·R(1) and
+        // transmits ∫(1 − s·F) of its lobe: linear in s.
+        for roughness in [0.1, 0.5] {
+            for degrees in [0.0, 60.0] {
+                let wo = degrees_dir(degrees);
+                let layer = |s: f32| {
+                    albedo(&Bsdf::with_specular(Vec3::ZERO, 0.0, roughness, 1.5, 0.0, false, s), wo, 20_000, 1.0).0
+                };
+                let full = layer(1.0);
+                for s in [0.2, 0.7] {
+                    let what = format!("roughness {roughness}, θo {degrees}°, s {s}");
+                    assert!((layer(s) - s as f64 * full).abs() <= 1e-5 * full, "{what}");
+                }
+                let wall = |s: f32| Bsdf::with_specular(Vec3::ONE, 0.0, roughness, 1.5, 1.0, true, s);
+                let reflected = |s: f32| albedo(&wall(s), wo, 100_000, 0.0).0;
+                let transmitted = |s: f32| albedo(&wall(s), wo, 100_000, 1.0).0 - reflected(s);
+                let (r1, t1, t0) = (reflected(1.0), transmitted(1.0), transmitted(0.0));
+                let (rs, ts) = (reflected(0.5), transmitted(0.5));
+                let what = format!(
+                    "roughness {roughness}, θo {degrees}°: R(½) {rs}, R(1) {r1}, T(0) {t0}, T(½) {ts}, T(1) {t1}"
+                );
+                assert!(reflected(0.0) == 0.0 && t0 > t1, "{what}");
+                assert!((rs - 0.5 * r1).abs() < 2e-3 && (ts - 0.5 * (t0 + t1)).abs() < 2e-3, "{what}");
             }
         }
     }

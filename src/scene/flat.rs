@@ -91,9 +91,12 @@ pub const MAT_THIN_WALLED: u32 = 8;
 pub const MAT_UNLIT: u32 = 16;
 
 /// glTF metallic-roughness material with the extensions Tessera renders.
-/// `emission` already includes KHR_materials_emissive_strength.
+/// `emission` already includes KHR_materials_emissive_strength. `attenuation` is
+/// the absorption coefficient σ per colour channel (per unit of world distance)
+/// inside a refracting KHR_materials_volume, zero when clear:
+/// σ = −ln(attenuationColor) / attenuationDistance.
 /// Texture channels follow glTF: metallic = B, roughness = G of `metallic_roughness`;
-/// transmission = R of `transmission`.
+/// transmission = R of `transmission`; specular = A of `specular`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct Material {
@@ -107,11 +110,15 @@ pub struct Material {
     pub normal_scale: f32,
     pub flags: u32,
     pub _pad: [u32; 2],
+    pub attenuation: [f32; 3],
+    /// KHR_materials_specular's specularFactor.
+    pub specular: f32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
     pub emissive_tex: TextureSlot,
     pub transmission_tex: TextureSlot,
+    pub specular_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -128,12 +135,29 @@ impl Default for Material {
             normal_scale: 1.0,
             flags: 0,
             _pad: [0; 2],
+            attenuation: [0.0; 3],
+            specular: 1.0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
             emissive_tex: TextureSlot::EMPTY,
             transmission_tex: TextureSlot::EMPTY,
+            specular_tex: TextureSlot::EMPTY,
         }
+    }
+}
+
+impl Material {
+    /// Every texture slot, with the glTF material field it comes from.
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 6] {
+        [
+            ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
+            ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
+            ("normalTexture", &self.normal_tex),
+            ("emissiveTexture", &self.emissive_tex),
+            ("extensions.KHR_materials_transmission.transmissionTexture", &self.transmission_tex),
+            ("extensions.KHR_materials_specular.specularTexture", &self.specular_tex),
+        ]
     }
 }
 
@@ -332,7 +356,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 304),
+            ("Material", size_of::<Material>(), 368),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

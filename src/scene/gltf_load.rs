@@ -31,6 +31,7 @@ pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",
+    "KHR_materials_specular",
     "KHR_materials_transmission",
     "KHR_materials_unlit",
     "KHR_materials_volume",
@@ -430,10 +431,6 @@ fn extensions(doc: &Document, warnings: &mut Vec<String>) -> (Vec<String>, Vec<S
         let note = if required.contains(&e.as_str()) { " (the file lists it as required)" } else { "" };
         warnings.push(format!("extension {e} is not supported and is ignored{note}"));
     }
-    let attenuated = doc.materials().any(|m| m.volume().is_some_and(|v| v.attenuation_distance().is_finite()));
-    if attenuated {
-        warnings.push("KHR_materials_volume attenuation is not rendered (volumes are clear)".into());
-    }
     (used, unsupported)
 }
 
@@ -555,14 +552,9 @@ fn mode_name(mode: Mode) -> &'static str {
 /// Texture transforms (KHR_texture_transform) must be finite, or lookups are meaningless.
 fn check_texture_transforms(materials: &[crate::scene::flat::Material], file: &Path) -> Result<(), SceneError> {
     for (i, m) in materials.iter().enumerate() {
-        let slots = [
-            ("pbrMetallicRoughness.baseColorTexture", &m.base_color_tex),
-            ("pbrMetallicRoughness.metallicRoughnessTexture", &m.metallic_roughness_tex),
-            ("normalTexture", &m.normal_tex),
-            ("emissiveTexture", &m.emissive_tex),
-            ("extensions.KHR_materials_transmission.transmissionTexture", &m.transmission_tex),
-        ];
-        if let Some((name, _)) = slots.iter().find(|(_, s)| s.row_u.iter().chain(&s.row_v).any(|v| !v.is_finite())) {
+        if let Some((name, _)) =
+            m.texture_slots().iter().find(|(_, s)| s.row_u.iter().chain(&s.row_v).any(|v| !v.is_finite()))
+        {
             let field = format!("materials[{i}].{name}.extensions.KHR_texture_transform");
             return Err(SceneError::field(file, field, "offset, rotation or scale is not finite"));
         }

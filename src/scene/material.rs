@@ -141,6 +141,7 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
         warnings: Vec::new(),
     };
     let mut normal_uv = Vec::new();
+    let mut uncoloured = Vec::new();
     let materials = doc
         .materials()
         .map(|m| {
@@ -193,14 +194,45 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                     field("extensions.KHR_materials_transmission.transmissionTexture"),
                 );
                 // glTF: without a volume (or with zero thickness) the surface is thin-walled.
-                if m.volume().is_none_or(|v| v.thickness_factor() <= 0.0) {
-                    out.flags |= flat::MAT_THIN_WALLED;
+                match m.volume().filter(|v| v.thickness_factor() > 0.0) {
+                    None => out.flags |= flat::MAT_THIN_WALLED,
+                    Some(v) => out.attenuation = absorption(v.attenuation_color(), v.attenuation_distance()),
+                }
+            }
+            if let Some(s) = m.specular() {
+                out.specular = s.specular_factor();
+                out.specular_tex = b.info_slot(
+                    s.specular_texture(),
+                    false,
+                    field("extensions.KHR_materials_specular.specularTexture"),
+                );
+                if s.specular_color_factor() != [1.0; 3] || s.specular_color_texture().is_some() {
+                    uncoloured.push(i);
                 }
             }
             out
         })
         .collect();
+    if !uncoloured.is_empty() {
+        let list: Vec<String> = uncoloured.iter().map(|i| format!("materials[{i}]")).collect();
+        b.warnings.push(format!(
+            "KHR_materials_specular colour (specularColorFactor, specularColorTexture) is not rendered; \
+             white is used for {}",
+            list.join(", ")
+        ));
+    }
     Materials { materials, normal_uv, textures: b.textures, images: b.images, warnings: b.warnings }
+}
+
+/// Beer–Lambert absorption coefficient per channel: light that travels
+/// `distance` through the medium keeps the fraction `colour`. An infinite
+/// distance (the default) is a clear medium; a zero channel absorbs everything
+/// after any finite path (clamped to stay finite).
+fn absorption(colour: [f32; 3], distance: f32) -> [f32; 3] {
+    if !distance.is_finite() {
+        return [0.0; 3];
+    }
+    colour.map(|c| -c.max(f32::MIN_POSITIVE).ln() / distance)
 }
 
 #[cfg(test)]

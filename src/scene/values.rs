@@ -102,6 +102,14 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
                 let f = field("extensions.KHR_materials_volume.attenuationDistance");
                 return Err(fail(f, format!("{d} must be positive")));
             }
+            let f = field("extensions.KHR_materials_volume.attenuationColor");
+            all_in(&v.attenuation_color(), 0.0, 1.0).map_err(|message| fail(f, message))?;
+        }
+        if let Some(s) = m.specular() {
+            let f = field("extensions.KHR_materials_specular.specularFactor");
+            finite_in(s.specular_factor(), 0.0, 1.0).map_err(|message| fail(f, message))?;
+            let f = field("extensions.KHR_materials_specular.specularColorFactor");
+            all_from(&s.specular_color_factor(), 0.0).map_err(|message| fail(f, message))?;
         }
     }
     for light in doc.lights().into_iter().flatten() {

@@ -183,3 +183,44 @@ pub fn unlit_panel_over_floor(dir: &Path, unlit: bool) -> PathBuf {
     doc.json["scenes"] = json!([{ "nodes": [0, 1, 2, 3] }]);
     doc.write_embedded(dir, if unlit { "unlit.gltf" } else { "black.gltf" })
 }
+
+/// A closed box of clear glass (index 1, smooth) filling x, y in ±1 and z in
+/// [−thickness, 0], with KHR_materials_volume absorption `colour` over `distance`
+/// (`None`: a clear volume). Camera 0, orthographic, looks down −Z through the
+/// middle of the front face, so every camera ray crosses `thickness` of the medium
+/// at normal incidence and then leaves to the environment.
+pub fn absorbing_slab(dir: &Path, thickness: f32, attenuation: Option<([f32; 3], f32)>) -> PathBuf {
+    let mut doc = Doc::new();
+    let corners: Vec<f32> = (0..8)
+        .flat_map(|i| {
+            let pick = |bit: usize, low: f32, high: f32| if i & bit != 0 { high } else { low };
+            [pick(1, -1.0, 1.0), pick(2, -1.0, 1.0), pick(4, -thickness, 0.0)]
+        })
+        .collect();
+    let positions = doc.floats(&corners, "VEC3");
+    // Wound counter-clockwise seen from outside: the normals point out.
+    let faces =
+        [4, 5, 7, 4, 7, 6, 0, 2, 3, 0, 3, 1, 1, 3, 7, 1, 7, 5, 0, 4, 6, 0, 6, 2, 2, 6, 7, 2, 7, 3, 0, 1, 5, 0, 5, 4];
+    let indices = doc.indices(&faces);
+    let mut volume = json!({ "thicknessFactor": thickness });
+    if let Some((colour, distance)) = attenuation {
+        volume["attenuationColor"] = json!(colour);
+        volume["attenuationDistance"] = json!(distance);
+    }
+    doc.json["extensionsUsed"] = json!(["KHR_materials_transmission", "KHR_materials_volume", "KHR_materials_ior"]);
+    doc.json["materials"] = json!([{
+        "pbrMetallicRoughness": { "baseColorFactor": [1.0, 1.0, 1.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.0 },
+        "extensions": {
+            "KHR_materials_transmission": { "transmissionFactor": 1.0 },
+            "KHR_materials_volume": volume,
+            "KHR_materials_ior": { "ior": 1.0 },
+        },
+    }]);
+    doc.json["meshes"] =
+        json!([{ "primitives": [{ "attributes": { "POSITION": positions }, "indices": indices, "material": 0 }] }]);
+    doc.json["cameras"] =
+        json!([{ "type": "orthographic", "orthographic": { "xmag": 0.2, "ymag": 0.2, "znear": 0.01, "zfar": 10.0 } }]);
+    doc.json["nodes"] = json!([{ "mesh": 0 }, { "camera": 0, "translation": [0.0, 0.0, 1.0] }]);
+    doc.json["scenes"] = json!([{ "nodes": [0, 1] }]);
+    doc.write_embedded(dir, "slab.gltf")
+}

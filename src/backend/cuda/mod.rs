@@ -451,7 +451,7 @@ pub fn validate_scene(scene: &FlatScene) -> Result<(), String> {
         }
     }
     for (i, m) in scene.materials.iter().enumerate() {
-        let slots = [&m.base_color_tex, &m.metallic_roughness_tex, &m.normal_tex, &m.emissive_tex, &m.transmission_tex];
+        let slots = m.texture_slots().map(|(_, slot)| slot);
         if let Some(s) = slots.iter().find(|s| s.texture != NONE && s.texture as usize >= scene.textures.len()) {
             return Err(format!("material {i} uses texture {}, but there are {}", s.texture, scene.textures.len()));
         }

@@ -65,7 +65,7 @@ pub struct WaveParams {
 }
 
 /// float4 lanes of path state per path (`STATE_LANES` in wavefront.cuh).
-pub const STATE_LANES: usize = 6;
+pub const STATE_LANES: usize = 7;
 /// Index of the counter of paths that go on (`COUNTER_NEXT`).
 pub const COUNTER_NEXT: usize = 0;
 /// float4 lanes of a shadow ray (`SHADOW_LANES`).

@@ -145,7 +145,8 @@ pub fn layout_checks() -> String {
     struct_checks!(o, TextureSlot as "TextureSlot" { texture, texcoord, _pad, row_u, row_v });
     struct_checks!(o, Material as "Material" {
         base_color, emission, metallic, roughness, ior, transmission, alpha_cutoff, normal_scale, flags, _pad,
-        base_color_tex, metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex,
+        attenuation, specular, base_color_tex, metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex,
+        specular_tex,
     });
     struct_checks!(o, Texture as "Texture" { offset, width, height, flags });
     struct_checks!(o, Light as "Light" {
@@ -257,8 +258,8 @@ mod tests {
     #[test]
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
-        assert!(checks.contains("static_assert(sizeof(Material) == 304,"));
-        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 256,"));
+        assert!(checks.contains("static_assert(sizeof(Material) == 368,"));
+        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 272,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));
         assert!(checks.contains("static_assert(MIN_ALPHA == 0.001f,"));
