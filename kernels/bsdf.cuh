@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular and volume
+// The glTF metallic-roughness BSDF with transmission, ior, specular, volume and clearcoat
 // (src/sampling/bsdf.rs: read its header for the model). eval returns
 // f(wo, wi) |cos θi|; wo points to the camera, wi to the light, both local.
 #pragma once
@@ -9,6 +9,7 @@
 
 static constexpr float MIN_REFRACTING_IOR = 1.01f;
 static constexpr float MAX_IOR = 10.0f;
+static constexpr float COAT_IOR = 1.5f;
 
 struct Bsdf {
     float3 base_color;
@@ -21,6 +22,10 @@ struct Bsdf {
     float f0;
     float specular;
     float diffuse_scale;
+    float coat;          // clearcoat weight (0: no coat)
+    float coat_alpha;
+    float coat_row;
+    float3 coat_normal;  // in the local shading frame
 };
 
 struct BsdfSample {
@@ -30,11 +35,14 @@ struct BsdfSample {
     bool transmitted;
 };
 
-// The GGX albedos at one direction: (E1, W), (1 − E1) / E1 and the dielectric layer's E.
+// The GGX albedos at one direction: (E1, W), (1 − E1) / E1, the dielectric layer's E,
+// the coat's E_c (weight included) and its lobe's (1 − E1) / E1.
 struct Albedo {
     float2 lobe;
     float lost;
     float layer;
+    float coat;
+    float coat_lost;
 };
 
 // Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
@@ -44,7 +52,8 @@ struct BsdfView {
     bool mirrored;
     float eta;
     Albedo albedo;
-    float lobes[3];
+    float3 coat_normal;  // mirrored with wo
+    float lobes[4];      // coat, specular, diffuse, transmission
     bool valid;
 };
 
@@ -71,6 +80,20 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.f0 = dielectric_f0(b.ior);
     float average = dielectric_average(b.albedo_row, b.f0);
     b.diffuse_scale = 1.0f / fmaxf(1.0f - b.specular * average, 1e-3f);
+    b.coat = 0.0f;
+    b.coat_alpha = roughness_to_alpha(0.0f);
+    b.coat_row = 0.0f;
+    b.coat_normal = make_float3(0.0f, 0.0f, 1.0f);
+    return b;
+}
+
+// Bsdf::with_coat: under a clear coat of weight and roughness with a local unit normal.
+TS_HD Bsdf bsdf_with_coat(Bsdf b, float weight, float roughness, float3 normal) {
+    float r = bsdf_unit(roughness);
+    b.coat = bsdf_unit(weight);
+    b.coat_alpha = roughness_to_alpha(r);
+    b.coat_row = roughness_row(r);
+    b.coat_normal = normal;
     return b;
 }
 
@@ -92,7 +115,17 @@ TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
     a.lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
     a.lost = multiscatter_lost(a.lobe);
     a.layer = b.specular * dielectric_albedo(a.lobe, b.f0);
+    a.coat = 0.0f;
+    a.coat_lost = 0.0f;
     return a;
+}
+
+// Bsdf::with_coat_albedo: the coat's albedos at cosine cos (its own frame) > 0.
+TS_HD Albedo bsdf_with_coat_albedo(const Bsdf& b, Albedo o, float cos) {
+    float2 lobe = albedo_lookup(b.coat_row, b.coat_alpha, cos);
+    o.coat = b.coat * dielectric_albedo(lobe, dielectric_f0(COAT_IOR));
+    o.coat_lost = multiscatter_lost(lobe);
+    return o;
 }
 
 // Fresnel reflectance of the dielectric layer at wo·h.
@@ -100,7 +133,7 @@ TS_HD float bsdf_layer_fresnel(const Bsdf& b, float wo_h, float eta) {
     return b.specular * fresnel_schlick_dielectric(wo_h, eta);
 }
 
-TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[3]) {
+TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[4]) {
     float3 c = b.base_color;
     float dielectric = 1.0f - b.metallic;
     float3 metal = (c * (o.lobe.x - o.lobe.y) + splat3(o.lobe.y)) * (splat3(1.0f) + c * o.lost);
@@ -108,16 +141,19 @@ TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[3]) {
     float refracted = dielectric * fmaxf(1.0f - o.layer, 0.0f) * mean3(c);
     float diffuse = refracted * (1.0f - b.transmission);
     float transmission = refracted * b.transmission;
-    float total = specular + diffuse + transmission;
+    float kept = 1.0f - o.coat;
+    float total = o.coat + kept * (specular + diffuse + transmission);
     if (!(total > 0.0f)) {
-        p[0] = 1.0f;
-        p[1] = 0.0f;
+        p[0] = 0.0f;
+        p[1] = 1.0f;
         p[2] = 0.0f;
+        p[3] = 0.0f;
         return;
     }
-    p[0] = specular / total;
-    p[1] = diffuse / total;
-    p[2] = transmission / total;
+    p[0] = o.coat / total;
+    p[1] = kept * specular / total;
+    p[2] = kept * diffuse / total;
+    p[3] = kept * transmission / total;
 }
 
 // Bsdf::reflection: the specular and diffuse parts of f cos θi, half vector h.
@@ -183,9 +219,9 @@ TS_HD float3 bsdf_eval_pdf_refraction(const Bsdf& b, float3 wo, float3 wi, float
     return b.base_color * (weight * btdf);
 }
 
-// eval and pdf for wo.z > 0, with the albedos o seen from wo and the lobe probabilities p.
-TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, const float p[3],
-                                 float& pdf) {
+// The base's eval and pdf with the probabilities p of [specular, diffuse, transmission].
+TS_HD float3 bsdf_eval_pdf_base(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, const float p[3],
+                                float& pdf) {
     if (wi.z > 0.0f) return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p[0], p[1], pdf);
     if (p[2] == 0.0f) {
         pdf = 0.0f;
@@ -195,12 +231,49 @@ TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta,
     return bsdf_eval_pdf_refraction(b, wo, wi, eta, p[2], pdf);
 }
 
+// The coat's f cos θi and its lobe's density, in the coat's frame.
+TS_HD float bsdf_eval_pdf_coat(const Bsdf& b, float3 wo, float3 wi, Albedo o, float& pdf) {
+    if (!(wo.z > 0.0f && wi.z > 0.0f)) {
+        pdf = 0.0f;
+        return 0.0f;
+    }
+    float3 h = normalize(wo + wi);
+    float wo_h = dot(wo, h);
+    float fresnel = fresnel_schlick_dielectric(wo_h, COAT_IOR) * (1.0f + dielectric_f0(COAT_IOR) * o.coat_lost);
+    float lobe = ggx_d(h, b.coat_alpha) * smith_g2(wo, wi, b.coat_alpha) / (4.0f * wo.z);
+    pdf = ggx_vndf_pdf(wo, h, b.coat_alpha) / (4.0f * wo_h);
+    return b.coat * fresnel * lobe;
+}
+
+// eval and pdf for wo.z > 0, with the albedos o seen from wo, the coat's normal and the
+// lobe probabilities p: the coat over the base it lets light through to.
+TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, float3 coat_normal,
+                                 const float p[4], float& pdf) {
+    float base_p[3] = {p[1], p[2], p[3]};
+    float base_pdf;
+    float3 base = bsdf_eval_pdf_base(b, wo, wi, eta, o, base_p, base_pdf);
+    if (!(o.coat > 0.0f)) {
+        pdf = base_pdf;
+        return base;
+    }
+    Frame frame = frame_from_normal(coat_normal);
+    float coat = 0.0f, coat_pdf = 0.0f;
+    if (wi.z > 0.0f) coat = bsdf_eval_pdf_coat(b, to_local(frame, wo), to_local(frame, wi), o, coat_pdf);
+    pdf = p[0] * coat_pdf + base_pdf;
+    return splat3(coat) + base * (1.0f - o.coat);
+}
+
 TS_HD BsdfView bsdf_view(const Bsdf& b, float3 wo) {
     BsdfView v;
     v.bsdf = b;
     v.wo = bsdf_upper_hemisphere(b, wo, v.mirrored, v.eta);
     v.valid = v.wo.z > 0.0f;
     v.albedo = bsdf_albedo(b, v.valid ? v.wo.z : 1.0f);
+    // Seen from behind, the coat turns with the surface, then everything is mirrored.
+    float3 c = b.coat_normal;
+    v.coat_normal = v.mirrored ? make_float3(-c.x, -c.y, c.z) : c;
+    float cos_coat = dot(v.wo, v.coat_normal);
+    if (b.coat > 0.0f && v.eta == b.ior && cos_coat > 0.0f) v.albedo = bsdf_with_coat_albedo(b, v.albedo, cos_coat);
     bsdf_lobe_probabilities(b, v.albedo, v.lobes);
     return v;
 }
@@ -212,7 +285,7 @@ TS_HD float3 bsdf_view_eval_pdf(const BsdfView& v, float3 wi, float& pdf) {
         return splat3(0.0f);
     }
     if (v.mirrored) wi = mirror_z(wi);
-    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi, v.eta, v.albedo, v.lobes, pdf);
+    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi, v.eta, v.albedo, v.coat_normal, v.lobes, pdf);
 }
 
 // BsdfView::sample: false where the Rust version returns None.
@@ -221,10 +294,17 @@ TS_HD bool bsdf_view_sample(const BsdfView& v, float u_lobe, float2 u, BsdfSampl
     const Bsdf& b = v.bsdf;
     float3 wo = v.wo;
     float3 wi_up;
+    float p_specular = v.lobes[0] + v.lobes[1];
+    float p_diffuse = v.lobes[0] + v.lobes[1] + v.lobes[2];
     if (u_lobe < v.lobes[0]) {
+        Frame frame = frame_from_normal(v.coat_normal);
+        float3 wo_coat = to_local(frame, wo);
+        wi_up = to_world(frame, reflect(wo_coat, sample_ggx_vndf(wo_coat, b.coat_alpha, u)));
+        if (!(wi_up.z > 0.0f)) return false;
+    } else if (u_lobe < p_specular) {
         wi_up = reflect(wo, sample_ggx_vndf(wo, b.alpha, u));
         if (!(wi_up.z > 0.0f)) return false;
-    } else if (u_lobe < v.lobes[0] + v.lobes[1]) {
+    } else if (u_lobe < p_diffuse) {
         wi_up = square_to_cosine_hemisphere(u);
         if (!(wi_up.z > 0.0f)) return false;
     } else {
@@ -237,7 +317,7 @@ TS_HD bool bsdf_view_sample(const BsdfView& v, float u_lobe, float2 u, BsdfSampl
         if (!(wi_up.z < 0.0f)) return false;
     }
     float pdf;
-    float3 eval = bsdf_eval_pdf_upper(b, wo, wi_up, v.eta, v.albedo, v.lobes, pdf);
+    float3 eval = bsdf_eval_pdf_upper(b, wo, wi_up, v.eta, v.albedo, v.coat_normal, v.lobes, pdf);
     if (!(pdf > 0.0f)) return false;
     s.wi = v.mirrored ? mirror_z(wi_up) : wi_up;
     s.weight = eval / pdf;

@@ -88,12 +88,19 @@ struct Material {
     unsigned _pad[2];
     float3 attenuation;
     float specular;
+    float clearcoat;
+    float clearcoat_roughness;
+    float clearcoat_normal_scale;
+    unsigned _pad2;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
     TextureSlot emissive_tex;
     TextureSlot transmission_tex;
     TextureSlot specular_tex;
+    TextureSlot clearcoat_tex;
+    TextureSlot clearcoat_roughness_tex;
+    TextureSlot clearcoat_normal_tex;
 };
 
 struct Texture {

@@ -106,6 +106,17 @@ TS_HD bool occluded(const SceneView& s, const Ray& ray, float t_max, const Insta
                           accept, hit);
 }
 
+// The vertex normal perturbed by the tangent-space normal map in `slot` (surface.rs: normal_mapped).
+TS_HD float3 normal_mapped(const SceneView& s, const SurfaceHit& hit, const TextureSlot& slot, float scale) {
+    float3 t = xyz(hit.tangent);
+    if (slot.texture == NONE || !(length_squared(t) > 0.0f)) return hit.normal;
+    float3 n_ts = xyz(sample_slot(s, slot, hit.uv0, hit.uv1)) * 2.0f - splat3(1.0f);
+    n_ts = make_float3(n_ts.x * scale, n_ts.y * scale, n_ts.z);
+    Frame frame = frame_from_normal_tangent(hit.normal, t);
+    float sign = hit.tangent.w < 0.0f ? -1.0f : 1.0f;
+    return normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z, hit.normal);
+}
+
 // Evaluates the material at a hit. Opaque and thin materials are two-sided (the
 // frame faces the incoming ray); refractive ones keep the outward frame.
 TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
@@ -122,28 +133,22 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
                       : unlit        ? xyz(base)
                                      : m.emission * xyz(sample_slot(s, m.emissive_tex, hit.uv0, hit.uv1));
 
-    float3 normal = hit.normal;
-    if (m.normal_tex.texture != NONE) {
-        float3 t = xyz(hit.tangent);
-        if (length_squared(t) > 0.0f) {
-            float3 n_ts = xyz(sample_slot(s, m.normal_tex, hit.uv0, hit.uv1)) * 2.0f - splat3(1.0f);
-            n_ts = make_float3(n_ts.x * m.normal_scale, n_ts.y * m.normal_scale, n_ts.z);
-            Frame frame = frame_from_normal_tangent(normal, t);
-            float sign = hit.tangent.w < 0.0f ? -1.0f : 1.0f;
-            normal = normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z, normal);
-        }
-    }
-    float3 geo_normal = hit.geo_normal;
-    float3 tangent = xyz(hit.tangent);
-    if (!hit.front_face && !is_refractive(m)) {
-        normal = -normal;
-        geo_normal = -geo_normal;
-        tangent = -tangent;
-    }
+    // The two-sided flip (the coat's normal turns with the surface's).
+    float flip = (!hit.front_face && !is_refractive(m)) ? -1.0f : 1.0f;
+    float3 normal = normal_mapped(s, hit, m.normal_tex, m.normal_scale) * flip;
+    float3 geo_normal = hit.geo_normal * flip;
+    float3 tangent = xyz(hit.tangent) * flip;
     bool thin = (m.flags & MAT_THIN_WALLED) != 0u;
     ShadingPoint sp;
-    sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin, specular);
     sp.frame = frame_from_normal_tangent(normal, tangent);
+    sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin, specular);
+    if (m.clearcoat > 0.0f) {
+        float3 coat_normal = normal_mapped(s, hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
+        float weight = m.clearcoat * sample_slot(s, m.clearcoat_tex, hit.uv0, hit.uv1).x;
+        float coat_roughness = m.clearcoat_roughness * sample_slot(s, m.clearcoat_roughness_tex, hit.uv0, hit.uv1).y;
+        float3 local = normalize_or(to_local(sp.frame, coat_normal), make_float3(0.0f, 0.0f, 1.0f));
+        sp.bsdf = bsdf_with_coat(sp.bsdf, weight, coat_roughness, local);
+    }
     sp.geo_normal = geo_normal;
     sp.emission = emission;
     sp.albedo = xyz(base);

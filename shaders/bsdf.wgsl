@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular and volume (thin-walled
+// The glTF metallic-roughness BSDF with transmission, ior, specular, clearcoat and volume (thin-walled
 // or refracting), as src/sampling/bsdf.rs: methods `Bsdf::x` are `bsdf_x`.
 // `eval` returns f(wo, wi) |cos θi|; the surface is two-sided (wo.z < 0 mirrors
 // both directions, and a refracting dielectric then sees 1 / ior).
@@ -14,13 +14,21 @@ struct Bsdf {
     f0: f32,
     specular: f32,
     diffuse_scale: f32,
+    // Clearcoat weight (0: no coat), α, albedo-table row, normal in the local frame.
+    coat: f32,
+    coat_alpha: f32,
+    coat_row: f32,
+    coat_normal: vec3<f32>,
 }
 
-// The GGX albedos at one direction: (E1, W), (1 − E1) / E1 and the dielectric layer's E.
+// The GGX albedos at one direction: (E1, W), (1 − E1) / E1, the dielectric layer's E,
+// the coat's E_c (weight included) and its lobe's (1 − E1) / E1.
 struct Albedo {
     lobe: vec2<f32>,
     lost: f32,
     layer: f32,
+    coat: f32,
+    coat_lost: f32,
 }
 
 // Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
@@ -30,7 +38,10 @@ struct BsdfView {
     mirrored: bool,
     eta: f32,
     albedo: Albedo,
-    lobes: vec3<f32>,
+    // Mirrored with wo.
+    coat_normal: vec3<f32>,
+    // Probabilities of coat, specular, diffuse, transmission.
+    lobes: vec4<f32>,
     valid: bool,
 }
 
@@ -81,7 +92,22 @@ fn bsdf_new(
         f0,
         s,
         1.0 / max(1.0 - s * average, 1e-3),
+        0.0,
+        roughness_to_alpha(0.0),
+        0.0,
+        vec3<f32>(0.0, 0.0, 1.0),
     );
+}
+
+// Bsdf::with_coat: under a clear coat of weight and roughness with a local unit normal.
+fn bsdf_with_coat(b_in: Bsdf, weight: f32, roughness: f32, normal: vec3<f32>) -> Bsdf {
+    var b = b_in;
+    let r = unit_interval(roughness);
+    b.coat = unit_interval(weight);
+    b.coat_alpha = roughness_to_alpha(r);
+    b.coat_row = roughness_row(r);
+    b.coat_normal = normal;
+    return b;
 }
 
 fn mean3(v: vec3<f32>) -> f32 {
@@ -108,7 +134,16 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
 
 fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
     let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
-    return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0));
+    return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0), 0.0, 0.0);
+}
+
+// Bsdf::with_coat_albedo: the coat's albedos at cosine cos (its own frame) > 0.
+fn bsdf_with_coat_albedo(b: Bsdf, o_in: Albedo, cos: f32) -> Albedo {
+    var o = o_in;
+    let lobe = albedo_lookup(b.coat_row, b.coat_alpha, cos);
+    o.coat = b.coat * dielectric_albedo(lobe, dielectric_f0(COAT_IOR));
+    o.coat_lost = multiscatter_lost(lobe);
+    return o;
 }
 
 // Fresnel reflectance of the dielectric layer at wo·h.
@@ -116,8 +151,8 @@ fn bsdf_layer_fresnel(b: Bsdf, wo_h: f32, eta: f32) -> f32 {
     return b.specular * fresnel_schlick_dielectric(wo_h, eta);
 }
 
-// Probabilities of [specular, diffuse, transmission] given the albedos seen from wo.
-fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec3<f32> {
+// Probabilities of [coat, specular, diffuse, transmission] given the albedos seen from wo.
+fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec4<f32> {
     let c = b.base_color;
     let dielectric = 1.0 - b.metallic;
     let metal = (c * (o.lobe.x - o.lobe.y) + vec3<f32>(o.lobe.y)) * (vec3<f32>(1.0) + c * o.lost);
@@ -125,14 +160,51 @@ fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec3<f32> {
     let refracted = dielectric * max(1.0 - o.layer, 0.0) * mean3(c);
     let diffuse = refracted * (1.0 - b.transmission);
     let transmission = refracted * b.transmission;
-    let total = specular + diffuse + transmission;
+    let kept = 1.0 - o.coat;
+    let total = o.coat + kept * (specular + diffuse + transmission);
     if !(total > 0.0) {
-        return vec3<f32>(1.0, 0.0, 0.0);
+        return vec4<f32>(0.0, 1.0, 0.0, 0.0);
     }
-    return vec3<f32>(specular / total, diffuse / total, transmission / total);
+    return vec4<f32>(o.coat / total, kept * specular / total, kept * diffuse / total, kept * transmission / total);
 }
 
-fn bsdf_eval_pdf_upper(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo, p: vec3<f32>) -> BsdfValue {
+// eval and pdf for wo.z > 0: the coat over the base it lets light through to.
+fn bsdf_eval_pdf_upper(
+    b: Bsdf,
+    wo: vec3<f32>,
+    wi: vec3<f32>,
+    eta: f32,
+    o: Albedo,
+    coat_normal: vec3<f32>,
+    p: vec4<f32>,
+) -> BsdfValue {
+    let base = bsdf_eval_pdf_base(b, wo, wi, eta, o, p.yzw);
+    if !(o.coat > 0.0) {
+        return base;
+    }
+    var coat = BsdfValue(vec3<f32>(0.0), 0.0);
+    if wi.z > 0.0 {
+        let frame = frame_from_normal(coat_normal);
+        coat = bsdf_eval_pdf_coat(b, frame_to_local(frame, wo), frame_to_local(frame, wi), o);
+    }
+    return BsdfValue(coat.eval + base.eval * (1.0 - o.coat), p.x * coat.pdf + base.pdf);
+}
+
+// The coat's f cos θi (in every channel) and its lobe's density, in the coat's frame.
+fn bsdf_eval_pdf_coat(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, o: Albedo) -> BsdfValue {
+    if !(wo.z > 0.0 && wi.z > 0.0) {
+        return BsdfValue(vec3<f32>(0.0), 0.0);
+    }
+    let h = normalize(wo + wi);
+    let wo_h = dot(wo, h);
+    let fresnel = fresnel_schlick_dielectric(wo_h, COAT_IOR) * (1.0 + dielectric_f0(COAT_IOR) * o.coat_lost);
+    let lobe = ggx_d(h, b.coat_alpha) * smith_g2(wo, wi, b.coat_alpha) / (4.0 * wo.z);
+    let pdf = ggx_vndf_pdf(wo, h, b.coat_alpha) / (4.0 * wo_h);
+    return BsdfValue(vec3<f32>(b.coat * fresnel * lobe), pdf);
+}
+
+// The base's eval and pdf with the probabilities of [specular, diffuse, transmission].
+fn bsdf_eval_pdf_base(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo, p: vec3<f32>) -> BsdfValue {
     if wi.z > 0.0 {
         return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p.x, p.y);
     } else if p.z == 0.0 {
@@ -214,8 +286,15 @@ fn no_bsdf_sample() -> BsdfSample {
 fn bsdf_view(b: Bsdf, wo: vec3<f32>) -> BsdfView {
     let up = bsdf_upper_hemisphere(b, wo);
     let valid = up.wo.z > 0.0;
-    let albedo = bsdf_albedo(b, select(1.0, up.wo.z, valid));
-    return BsdfView(b, up.wo, up.mirrored, up.eta, albedo, bsdf_lobe_probabilities(b, albedo), valid);
+    var albedo = bsdf_albedo(b, select(1.0, up.wo.z, valid));
+    // Seen from behind, the coat turns with the surface, then everything is mirrored.
+    let c = b.coat_normal;
+    let coat_normal = select(c, vec3<f32>(-c.x, -c.y, c.z), up.mirrored);
+    let cos_coat = dot(up.wo, coat_normal);
+    if b.coat > 0.0 && up.eta == b.ior && cos_coat > 0.0 {
+        albedo = bsdf_with_coat_albedo(b, albedo, cos_coat);
+    }
+    return BsdfView(b, up.wo, up.mirrored, up.eta, albedo, coat_normal, bsdf_lobe_probabilities(b, albedo), valid);
 }
 
 // BsdfView::eval_pdf: f(wo, wi) |cos θi| and the density with which bsdf_view_sample returns wi.
@@ -227,7 +306,7 @@ fn bsdf_view_eval_pdf(v: BsdfView, wi: vec3<f32>) -> BsdfValue {
     if v.mirrored {
         wi_up = mirror_z(wi);
     }
-    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi_up, v.eta, v.albedo, v.lobes);
+    return bsdf_eval_pdf_upper(v.bsdf, v.wo, wi_up, v.eta, v.albedo, v.coat_normal, v.lobes);
 }
 
 // BsdfView::sample: u_lobe picks the lobe, u the direction.
@@ -239,11 +318,18 @@ fn bsdf_view_sample(v: BsdfView, u_lobe: f32, u: vec2<f32>) -> BsdfSample {
     let p = v.lobes;
     var wi_up: vec3<f32>;
     if u_lobe < p.x {
-        wi_up = microfacet_reflect(v.wo, sample_ggx_vndf(v.wo, b.alpha, u));
+        let frame = frame_from_normal(v.coat_normal);
+        let wo_coat = frame_to_local(frame, v.wo);
+        wi_up = frame_to_world(frame, microfacet_reflect(wo_coat, sample_ggx_vndf(wo_coat, b.coat_alpha, u)));
         if !(wi_up.z > 0.0) {
             return no_bsdf_sample();
         }
     } else if u_lobe < p.x + p.y {
+        wi_up = microfacet_reflect(v.wo, sample_ggx_vndf(v.wo, b.alpha, u));
+        if !(wi_up.z > 0.0) {
+            return no_bsdf_sample();
+        }
+    } else if u_lobe < p.x + p.y + p.z {
         wi_up = square_to_cosine_hemisphere(u);
         if !(wi_up.z > 0.0) {
             return no_bsdf_sample();
@@ -263,7 +349,7 @@ fn bsdf_view_sample(v: BsdfView, u_lobe: f32, u: vec2<f32>) -> BsdfSample {
             return no_bsdf_sample();
         }
     }
-    let value = bsdf_eval_pdf_upper(b, v.wo, wi_up, v.eta, v.albedo, v.lobes);
+    let value = bsdf_eval_pdf_upper(b, v.wo, wi_up, v.eta, v.albedo, v.coat_normal, v.lobes);
     if !(value.pdf > 0.0) {
         return no_bsdf_sample();
     }

@@ -53,12 +53,19 @@ struct Material {
     _pad: vec2<u32>,
     attenuation: vec3<f32>,
     specular: f32,
+    clearcoat: f32,
+    clearcoat_roughness: f32,
+    clearcoat_normal_scale: f32,
+    _pad2: u32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
     emissive_tex: TextureSlot,
     transmission_tex: TextureSlot,
     specular_tex: TextureSlot,
+    clearcoat_tex: TextureSlot,
+    clearcoat_roughness_tex: TextureSlot,
+    clearcoat_normal_tex: TextureSlot,
 }
 
 struct Texture {

@@ -84,6 +84,19 @@ fn alpha_mask_accepts(tri: u32, u: f32, v: f32) -> bool {
     return material_alpha(m, uvs.uv0, uvs.uv1) >= m.alpha_cutoff;
 }
 
+// The vertex normal perturbed by the tangent-space normal map in `slot` (surface.rs: normal_mapped).
+fn normal_mapped(hit: SurfaceHit, slot: TextureSlot, scale: f32) -> vec3<f32> {
+    let t = hit.tangent.xyz;
+    if slot.texture == NONE || !(dot(t, t) > 0.0) {
+        return hit.normal;
+    }
+    let n_map = sample_slot(slot, hit.uv0, hit.uv1).xyz * 2.0 - vec3<f32>(1.0);
+    let n_ts = vec3<f32>(n_map.x * scale, n_map.y * scale, n_map.z);
+    let frame = frame_from_normal_tangent(hit.normal, t);
+    let bitangent_sign = select(1.0, -1.0, hit.tangent.w < 0.0);
+    return normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * bitangent_sign) + frame.n * n_ts.z, hit.normal);
+}
+
 fn shade(hit: SurfaceHit) -> ShadingPoint {
     let m = materials[hit.material];
     let base = m.base_color * sample_slot(m.base_color_tex, hit.uv0, hit.uv1);
@@ -100,32 +113,22 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
         emission = m.emission * sample_slot(m.emissive_tex, hit.uv0, hit.uv1).xyz;
     }
 
-    var normal = hit.normal;
-    if m.normal_tex.texture != NONE {
-        let t = hit.tangent.xyz;
-        if dot(t, t) > 0.0 {
-            let n_map = sample_slot(m.normal_tex, hit.uv0, hit.uv1).xyz * 2.0 - vec3<f32>(1.0);
-            let n_ts = vec3<f32>(n_map.x * m.normal_scale, n_map.y * m.normal_scale, n_map.z);
-            let frame = frame_from_normal_tangent(normal, t);
-            let bitangent_sign = select(1.0, -1.0, hit.tangent.w < 0.0);
-            normal = normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * bitangent_sign) + frame.n * n_ts.z, normal);
-        }
-    }
-    var geo_normal = hit.geo_normal;
-    var tangent = hit.tangent.xyz;
-    if !hit.front_face && !is_refractive(m) {
-        normal = -normal;
-        geo_normal = -geo_normal;
-        tangent = -tangent;
-    }
+    // The two-sided flip (the coat's normal turns with the surface's).
+    let flip = select(1.0, -1.0, !hit.front_face && !is_refractive(m));
+    let normal = normal_mapped(hit, m.normal_tex, m.normal_scale) * flip;
+    let geo_normal = hit.geo_normal * flip;
+    let tangent = hit.tangent.xyz * flip;
     let thin = (m.flags & MAT_THIN_WALLED) != 0u;
-    return ShadingPoint(
-        bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin, specular),
-        frame_from_normal_tangent(normal, tangent),
-        geo_normal,
-        emission,
-        base.xyz,
-    );
+    let frame = frame_from_normal_tangent(normal, tangent);
+    var bsdf = bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin, specular);
+    if m.clearcoat > 0.0 {
+        let coat_normal = normal_mapped(hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
+        let weight = m.clearcoat * sample_slot(m.clearcoat_tex, hit.uv0, hit.uv1).x;
+        let coat_roughness = m.clearcoat_roughness * sample_slot(m.clearcoat_roughness_tex, hit.uv0, hit.uv1).y;
+        let local = normalize_or(frame_to_local(frame, coat_normal), vec3<f32>(0.0, 0.0, 1.0));
+        bsdf = bsdf_with_coat(bsdf, weight, coat_roughness, local);
+    }
+    return ShadingPoint(bsdf, frame, geo_normal, emission, base.xyz);
 }
 
 // Moves a ray origin off a surface along n, the side the ray leaves to

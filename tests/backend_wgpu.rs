@@ -248,6 +248,12 @@ fn attenuation_agrees_with_cpu() {
 }
 
 #[test]
+fn clearcoat_agrees_with_cpu() {
+    // KHR_materials_clearcoat: factors, textures, coat roughness and coat normal maps.
+    check_agreement("ClearCoatTest", &shared_scene("ClearCoatTest"), &small(32), 256);
+}
+
+#[test]
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);

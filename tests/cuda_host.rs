@@ -225,29 +225,86 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls,
-/// mixtures, a weakened specular layer: (base, metallic, roughness, ior, transmission, thin, specular).
-type MaterialParams = (Vec3, f32, f32, f32, f32, bool, f32);
+/// The parameters of `Bsdf::with_specular(..).with_coat(..)`, as the driver reads them.
+#[derive(Clone, Copy)]
+struct Params {
+    base: Vec3,
+    metallic: f32,
+    roughness: f32,
+    ior: f32,
+    transmission: f32,
+    thin: bool,
+    specular: f32,
+    coat: (f32, f32, Vec3),
+}
 
-fn materials() -> Vec<MaterialParams> {
+fn params(base: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool, specular: f32) -> Params {
+    Params { base, metallic, roughness, ior, transmission, thin, specular, coat: (0.0, 0.0, Vec3::Z) }
+}
+
+impl Params {
+    fn coated(self, weight: f32, roughness: f32, normal: Vec3) -> Params {
+        Params { coat: (weight, roughness, normal), ..self }
+    }
+
+    fn bsdf(&self) -> Bsdf {
+        let (weight, roughness, normal) = self.coat;
+        Bsdf::with_specular(
+            self.base,
+            self.metallic,
+            self.roughness,
+            self.ior,
+            self.transmission,
+            self.thin,
+            self.specular,
+        )
+        .with_coat(weight, roughness, normal)
+    }
+
+    fn words(&self) -> String {
+        let (weight, roughness, normal) = self.coat;
+        let scalars = [self.metallic, self.roughness, self.ior, self.transmission];
+        let scalars: Vec<String> = scalars.iter().map(|&x| h(x)).collect();
+        format!(
+            "{} {} {} {} {} {} {}",
+            h3(self.base),
+            scalars.join(" "),
+            self.thin as u32,
+            h(self.specular),
+            h(weight),
+            h(roughness),
+            h3(normal)
+        )
+    }
+}
+
+/// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls,
+/// mixtures, a weakened specular layer, clear coats (one with its own normal).
+fn materials() -> Vec<Params> {
+    let tilted = Vec3::new(0.3, -0.2, 1.0).normalize();
     let mut all = vec![
-        (Vec3::splat(0.8), 0.0, 0.5, 1.0, 0.0, false, 1.0),
-        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.0, 1.5, 0.0, false, 1.0),
-        (Vec3::new(0.9, 0.6, 0.3), 1.0, 0.7, 1.5, 0.0, false, 1.0),
-        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 1.0),
-        (Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 0.3),
-        (Vec3::ONE, 0.0, 0.0, 1.5, 1.0, false, 1.0),
-        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 1.0),
-        (Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 0.5),
-        (Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0),
-        (Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false, 0.0),
+        params(Vec3::splat(0.8), 0.0, 0.5, 1.0, 0.0, false, 1.0),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.0, 1.5, 0.0, false, 1.0),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.7, 1.5, 0.0, false, 1.0),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 1.0),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 0.3),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.4, 1.5, 0.0, false, 1.0).coated(1.0, 0.05, Vec3::Z),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.5, 1.5, 0.0, false, 1.0).coated(0.6, 0.4, tilted),
+        params(Vec3::ONE, 0.0, 0.0, 1.5, 1.0, false, 1.0),
+        params(Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 1.0),
+        params(Vec3::ONE, 0.0, 0.5, 1.5, 1.0, false, 0.5),
+        params(Vec3::ONE, 0.0, 0.3, 1.5, 1.0, false, 1.0).coated(1.0, 0.2, Vec3::Z),
+        params(Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0),
+        params(Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false, 0.0),
         // Out-of-range parameters are clamped the same way.
-        (Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5),
+        params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5).coated(2.0, -1.0, Vec3::Z),
     ];
     for i in 0..12 {
         let [a, b, c, d] = uniform(20, i);
         let [e, g, t, s] = uniform(21, i);
-        all.push((Vec3::new(a, b, c), d * d * d, e, 1.0 + 1.5 * g, t, i % 2 == 0, if i % 3 == 0 { s } else { 1.0 }));
+        let specular = if i % 3 == 0 { s } else { 1.0 };
+        let material = params(Vec3::new(a, b, c), d * d * d, e, 1.0 + 1.5 * g, t, i % 2 == 0, specular);
+        all.push(if i % 4 == 1 { material.coated(s, e * g, Vec3::Z) } else { material });
     }
     all
 }
@@ -257,18 +314,9 @@ fn bsdf_eval_pdf_and_sampling_agree() {
     let Some(driver) = driver_or_skip("bsdf_eval_pdf_and_sampling_agree") else { return };
     let mut commands = Vec::new();
     let mut cases = Vec::new();
-    for (m, &(base, metallic, roughness, ior, transmission, thin, specular)) in materials().iter().enumerate() {
-        let params = format!(
-            "{} {} {} {} {} {} {}",
-            h3(base),
-            h(metallic),
-            h(roughness),
-            h(ior),
-            h(transmission),
-            thin as u32,
-            h(specular)
-        );
-        let bsdf = Bsdf::with_specular(base, metallic, roughness, ior, transmission, thin, specular);
+    for (m, material) in materials().iter().enumerate() {
+        let params = material.words();
+        let bsdf = material.bsdf();
         for i in 0..300 {
             let key = m as u32 * 1000 + i;
             let (wo, wi) = (unit(5, key), unit(6, key));
@@ -528,7 +576,8 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("TransmissionTest", common::shared_scene("TransmissionTest"), Some(sky.clone())),
         ("NormalTangentMirrorTest", common::shared_scene("NormalTangentMirrorTest"), Some(sky.clone())),
         ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky.clone())),
-        ("AttenuationTest", common::shared_scene("AttenuationTest"), Some(sky)),
+        ("AttenuationTest", common::shared_scene("AttenuationTest"), Some(sky.clone())),
+        ("ClearCoatTest", common::shared_scene("ClearCoatTest"), Some(sky)),
         ("absorbing-slab", gltf_builder::absorbing_slab(dir.path(), 1.5, Some(([0.8, 0.5, 0.2], 1.0))), None),
         ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
     ];

@@ -117,7 +117,10 @@ Bsdf next_bsdf(std::istringstream& in) {
     float metallic = next_f(in), roughness = next_f(in), ior = next_f(in), transmission = next_f(in);
     bool thin = next_u(in) != 0u;
     float specular = next_f(in);
-    return bsdf_new(base, metallic, roughness, ior, transmission, thin, specular);
+    Bsdf b = bsdf_new(base, metallic, roughness, ior, transmission, thin, specular);
+    float coat = next_f(in), coat_roughness = next_f(in);
+    float3 coat_normal = next_f3(in);
+    return bsdf_with_coat(b, coat, coat_roughness, coat_normal);
 }
 
 // Runs the waves of one task through the wavefront stages (mode 0) or the

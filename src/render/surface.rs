@@ -111,6 +111,22 @@ pub fn alpha_mask_accepts(scene: &FlatScene, tri: u32, u: f32, v: f32) -> bool {
     material_alpha(scene, m, uv0, uv1) >= m.alpha_cutoff
 }
 
+/// The vertex normal at `hit` perturbed by the tangent-space normal map in
+/// `slot` (x and y scaled by `scale`); the vertex normal without a map or tangent.
+fn normal_mapped(scene: &FlatScene, hit: &SurfaceHit, slot: &TextureSlot, scale: f32) -> Vec3 {
+    let t = hit.tangent.xyz();
+    // False for a zero or NaN tangent.
+    let has_tangent = t.length_squared() > 0.0;
+    if slot.texture == NONE || !has_tangent {
+        return hit.normal;
+    }
+    let n_ts = sample_slot(scene, slot, hit.uv0, hit.uv1).xyz() * 2.0 - Vec3::ONE;
+    let n_ts = Vec3::new(n_ts.x * scale, n_ts.y * scale, n_ts.z);
+    let frame = Frame::from_normal_tangent(hit.normal, t);
+    let sign = if hit.tangent.w < 0.0 { -1.0 } else { 1.0 };
+    (frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z).normalize_or(hit.normal)
+}
+
 /// Evaluates the material at `hit`. Opaque and thin materials are two-sided: their
 /// frame is flipped to face the incoming ray. Refractive materials keep the
 /// outward frame (a ray from inside then sees `wo.z < 0`).
@@ -131,32 +147,24 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
         (true, false) => Vec3::from(m.emission) * tex(&m.emissive_tex).xyz(),
     };
 
-    let mut normal = hit.normal;
-    if m.normal_tex.texture != NONE {
-        let t = hit.tangent.xyz();
-        if t.length_squared() > 0.0 {
-            let n_ts = tex(&m.normal_tex).xyz() * 2.0 - Vec3::ONE;
-            let n_ts = Vec3::new(n_ts.x * m.normal_scale, n_ts.y * m.normal_scale, n_ts.z);
-            let frame = Frame::from_normal_tangent(normal, t);
-            let sign = if hit.tangent.w < 0.0 { -1.0 } else { 1.0 };
-            normal = (frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z).normalize_or(normal);
-        }
-    }
+    let mut normal = normal_mapped(scene, hit, &m.normal_tex, m.normal_scale);
     let mut geo_normal = hit.geo_normal;
     let mut tangent = hit.tangent.xyz();
-    if !hit.front_face && !is_refractive(m) {
-        normal = -normal;
-        geo_normal = -geo_normal;
-        tangent = -tangent;
-    }
+    // The two-sided flip (the coat's normal turns with the surface's).
+    let flip = if !hit.front_face && !is_refractive(m) { -1.0 } else { 1.0 };
+    normal *= flip;
+    geo_normal *= flip;
+    tangent *= flip;
     let thin = m.flags & MAT_THIN_WALLED != 0;
-    ShadingPoint {
-        bsdf: Bsdf::with_specular(base.xyz(), metallic, roughness, m.ior, transmission, thin, specular),
-        frame: Frame::from_normal_tangent(normal, tangent),
-        geo_normal,
-        emission,
-        albedo: base.xyz(),
+    let frame = Frame::from_normal_tangent(normal, tangent);
+    let mut bsdf = Bsdf::with_specular(base.xyz(), metallic, roughness, m.ior, transmission, thin, specular);
+    if m.clearcoat > 0.0 {
+        let coat_normal = normal_mapped(scene, hit, &m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
+        let weight = m.clearcoat * tex(&m.clearcoat_tex).x;
+        let coat_roughness = m.clearcoat_roughness * tex(&m.clearcoat_roughness_tex).y;
+        bsdf = bsdf.with_coat(weight, coat_roughness, frame.to_local(coat_normal).normalize_or(Vec3::Z));
     }
+    ShadingPoint { bsdf, frame, geo_normal, emission, albedo: base.xyz() }
 }
 
 /// Moves a ray origin off a surface along the geometric normal, far enough that the

@@ -96,7 +96,8 @@ pub const MAT_UNLIT: u32 = 16;
 /// inside a refracting KHR_materials_volume, zero when clear:
 /// σ = −ln(attenuationColor) / attenuationDistance.
 /// Texture channels follow glTF: metallic = B, roughness = G of `metallic_roughness`;
-/// transmission = R of `transmission`; specular = A of `specular`.
+/// transmission = R of `transmission`; specular = A of `specular`; clearcoat = R
+/// of `clearcoat`, its roughness = G of `clearcoat_roughness`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct Material {
@@ -113,12 +114,20 @@ pub struct Material {
     pub attenuation: [f32; 3],
     /// KHR_materials_specular's specularFactor.
     pub specular: f32,
+    /// KHR_materials_clearcoat: factor, roughness factor, normal texture scale.
+    pub clearcoat: f32,
+    pub clearcoat_roughness: f32,
+    pub clearcoat_normal_scale: f32,
+    pub _pad2: u32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
     pub emissive_tex: TextureSlot,
     pub transmission_tex: TextureSlot,
     pub specular_tex: TextureSlot,
+    pub clearcoat_tex: TextureSlot,
+    pub clearcoat_roughness_tex: TextureSlot,
+    pub clearcoat_normal_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -137,19 +146,26 @@ impl Default for Material {
             _pad: [0; 2],
             attenuation: [0.0; 3],
             specular: 1.0,
+            clearcoat: 0.0,
+            clearcoat_roughness: 0.0,
+            clearcoat_normal_scale: 1.0,
+            _pad2: 0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
             emissive_tex: TextureSlot::EMPTY,
             transmission_tex: TextureSlot::EMPTY,
             specular_tex: TextureSlot::EMPTY,
+            clearcoat_tex: TextureSlot::EMPTY,
+            clearcoat_roughness_tex: TextureSlot::EMPTY,
+            clearcoat_normal_tex: TextureSlot::EMPTY,
         }
     }
 }
 
 impl Material {
     /// Every texture slot, with the glTF material field it comes from.
-    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 6] {
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 9] {
         [
             ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
             ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
@@ -157,6 +173,9 @@ impl Material {
             ("emissiveTexture", &self.emissive_tex),
             ("extensions.KHR_materials_transmission.transmissionTexture", &self.transmission_tex),
             ("extensions.KHR_materials_specular.specularTexture", &self.specular_tex),
+            ("extensions.KHR_materials_clearcoat.clearcoatTexture", &self.clearcoat_tex),
+            ("extensions.KHR_materials_clearcoat.clearcoatRoughnessTexture", &self.clearcoat_roughness_tex),
+            ("extensions.KHR_materials_clearcoat.clearcoatNormalTexture", &self.clearcoat_normal_tex),
         ]
     }
 }
@@ -356,7 +375,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 368),
+            ("Material", size_of::<Material>(), 528),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

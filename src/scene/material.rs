@@ -70,6 +70,53 @@ impl TextureTransform {
     }
 }
 
+/// A texture reference inside an extension the gltf crate does not parse.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TextureRef {
+    pub index: usize,
+    #[serde(default)]
+    tex_coord: u32,
+    /// A normal texture's scale.
+    #[serde(default = "one")]
+    pub scale: f32,
+    #[serde(default)]
+    extensions: HashMap<String, serde_json::Value>,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// KHR_materials_clearcoat, read from the material's extension JSON (the gltf
+/// crate does not parse it).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Clearcoat {
+    pub clearcoat_factor: f32,
+    pub clearcoat_texture: Option<TextureRef>,
+    pub clearcoat_roughness_factor: f32,
+    pub clearcoat_roughness_texture: Option<TextureRef>,
+    pub clearcoat_normal_texture: Option<TextureRef>,
+}
+
+impl Clearcoat {
+    /// The material's clearcoat, `None` without the extension; a malformed one is an error message.
+    pub(crate) fn of(m: &gltf::Material) -> Option<Result<Clearcoat, String>> {
+        let value = m.extension_value("KHR_materials_clearcoat")?;
+        Some(Clearcoat::deserialize(value).map_err(|e| format!("cannot be read: {e}")))
+    }
+
+    /// The texture references with their field names.
+    pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 3] {
+        [
+            ("clearcoatTexture", self.clearcoat_texture.as_ref()),
+            ("clearcoatRoughnessTexture", self.clearcoat_roughness_texture.as_ref()),
+            ("clearcoatNormalTexture", self.clearcoat_normal_texture.as_ref()),
+        ]
+    }
+}
+
 struct Builder<'a> {
     textures: Vec<Texture>,
     texture_index: HashMap<Texture, u32>,
@@ -107,6 +154,14 @@ impl<'a> Builder<'a> {
         }
         let (row_u, row_v) = transform.rows();
         TextureSlot { texture: index, texcoord, row_u, row_v, ..TextureSlot::EMPTY }
+    }
+
+    /// A slot for an extension's texture reference (its index checked by `values`).
+    fn ref_slot(&mut self, doc: &'a Document, r: Option<&TextureRef>, field: String) -> TextureSlot {
+        let Some(r) = r else { return TextureSlot::EMPTY };
+        let Some(texture) = doc.textures().nth(r.index) else { return TextureSlot::EMPTY };
+        let transform = TextureTransform::of_value(r.extensions.get("KHR_texture_transform"));
+        self.slot(texture, r.tex_coord, transform, false, field)
     }
 
     fn info_slot(&mut self, info: Option<gltf::texture::Info<'a>>, srgb: bool, field: String) -> TextureSlot {
@@ -174,7 +229,19 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 out.normal_tex = b.slot(normal.texture(), normal.tex_coord(), transform, false, field("normalTexture"));
                 out.normal_scale = normal.scale();
             }
-            normal_uv.push((out.normal_tex.texture != flat::NONE).then_some(out.normal_tex.texcoord));
+            if let Some(Ok(coat)) = Clearcoat::of(&m) {
+                let [(tex, tex_ref), (roughness, roughness_ref), (normal, normal_ref)] = coat.textures();
+                let field = |name: &str| field(&format!("extensions.KHR_materials_clearcoat.{name}"));
+                out.clearcoat = coat.clearcoat_factor;
+                out.clearcoat_roughness = coat.clearcoat_roughness_factor;
+                out.clearcoat_tex = b.ref_slot(doc, tex_ref, field(tex));
+                out.clearcoat_roughness_tex = b.ref_slot(doc, roughness_ref, field(roughness));
+                out.clearcoat_normal_tex = b.ref_slot(doc, normal_ref, field(normal));
+                out.clearcoat_normal_scale = normal_ref.map_or(1.0, |r| r.scale);
+            }
+            // Tangents are needed for either normal map (the base's UV set first).
+            let normal_maps = [out.normal_tex, out.clearcoat_normal_tex];
+            normal_uv.push(normal_maps.iter().find(|s| s.texture != flat::NONE).map(|s| s.texcoord));
             out.flags |= match m.alpha_mode() {
                 gltf::material::AlphaMode::Mask => flat::MAT_ALPHA_MASK,
                 gltf::material::AlphaMode::Blend => flat::MAT_ALPHA_BLEND,

@@ -11,6 +11,7 @@ use std::path::Path;
 use gltf::Document;
 
 use super::error::SceneError;
+use super::material::Clearcoat;
 
 /// The largest emitted radiance (or light intensity) per colour channel.
 pub const MAX_RADIANCE: f32 = 1e12;
@@ -104,6 +105,22 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             }
             let f = field("extensions.KHR_materials_volume.attenuationColor");
             all_in(&v.attenuation_color(), 0.0, 1.0).map_err(|message| fail(f, message))?;
+        }
+        if let Some(coat) = Clearcoat::of(&m) {
+            let field = |name: &str| field(&format!("extensions.KHR_materials_clearcoat{name}"));
+            let coat = coat.map_err(|message| fail(field(""), message))?;
+            finite_in(coat.clearcoat_factor, 0.0, 1.0).map_err(|message| fail(field(".clearcoatFactor"), message))?;
+            finite_in(coat.clearcoat_roughness_factor, 0.0, 1.0)
+                .map_err(|message| fail(field(".clearcoatRoughnessFactor"), message))?;
+            let textures = doc.textures().len();
+            for (name, texture) in coat.textures() {
+                let Some(texture) = texture else { continue };
+                if texture.index >= textures {
+                    let message = format!("texture index {} is out of range ({textures} textures)", texture.index);
+                    return Err(fail(field(&format!(".{name}.index")), message));
+                }
+                finite(texture.scale).map_err(|message| fail(field(&format!(".{name}.scale")), message))?;
+            }
         }
         if let Some(s) = m.specular() {
             let f = field("extensions.KHR_materials_specular.specularFactor");

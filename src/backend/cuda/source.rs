@@ -145,8 +145,9 @@ pub fn layout_checks() -> String {
     struct_checks!(o, TextureSlot as "TextureSlot" { texture, texcoord, _pad, row_u, row_v });
     struct_checks!(o, Material as "Material" {
         base_color, emission, metallic, roughness, ior, transmission, alpha_cutoff, normal_scale, flags, _pad,
-        attenuation, specular, base_color_tex, metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex,
-        specular_tex,
+        attenuation, specular, clearcoat, clearcoat_roughness, clearcoat_normal_scale, _pad2, base_color_tex,
+        metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex, specular_tex, clearcoat_tex,
+        clearcoat_roughness_tex, clearcoat_normal_tex,
     });
     struct_checks!(o, Texture as "Texture" { offset, width, height, flags });
     struct_checks!(o, Light as "Light" {
@@ -217,6 +218,7 @@ pub fn layout_checks() -> String {
         ("MIN_ALPHA", microfacet::MIN_ALPHA),
         ("MIN_REFRACTING_IOR", bsdf::MIN_REFRACTING_IOR),
         ("MAX_IOR", bsdf::MAX_IOR),
+        ("COAT_IOR", bsdf::COAT_IOR),
     ];
     for (name, value) in float {
         // `{:?}` prints the shortest decimal that reads back as the same f32.
@@ -258,8 +260,8 @@ mod tests {
     #[test]
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
-        assert!(checks.contains("static_assert(sizeof(Material) == 368,"));
-        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 272,"));
+        assert!(checks.contains("static_assert(sizeof(Material) == 528,"));
+        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 288,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));
         assert!(checks.contains("static_assert(MIN_ALPHA == 0.001f,"));

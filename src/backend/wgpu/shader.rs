@@ -8,7 +8,7 @@ use std::fmt::Write;
 use super::scene;
 use crate::accel::STACK_SIZE;
 use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
-use crate::sampling::bsdf::{MAX_IOR, MIN_REFRACTING_IOR};
+use crate::sampling::bsdf::{COAT_IOR, MAX_IOR, MIN_REFRACTING_IOR};
 use crate::sampling::ggx_albedo;
 use crate::sampling::microfacet::MIN_ALPHA;
 use crate::sampling::rng::{GROUPS_PER_BOUNCE, GROUP_CAMERA, GROUP_TIME};
@@ -101,6 +101,7 @@ pub fn constants() -> String {
         ("MIN_ALPHA", MIN_ALPHA),
         ("MIN_REFRACTING_IOR", MIN_REFRACTING_IOR),
         ("MAX_IOR", MAX_IOR),
+        ("COAT_IOR", COAT_IOR),
         ("EXIT_SCALE", EXIT_SCALE),
     ];
     for (name, value) in f32s {
