@@ -119,3 +119,27 @@ fn volume_and_specular_parameters_reach_the_material() {
     let named: Vec<_> = scene.warnings.iter().filter(|w| w.contains("KHR_materials_specular")).collect();
     assert!(named.len() == 1 && named[0].contains("materials[1]") && !named[0].contains("materials[0]"), "{named:?}");
 }
+
+#[test]
+fn clearcoat_parameters_reach_the_material_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_clearcoat"]);
+    let coat = |extension| json!([{ "extensions": { "KHR_materials_clearcoat": extension } }]);
+    doc.json["materials"] = coat(json!({ "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.3 }));
+    let scene = Scene::load(&doc.write_embedded(dir.path(), "coat.gltf")).unwrap();
+    let m = &scene.materials[0];
+    assert_eq!((m.clearcoat, m.clearcoat_roughness, m.clearcoat_tex.texture), (0.8, 0.3, u32::MAX));
+    assert!(scene.warnings.iter().all(|w| !w.contains("clearcoat")), "{:?}", scene.warnings);
+
+    for (extension, field) in [
+        (json!({ "clearcoatFactor": 1.5 }), "clearcoatFactor"),
+        (json!({ "clearcoatNormalTexture": { "index": 4 } }), "clearcoatNormalTexture.index"),
+        (json!({ "clearcoatTexture": 2 }), "KHR_materials_clearcoat"),
+    ] {
+        doc.json["materials"] = coat(extension);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "coat.gltf")).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("materials[0].extensions.KHR_materials_clearcoat") && error.contains(field), "{error}");
+    }
+}
