@@ -478,6 +478,22 @@ fn light_sampling_agrees_for_every_light_kind() {
     assert!(per_kind.iter().all(|&n| n > 100), "every light kind sampled: {per_kind:?}");
 }
 
+/// Ray `i` of a random set around `scene`'s bounds: origins in the box grown by
+/// a tenth on every side, directions from seed `seed + 1` (with `axis`, every
+/// tenth ray along +X and every other tenth along −Y), a third of them short.
+fn random_ray(scene: &FlatScene, seed: u32, i: u32, axis: bool) -> (Ray, f32) {
+    let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
+    let [a, b, c, t] = uniform(seed, i);
+    let origin = lo + (hi - lo) * Vec3::new(a, b, c) * 1.2 - (hi - lo) * 0.1;
+    let dir = match (axis, i % 10) {
+        (true, 0) => Vec3::X,
+        (true, 1) => Vec3::NEG_Y,
+        _ => unit(seed + 1, i),
+    };
+    let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
+    (Ray { origin, dir }, t_max)
+}
+
 #[test]
 fn traversal_finds_the_same_hits() {
     let Some(driver) = driver_or_skip("traversal_finds_the_same_hits") else { return };
@@ -485,19 +501,10 @@ fn traversal_finds_the_same_hits() {
     // Alpha-masked and blended leaves, transmission, many triangles.
     for name in ["TransmissionTest", "LightsPunctualLamp", "FlightHelmet"] {
         let scene = prepare(&common::shared_scene(name), None, 16, 16);
-        let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
         let mut commands = vec![export(&scene, &dir.path().join(name))];
         let mut rays = Vec::new();
         for i in 0..3000 {
-            let [a, b, c, t] = uniform(11, i);
-            let origin = lo + (hi - lo) * Vec3::new(a, b, c) * 1.2 - (hi - lo) * 0.1;
-            // Some rays run parallel to an axis, some are short.
-            let dir = match i % 10 {
-                0 => Vec3::X,
-                1 => Vec3::NEG_Y,
-                _ => unit(12, i),
-            };
-            let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
+            let (Ray { origin, dir }, t_max) = random_ray(&scene, 11, i, true);
             commands.push(format!("intersect {} {} {} {STILL}", h3(origin), h3(dir), h(t_max)));
             commands.push(format!("occluded {} {} {} {STILL}", h3(origin), h3(dir), h(t_max)));
             rays.push((Ray { origin, dir }, t_max));
@@ -684,14 +691,10 @@ fn traversal_at_an_instant_finds_the_same_hits() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["BoxAnimated", "Fox"] {
         let scene = blurred(name, 20, 16, 16);
-        let (lo, hi) = (Vec3::from(scene.header.bounds_min), Vec3::from(scene.header.bounds_max));
         let mut commands = vec![export(&scene, &dir.path().join(name))];
         let mut rays = Vec::new();
         for i in 0..3000 {
-            let [a, b, c, t] = uniform(13, i);
-            let origin = lo + (hi - lo) * Vec3::new(a, b, c) * 1.2 - (hi - lo) * 0.1;
-            let dir = unit(14, i);
-            let t_max = if i % 3 == 0 { t * (hi - lo).length() } else { f32::INFINITY };
+            let (Ray { origin, dir }, t_max) = random_ray(&scene, 13, i, false);
             let at = motion::instant(scene.motion.keys, uniform(15, i)[0]);
             let instant = format!("1 {:x} {}", at.segment, h(at.fraction));
             commands.push(format!("intersect {} {} {} {instant}", h3(origin), h3(dir), h(t_max)));

@@ -23,7 +23,7 @@ use std::fmt;
 use glam::Vec3;
 
 use super::lights::luminance;
-use super::texture::SRGB_TO_LINEAR;
+use super::texture::decode_texel;
 use super::{flat, Scene};
 
 /// Emitters at or above this fraction of the white environment's power light the
@@ -126,16 +126,6 @@ pub(crate) fn choose(scene: &Scene) -> DefaultLight {
 fn texture_mean(scene: &Scene, index: usize) -> Vec3 {
     let texture = &scene.textures[index];
     let image = &scene.images[texture.image];
-    let decode = |c: u8| {
-        if texture.flags & flat::TEX_SRGB != 0 {
-            SRGB_TO_LINEAR[c as usize]
-        } else {
-            c as f32 / 255.0
-        }
-    };
-    let sum = image.texels.iter().fold(Vec3::ZERO, |sum, texel| {
-        let [r, g, b, _] = texel.to_le_bytes();
-        sum + Vec3::new(decode(r), decode(g), decode(b))
-    });
+    let sum = image.texels.iter().fold(Vec3::ZERO, |sum, &texel| sum + decode_texel(texel, texture.flags).truncate());
     sum / image.texels.len().max(1) as f32
 }

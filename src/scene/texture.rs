@@ -85,10 +85,14 @@ fn wrap(i: i32, n: i32, mode: u32) -> i32 {
 
 /// One texel as linear RGBA (sRGB decoded per channel before any filtering).
 fn texel(scene: &FlatScene, tex: &Texture, x: i32, y: i32) -> Vec4 {
-    let t = scene.texels[(tex.offset + y as u32 * tex.width + x as u32) as usize];
+    decode_texel(scene.texels[(tex.offset + y as u32 * tex.width + x as u32) as usize], tex.flags)
+}
+
+/// Linear RGBA of a packed RGBA8 texel of a texture with `flags` (sRGB colour or linear data).
+pub(crate) fn decode_texel(t: u32, flags: u32) -> Vec4 {
     let [r, g, b, a] = t.to_le_bytes();
     let alpha = a as f32 / 255.0;
-    if tex.flags & TEX_SRGB != 0 {
+    if flags & TEX_SRGB != 0 {
         let lut = &*SRGB_TO_LINEAR;
         Vec4::new(lut[r as usize], lut[g as usize], lut[b as usize], alpha)
     } else {
