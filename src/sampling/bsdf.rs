@@ -184,6 +184,16 @@ fn mirror_z(v: Vec3) -> Vec3 {
     Vec3::new(v.x, v.y, -v.z)
 }
 
+/// `x` clamped to [0, 1], written so that NaN maps to the lower bound.
+#[inline]
+fn unit(x: f32) -> f32 {
+    if x > 0.0 {
+        x.min(1.0)
+    } else {
+        0.0
+    }
+}
+
 #[inline]
 fn mean3(v: Vec3) -> f32 {
     (v.x + v.y + v.z) * (1.0 / 3.0)
@@ -208,8 +218,6 @@ impl Bsdf {
         thin: bool,
         specular: f32,
     ) -> Bsdf {
-        // Written so that NaN maps to the lower bound.
-        let unit = |x: f32| if x > 0.0 { x.min(1.0) } else { 0.0 };
         let specular = unit(specular);
         let transmission = unit(transmission);
         let min_ior = if transmission > 0.0 && !thin { MIN_REFRACTING_IOR } else { 1.0 };
@@ -239,7 +247,6 @@ impl Bsdf {
     /// This BSDF under a clear coat of `weight` and `roughness` (clamped to
     /// [0, 1]) whose unit normal is `normal` in the local shading frame.
     pub fn with_coat(self, weight: f32, roughness: f32, normal: Vec3) -> Bsdf {
-        let unit = |x: f32| if x > 0.0 { x.min(1.0) } else { 0.0 };
         let roughness = unit(roughness);
         Bsdf {
             coat: unit(weight),
