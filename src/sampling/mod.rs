@@ -11,4 +11,5 @@ pub mod light;
 pub mod microfacet;
 pub mod quadrature;
 pub mod rng;
+pub mod sheen;
 pub mod warp;
