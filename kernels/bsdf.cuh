@@ -1,10 +1,11 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular, volume and clearcoat
+// The glTF metallic-roughness BSDF with transmission, ior, specular, volume, sheen and clearcoat
 // (src/sampling/bsdf.rs: read its header for the model). eval returns
 // f(wo, wi) |cos θi|; wo points to the camera, wi to the light, both local.
 #pragma once
 
 #include "ggx_albedo.cuh"
 #include "microfacet.cuh"
+#include "sheen.cuh"
 #include "warp.cuh"
 
 static constexpr float MIN_REFRACTING_IOR = 1.01f;
@@ -26,6 +27,9 @@ struct Bsdf {
     float coat_alpha;
     float coat_row;
     float3 coat_normal;  // in the local shading frame
+    float3 sheen_color;  // black: no sheen
+    float sheen_alpha;
+    float sheen_row;
 };
 
 struct BsdfSample {
@@ -36,13 +40,16 @@ struct BsdfSample {
 };
 
 // The GGX albedos at one direction: (E1, W), (1 − E1) / E1, the dielectric layer's E,
-// the coat's E_c (weight included) and its lobe's (1 − E1) / E1.
+// the coat's E_c (weight included) and its lobe's (1 − E1) / E1, the sheen's
+// min(E_s, 1) and 1 / max(E_s, 1).
 struct Albedo {
     float2 lobe;
     float lost;
     float layer;
     float coat;
     float coat_lost;
+    float sheen;
+    float sheen_norm;
 };
 
 // Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
@@ -53,13 +60,15 @@ struct BsdfView {
     float eta;
     Albedo albedo;
     float3 coat_normal;  // mirrored with wo
-    float lobes[4];      // coat, specular, diffuse, transmission
+    float lobes[4];      // coat, specular, cosine (diffuse and sheen), transmission
     bool valid;
 };
 
 TS_HD float3 mirror_z(float3 v) { return make_float3(v.x, v.y, -v.z); }
 
 TS_HD float mean3(float3 v) { return (v.x + v.y + v.z) * (1.0f / 3.0f); }
+
+TS_HD float max3(float3 v) { return fmaxf(fmaxf(v.x, v.y), v.z); }
 
 // NaN maps to 0, as in the Rust `unit` helper.
 TS_HD float bsdf_unit(float x) { return x > 0.0f ? fminf(x, 1.0f) : 0.0f; }
@@ -84,6 +93,9 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.coat_alpha = roughness_to_alpha(0.0f);
     b.coat_row = 0.0f;
     b.coat_normal = make_float3(0.0f, 0.0f, 1.0f);
+    b.sheen_color = splat3(0.0f);
+    b.sheen_alpha = sheen_alpha(0.0f);
+    b.sheen_row = 0.0f;
     return b;
 }
 
@@ -94,6 +106,14 @@ TS_HD Bsdf bsdf_with_coat(Bsdf b, float weight, float roughness, float3 normal) 
     b.coat_alpha = roughness_to_alpha(r);
     b.coat_row = roughness_row(r);
     b.coat_normal = normal;
+    return b;
+}
+
+// Bsdf::with_sheen: under a sheen of colour and roughness.
+TS_HD Bsdf bsdf_with_sheen(Bsdf b, float3 color, float roughness) {
+    b.sheen_color = make_float3(bsdf_unit(color.x), bsdf_unit(color.y), bsdf_unit(color.z));
+    b.sheen_alpha = sheen_alpha(roughness);
+    b.sheen_row = sheen_row(roughness);
     return b;
 }
 
@@ -117,8 +137,21 @@ TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
     a.layer = b.specular * dielectric_albedo(a.lobe, b.f0);
     a.coat = 0.0f;
     a.coat_lost = 0.0f;
+    a.sheen = 0.0f;
+    a.sheen_norm = 0.0f;
     return a;
 }
+
+// Bsdf::with_sheen_albedo: the sheen's albedos at view cosine cos > 0.
+TS_HD Albedo bsdf_with_sheen_albedo(const Bsdf& b, Albedo o, float cos) {
+    float e = sheen_albedo(b.sheen_row, cos);
+    o.sheen = fminf(e, 1.0f);
+    o.sheen_norm = 1.0f / fmaxf(e, 1.0f);
+    return o;
+}
+
+// The sheen's albedo scaling of the base: 1 − max(sheenColor) E_s(wo).
+TS_HD float bsdf_sheen_scaling(const Bsdf& b, Albedo o) { return 1.0f - max3(b.sheen_color) * o.sheen; }
 
 // Bsdf::with_coat_albedo: the coat's albedos at cosine cos (its own frame) > 0.
 TS_HD Albedo bsdf_with_coat_albedo(const Bsdf& b, Albedo o, float cos) {
@@ -142,7 +175,8 @@ TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[4]) {
     float diffuse = refracted * (1.0f - b.transmission);
     float transmission = refracted * b.transmission;
     float kept = 1.0f - o.coat;
-    float total = o.coat + kept * (specular + diffuse + transmission);
+    float sheen = mean3(b.sheen_color) * o.sheen, under = bsdf_sheen_scaling(b, o);
+    float total = o.coat + kept * (sheen + under * (specular + diffuse + transmission));
     if (!(total > 0.0f)) {
         p[0] = 0.0f;
         p[1] = 1.0f;
@@ -150,10 +184,11 @@ TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[4]) {
         p[3] = 0.0f;
         return;
     }
+    float cosine = sheen + under * diffuse;
     p[0] = o.coat / total;
-    p[1] = kept * specular / total;
-    p[2] = kept * diffuse / total;
-    p[3] = kept * transmission / total;
+    p[1] = kept * under * specular / total;
+    p[2] = kept * cosine / total;
+    p[3] = kept * under * transmission / total;
 }
 
 // Bsdf::reflection: the specular and diffuse parts of f cos θi, half vector h.
@@ -219,7 +254,7 @@ TS_HD float3 bsdf_eval_pdf_refraction(const Bsdf& b, float3 wo, float3 wi, float
     return b.base_color * (weight * btdf);
 }
 
-// The base's eval and pdf with the probabilities p of [specular, diffuse, transmission].
+// The base's eval and pdf with the probabilities p of [specular, cosine, transmission].
 TS_HD float3 bsdf_eval_pdf_base(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, const float p[3],
                                 float& pdf) {
     if (wi.z > 0.0f) return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p[0], p[1], pdf);
@@ -246,12 +281,16 @@ TS_HD float bsdf_eval_pdf_coat(const Bsdf& b, float3 wo, float3 wi, Albedo o, fl
 }
 
 // eval and pdf for wo.z > 0, with the albedos o seen from wo, the coat's normal and the
-// lobe probabilities p: the coat over the base it lets light through to.
+// lobe probabilities p: the coat over the sheen over the base.
 TS_HD float3 bsdf_eval_pdf_upper(const Bsdf& b, float3 wo, float3 wi, float eta, Albedo o, float3 coat_normal,
                                  const float p[4], float& pdf) {
     float base_p[3] = {p[1], p[2], p[3]};
     float base_pdf;
     float3 base = bsdf_eval_pdf_base(b, wo, wi, eta, o, base_p, base_pdf);
+    if (o.sheen > 0.0f) {
+        base = base * bsdf_sheen_scaling(b, o);
+        if (wi.z > 0.0f) base = base + b.sheen_color * (o.sheen_norm * sheen_lobe(wo, wi, b.sheen_alpha));
+    }
     if (!(o.coat > 0.0f)) {
         pdf = base_pdf;
         return base;
@@ -273,7 +312,10 @@ TS_HD BsdfView bsdf_view(const Bsdf& b, float3 wo) {
     float3 c = b.coat_normal;
     v.coat_normal = v.mirrored ? make_float3(-c.x, -c.y, c.z) : c;
     float cos_coat = dot(v.wo, v.coat_normal);
-    if (b.coat > 0.0f && v.eta == b.ior && cos_coat > 0.0f) v.albedo = bsdf_with_coat_albedo(b, v.albedo, cos_coat);
+    // Seen from inside a refracting material there is no coat and no sheen.
+    bool outside = v.eta == b.ior;
+    if (b.coat > 0.0f && outside && cos_coat > 0.0f) v.albedo = bsdf_with_coat_albedo(b, v.albedo, cos_coat);
+    if (max3(b.sheen_color) > 0.0f && outside && v.valid) v.albedo = bsdf_with_sheen_albedo(b, v.albedo, v.wo.z);
     bsdf_lobe_probabilities(b, v.albedo, v.lobes);
     return v;
 }

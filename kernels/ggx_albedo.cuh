@@ -3,7 +3,7 @@
 // table itself, TS_GGX_ALBEDO, is generated from the Rust one.
 #pragma once
 
-#include "ggx_albedo_table.h"
+#include "albedo_tables.h"
 #include "microfacet.cuh"
 
 static constexpr unsigned ROUGHNESS_STEPS = 32u;

@@ -92,6 +92,8 @@ struct Material {
     float clearcoat_roughness;
     float clearcoat_normal_scale;
     unsigned _pad2;
+    float3 sheen_color;
+    float sheen_roughness;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
@@ -101,6 +103,8 @@ struct Material {
     TextureSlot clearcoat_tex;
     TextureSlot clearcoat_roughness_tex;
     TextureSlot clearcoat_normal_tex;
+    TextureSlot sheen_color_tex;
+    TextureSlot sheen_roughness_tex;
 };
 
 struct Texture {

@@ -149,6 +149,11 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
         float3 local = normalize_or(to_local(sp.frame, coat_normal), make_float3(0.0f, 0.0f, 1.0f));
         sp.bsdf = bsdf_with_coat(sp.bsdf, weight, coat_roughness, local);
     }
+    if (m.sheen_color.x != 0.0f || m.sheen_color.y != 0.0f || m.sheen_color.z != 0.0f) {
+        float3 color = m.sheen_color * xyz(sample_slot(s, m.sheen_color_tex, hit.uv0, hit.uv1));
+        float roughness = m.sheen_roughness * sample_slot(s, m.sheen_roughness_tex, hit.uv0, hit.uv1).w;
+        sp.bsdf = bsdf_with_sheen(sp.bsdf, color, roughness);
+    }
     sp.geo_normal = geo_normal;
     sp.emission = emission;
     sp.albedo = xyz(base);

@@ -3,7 +3,8 @@
 // env_conditional_cdf one after another; `tables` holds the constant tables of
 // every scene, four entries per vec4: the sRGB decoding table of
 // src/scene/texture.rs from SRGB_TABLE on, the GGX albedo table of
-// src/sampling/ggx_albedo.rs from GGX_ALBEDO_TABLE on: one uniform, as some
+// src/sampling/ggx_albedo.rs from GGX_ALBEDO_TABLE on, the sheen albedo table of
+// src/sampling/sheen.rs from SHEEN_ALBEDO_TABLE on: one uniform, as some
 // drivers, Mesa's lavapipe among them, fail with a third uniform in a group).
 // Motion blur: `motion` holds the MotionHeader and the camera keys; the motion
 // keys of the moving triangles, vertices and BVH nodes follow the frame's own

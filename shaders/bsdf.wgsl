@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular, clearcoat and volume (thin-walled
+// The glTF metallic-roughness BSDF with transmission, ior, specular, sheen, clearcoat and volume (thin-walled
 // or refracting), as src/sampling/bsdf.rs: methods `Bsdf::x` are `bsdf_x`.
 // `eval` returns f(wo, wi) |cos θi|; the surface is two-sided (wo.z < 0 mirrors
 // both directions, and a refracting dielectric then sees 1 / ior).
@@ -19,16 +19,23 @@ struct Bsdf {
     coat_alpha: f32,
     coat_row: f32,
     coat_normal: vec3<f32>,
+    // Sheen colour (black: none), Charlie α, albedo-table row.
+    sheen_color: vec3<f32>,
+    sheen_alpha: f32,
+    sheen_row: f32,
 }
 
 // The GGX albedos at one direction: (E1, W), (1 − E1) / E1, the dielectric layer's E,
-// the coat's E_c (weight included) and its lobe's (1 − E1) / E1.
+// the coat's E_c (weight included) and its lobe's (1 − E1) / E1, the sheen's
+// min(E_s, 1) and 1 / max(E_s, 1).
 struct Albedo {
     lobe: vec2<f32>,
     lost: f32,
     layer: f32,
     coat: f32,
     coat_lost: f32,
+    sheen: f32,
+    sheen_norm: f32,
 }
 
 // Bsdf::view: the BSDF seen from one direction, shared by its evaluations and samples.
@@ -40,7 +47,7 @@ struct BsdfView {
     albedo: Albedo,
     // Mirrored with wo.
     coat_normal: vec3<f32>,
-    // Probabilities of coat, specular, diffuse, transmission.
+    // Probabilities of coat, specular, cosine (diffuse and sheen), transmission.
     lobes: vec4<f32>,
     valid: bool,
 }
@@ -96,6 +103,9 @@ fn bsdf_new(
         roughness_to_alpha(0.0),
         0.0,
         vec3<f32>(0.0, 0.0, 1.0),
+        vec3<f32>(0.0),
+        sheen_alpha(0.0),
+        0.0,
     );
 }
 
@@ -108,6 +118,19 @@ fn bsdf_with_coat(b_in: Bsdf, weight: f32, roughness: f32, normal: vec3<f32>) ->
     b.coat_row = roughness_row(r);
     b.coat_normal = normal;
     return b;
+}
+
+// Bsdf::with_sheen: under a sheen of colour and roughness.
+fn bsdf_with_sheen(b_in: Bsdf, color: vec3<f32>, roughness: f32) -> Bsdf {
+    var b = b_in;
+    b.sheen_color = vec3<f32>(unit_interval(color.x), unit_interval(color.y), unit_interval(color.z));
+    b.sheen_alpha = sheen_alpha(roughness);
+    b.sheen_row = sheen_row(roughness);
+    return b;
+}
+
+fn max3(v: vec3<f32>) -> f32 {
+    return max(v.x, max(v.y, v.z));
 }
 
 fn mean3(v: vec3<f32>) -> f32 {
@@ -134,7 +157,21 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
 
 fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
     let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
-    return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0), 0.0, 0.0);
+    return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0), 0.0, 0.0, 0.0, 0.0);
+}
+
+// Bsdf::with_sheen_albedo: the sheen's albedos at view cosine cos > 0.
+fn bsdf_with_sheen_albedo(b: Bsdf, o_in: Albedo, cos: f32) -> Albedo {
+    var o = o_in;
+    let e = sheen_albedo(b.sheen_row, cos);
+    o.sheen = min(e, 1.0);
+    o.sheen_norm = 1.0 / max(e, 1.0);
+    return o;
+}
+
+// The sheen's albedo scaling of the base: 1 − max(sheenColor) E_s(wo).
+fn bsdf_sheen_scaling(b: Bsdf, o: Albedo) -> f32 {
+    return 1.0 - max3(b.sheen_color) * o.sheen;
 }
 
 // Bsdf::with_coat_albedo: the coat's albedos at cosine cos (its own frame) > 0.
@@ -151,7 +188,7 @@ fn bsdf_layer_fresnel(b: Bsdf, wo_h: f32, eta: f32) -> f32 {
     return b.specular * fresnel_schlick_dielectric(wo_h, eta);
 }
 
-// Probabilities of [coat, specular, diffuse, transmission] given the albedos seen from wo.
+// Probabilities of [coat, specular, cosine (diffuse and sheen), transmission] given the albedos seen from wo.
 fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec4<f32> {
     let c = b.base_color;
     let dielectric = 1.0 - b.metallic;
@@ -161,14 +198,17 @@ fn bsdf_lobe_probabilities(b: Bsdf, o: Albedo) -> vec4<f32> {
     let diffuse = refracted * (1.0 - b.transmission);
     let transmission = refracted * b.transmission;
     let kept = 1.0 - o.coat;
-    let total = o.coat + kept * (specular + diffuse + transmission);
+    let sheen = mean3(b.sheen_color) * o.sheen;
+    let under = bsdf_sheen_scaling(b, o);
+    let total = o.coat + kept * (sheen + under * (specular + diffuse + transmission));
     if !(total > 0.0) {
         return vec4<f32>(0.0, 1.0, 0.0, 0.0);
     }
-    return vec4<f32>(o.coat / total, kept * specular / total, kept * diffuse / total, kept * transmission / total);
+    let cosine = sheen + under * diffuse;
+    return vec4<f32>(o.coat / total, kept * under * specular / total, kept * cosine / total, kept * under * transmission / total);
 }
 
-// eval and pdf for wo.z > 0: the coat over the base it lets light through to.
+// eval and pdf for wo.z > 0: the coat over the sheen over the base.
 fn bsdf_eval_pdf_upper(
     b: Bsdf,
     wo: vec3<f32>,
@@ -178,7 +218,13 @@ fn bsdf_eval_pdf_upper(
     coat_normal: vec3<f32>,
     p: vec4<f32>,
 ) -> BsdfValue {
-    let base = bsdf_eval_pdf_base(b, wo, wi, eta, o, p.yzw);
+    var base = bsdf_eval_pdf_base(b, wo, wi, eta, o, p.yzw);
+    if o.sheen > 0.0 {
+        base.eval *= bsdf_sheen_scaling(b, o);
+        if wi.z > 0.0 {
+            base.eval += b.sheen_color * (o.sheen_norm * sheen_lobe(wo, wi, b.sheen_alpha));
+        }
+    }
     if !(o.coat > 0.0) {
         return base;
     }
@@ -203,7 +249,7 @@ fn bsdf_eval_pdf_coat(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, o: Albedo) -> BsdfV
     return BsdfValue(vec3<f32>(b.coat * fresnel * lobe), pdf);
 }
 
-// The base's eval and pdf with the probabilities of [specular, diffuse, transmission].
+// The base's eval and pdf with the probabilities of [specular, cosine, transmission].
 fn bsdf_eval_pdf_base(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, eta: f32, o: Albedo, p: vec3<f32>) -> BsdfValue {
     if wi.z > 0.0 {
         return bsdf_eval_pdf_reflection(b, wo, wi, eta, o, p.x, p.y);
@@ -291,8 +337,13 @@ fn bsdf_view(b: Bsdf, wo: vec3<f32>) -> BsdfView {
     let c = b.coat_normal;
     let coat_normal = select(c, vec3<f32>(-c.x, -c.y, c.z), up.mirrored);
     let cos_coat = dot(up.wo, coat_normal);
-    if b.coat > 0.0 && up.eta == b.ior && cos_coat > 0.0 {
+    // Seen from inside a refracting material there is no coat and no sheen.
+    let outside = up.eta == b.ior;
+    if b.coat > 0.0 && outside && cos_coat > 0.0 {
         albedo = bsdf_with_coat_albedo(b, albedo, cos_coat);
+    }
+    if max3(b.sheen_color) > 0.0 && outside && valid {
+        albedo = bsdf_with_sheen_albedo(b, albedo, up.wo.z);
     }
     return BsdfView(b, up.wo, up.mirrored, up.eta, albedo, coat_normal, bsdf_lobe_probabilities(b, albedo), valid);
 }

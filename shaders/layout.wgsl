@@ -57,6 +57,8 @@ struct Material {
     clearcoat_roughness: f32,
     clearcoat_normal_scale: f32,
     _pad2: u32,
+    sheen_color: vec3<f32>,
+    sheen_roughness: f32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
@@ -66,6 +68,8 @@ struct Material {
     clearcoat_tex: TextureSlot,
     clearcoat_roughness_tex: TextureSlot,
     clearcoat_normal_tex: TextureSlot,
+    sheen_color_tex: TextureSlot,
+    sheen_roughness_tex: TextureSlot,
 }
 
 struct Texture {

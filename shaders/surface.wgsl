@@ -128,6 +128,11 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
         let local = normalize_or(frame_to_local(frame, coat_normal), vec3<f32>(0.0, 0.0, 1.0));
         bsdf = bsdf_with_coat(bsdf, weight, coat_roughness, local);
     }
+    if any(m.sheen_color != vec3<f32>(0.0)) {
+        let color = m.sheen_color * sample_slot(m.sheen_color_tex, hit.uv0, hit.uv1).xyz;
+        let roughness = m.sheen_roughness * sample_slot(m.sheen_roughness_tex, hit.uv0, hit.uv1).w;
+        bsdf = bsdf_with_sheen(bsdf, color, roughness);
+    }
     return ShadingPoint(bsdf, frame, geo_normal, emission, base.xyz);
 }
 

@@ -254,6 +254,13 @@ fn clearcoat_agrees_with_cpu() {
 }
 
 #[test]
+fn sheen_agrees_with_cpu() {
+    // KHR_materials_sheen over a grey floor and a dark panel under the sky.
+    let dir = tempfile::tempdir().unwrap();
+    check_agreement("sheen", &gltf_builder::sheen_panel_over_floor(dir.path()), &small(32), 512);
+}
+
+#[test]
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);

@@ -46,7 +46,7 @@ fn build_driver() -> Result<PathBuf, String> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_host");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("layout_checks.h"), source::layout_checks()).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(source::GGX_ALBEDO_TABLE), source::ggx_albedo_table()).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join(source::ALBEDO_TABLES), source::albedo_tables()).map_err(|e| e.to_string())?;
     let kernels = common::repo().join("kernels");
     let exe = dir.join("driver");
     let compiler = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
@@ -225,7 +225,7 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// The parameters of `Bsdf::with_specular(..).with_coat(..)`, as the driver reads them.
+/// The parameters of `Bsdf::with_specular(..).with_coat(..).with_sheen(..)`, as the driver reads them.
 #[derive(Clone, Copy)]
 struct Params {
     base: Vec3,
@@ -236,15 +236,21 @@ struct Params {
     thin: bool,
     specular: f32,
     coat: (f32, f32, Vec3),
+    sheen: (Vec3, f32),
 }
 
 fn params(base: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool, specular: f32) -> Params {
-    Params { base, metallic, roughness, ior, transmission, thin, specular, coat: (0.0, 0.0, Vec3::Z) }
+    let (coat, sheen) = ((0.0, 0.0, Vec3::Z), (Vec3::ZERO, 0.0));
+    Params { base, metallic, roughness, ior, transmission, thin, specular, coat, sheen }
 }
 
 impl Params {
     fn coated(self, weight: f32, roughness: f32, normal: Vec3) -> Params {
         Params { coat: (weight, roughness, normal), ..self }
+    }
+
+    fn sheened(self, color: Vec3, roughness: f32) -> Params {
+        Params { sheen: (color, roughness), ..self }
     }
 
     fn bsdf(&self) -> Bsdf {
@@ -259,6 +265,7 @@ impl Params {
             self.specular,
         )
         .with_coat(weight, roughness, normal)
+        .with_sheen(self.sheen.0, self.sheen.1)
     }
 
     fn words(&self) -> String {
@@ -266,20 +273,22 @@ impl Params {
         let scalars = [self.metallic, self.roughness, self.ior, self.transmission];
         let scalars: Vec<String> = scalars.iter().map(|&x| h(x)).collect();
         format!(
-            "{} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {}",
             h3(self.base),
             scalars.join(" "),
             self.thin as u32,
             h(self.specular),
             h(weight),
             h(roughness),
-            h3(normal)
+            h3(normal),
+            h3(self.sheen.0),
+            h(self.sheen.1)
         )
     }
 }
 
 /// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls,
-/// mixtures, a weakened specular layer, clear coats (one with its own normal).
+/// mixtures, a weakened specular layer, clear coats (one with its own normal), sheens.
 fn materials() -> Vec<Params> {
     let tilted = Vec3::new(0.3, -0.2, 1.0).normalize();
     let mut all = vec![
@@ -296,8 +305,13 @@ fn materials() -> Vec<Params> {
         params(Vec3::ONE, 0.0, 0.3, 1.5, 1.0, false, 1.0).coated(1.0, 0.2, Vec3::Z),
         params(Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0),
         params(Vec3::new(0.7, 0.5, 0.9), 0.4, 0.4, 1.4, 0.5, false, 0.0),
+        params(Vec3::new(0.2, 0.1, 0.4), 0.0, 0.6, 1.5, 0.0, false, 1.0).sheened(Vec3::new(1.0, 0.8, 0.6), 0.3),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.4, 1.5, 0.0, false, 1.0).sheened(Vec3::ONE, 0.0),
+        params(Vec3::ONE, 0.0, 0.3, 1.5, 1.0, false, 1.0).sheened(Vec3::splat(0.5), 0.8).coated(0.7, 0.3, Vec3::Z),
         // Out-of-range parameters are clamped the same way.
-        params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5).coated(2.0, -1.0, Vec3::Z),
+        params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5)
+            .coated(2.0, -1.0, Vec3::Z)
+            .sheened(Vec3::new(-1.0, 2.0, 0.5), 3.0),
     ];
     for i in 0..12 {
         let [a, b, c, d] = uniform(20, i);
@@ -584,9 +598,10 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("NormalTangentMirrorTest", common::shared_scene("NormalTangentMirrorTest"), Some(sky.clone())),
         ("TextureTransformTest", common::shared_scene("TextureTransformTest"), Some(sky.clone())),
         ("AttenuationTest", common::shared_scene("AttenuationTest"), Some(sky.clone())),
-        ("ClearCoatTest", common::shared_scene("ClearCoatTest"), Some(sky)),
+        ("ClearCoatTest", common::shared_scene("ClearCoatTest"), Some(sky.clone())),
         ("absorbing-slab", gltf_builder::absorbing_slab(dir.path(), 1.5, Some(([0.8, 0.5, 0.2], 1.0))), None),
         ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
+        ("sheen", gltf_builder::sheen_panel_over_floor(dir.path()), Some(sky.clone())),
     ];
     for (name, path, env) in scenes {
         let scene = prepare(&path, env.as_ref(), TILE.0, TILE.1);

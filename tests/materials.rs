@@ -143,3 +143,73 @@ fn clearcoat_parameters_reach_the_material_and_bad_ones_are_named() {
         assert!(error.contains("materials[0].extensions.KHR_materials_clearcoat") && error.contains(field), "{error}");
     }
 }
+
+/// A unit quad in z = 0 facing +Z with `material`, seen by an orthographic
+/// camera looking straight down −Z at its middle (every pixel on the quad).
+fn quad_under_camera(dir: &std::path::Path, material: serde_json::Value, extensions: &[&str]) -> std::path::PathBuf {
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(extensions);
+    doc.json["materials"] = json!([material]);
+    doc.json["meshes"][0]["primitives"][0]["material"] = json!(0);
+    doc.json["cameras"] =
+        json!([{ "type": "orthographic", "orthographic": { "xmag": 0.2, "ymag": 0.2, "znear": 0.01, "zfar": 10.0 } }]);
+    doc.json["nodes"] = json!([{ "mesh": 0 }, { "camera": 0, "translation": [0.5, 0.5, 1.0] }]);
+    doc.json["scenes"] = json!([{ "nodes": [0, 1] }]);
+    doc.write_embedded(dir, "quad.gltf")
+}
+
+#[test]
+fn a_sheen_over_black_shows_its_colour_times_its_albedo() {
+    // KHR_materials_sheen over a black base without a specular layer, under a
+    // uniform white sky, seen at normal incidence: every pixel is sheenColor ×
+    // E_s(1), the Charlie lobe's albedo integrated by quadrature. Through the
+    // integrator (light sampling and MIS), not the BSDF alone.
+    let dir = tempfile::tempdir().unwrap();
+    let colour = [0.9f32, 0.5, 0.2];
+    for roughness in [0.3f32, 0.8] {
+        let material = json!({
+            "pbrMetallicRoughness": { "baseColorFactor": [0.0, 0.0, 0.0, 1.0], "metallicFactor": 0.0 },
+            "extensions": {
+                "KHR_materials_specular": { "specularFactor": 0.0 },
+                "KHR_materials_sheen": { "sheenColorFactor": colour, "sheenRoughnessFactor": roughness },
+            },
+        });
+        let path = quad_under_camera(dir.path(), material, &["KHR_materials_specular", "KHR_materials_sheen"]);
+        let settings = RenderSettings { spp: 256, ..settings(0, 1.0) };
+        let image = common::render(&path, &settings, BackendKind::Cpu, 16, None);
+        let albedo = tessera::sampling::sheen::lobe_albedo(1.0, roughness);
+        for (k, &c) in colour.iter().enumerate() {
+            let mean = image.color.iter().map(|p| p[k]).sum::<f32>() / image.color.len() as f32;
+            let expected = c * albedo;
+            assert!(
+                (mean - expected).abs() < 0.02 * expected,
+                "roughness {roughness}, channel {k}: {mean} vs {expected}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sheen_parameters_reach_the_material_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = Scene::load(&gltf_builder::sheen_panel_over_floor(dir.path())).unwrap();
+    let (floor, panel) = (&scene.materials[0], &scene.materials[1]);
+    assert_eq!((floor.sheen_color, floor.sheen_roughness), gltf_builder::SHEEN_FLOOR);
+    assert_eq!((panel.sheen_color, panel.sheen_roughness), gltf_builder::SHEEN_PANEL);
+    assert!(scene.warnings.iter().all(|w| !w.contains("sheen")), "{:?}", scene.warnings);
+
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_sheen"]);
+    for (extension, field) in [
+        (json!({ "sheenColorFactor": [1.0, 1.2, 0.0] }), "sheenColorFactor"),
+        (json!({ "sheenRoughnessFactor": -0.1 }), "sheenRoughnessFactor"),
+        (json!({ "sheenColorTexture": { "index": 3 } }), "sheenColorTexture.index"),
+        (json!({ "sheenRoughnessFactor": "rough" }), "KHR_materials_sheen"),
+    ] {
+        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_sheen": extension } }]);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "sheen.gltf")).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("materials[0].extensions.KHR_materials_sheen") && error.contains(field), "{error}");
+    }
+}

@@ -120,7 +120,9 @@ Bsdf next_bsdf(std::istringstream& in) {
     Bsdf b = bsdf_new(base, metallic, roughness, ior, transmission, thin, specular);
     float coat = next_f(in), coat_roughness = next_f(in);
     float3 coat_normal = next_f3(in);
-    return bsdf_with_coat(b, coat, coat_roughness, coat_normal);
+    b = bsdf_with_coat(b, coat, coat_roughness, coat_normal);
+    float3 sheen_color = next_f3(in);
+    return bsdf_with_sheen(b, sheen_color, next_f(in));
 }
 
 // Runs the waves of one task through the wavefront stages (mode 0) or the

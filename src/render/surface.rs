@@ -164,6 +164,10 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
         let coat_roughness = m.clearcoat_roughness * tex(&m.clearcoat_roughness_tex).y;
         bsdf = bsdf.with_coat(weight, coat_roughness, frame.to_local(coat_normal).normalize_or(Vec3::Z));
     }
+    if m.sheen_color != [0.0; 3] {
+        let color = Vec3::from(m.sheen_color) * tex(&m.sheen_color_tex).xyz();
+        bsdf = bsdf.with_sheen(color, m.sheen_roughness * tex(&m.sheen_roughness_tex).w);
+    }
     ShadingPoint { bsdf, frame, geo_normal, emission, albedo: base.xyz() }
 }
 

@@ -98,11 +98,11 @@ use glam::{Vec2, Vec3};
 use super::ggx_albedo::{
     albedo_lookup, dielectric_albedo, dielectric_average, multiscatter_lost, roughness_row, TABLE,
 };
-use super::sheen::{sheen_albedo, sheen_alpha, sheen_lobe, sheen_row, TABLE as SHEEN_TABLE};
 use super::microfacet::{
     dielectric_f0, fresnel_schlick, fresnel_schlick_dielectric, ggx_d, ggx_vndf_pdf, reflect, refract,
     roughness_to_alpha, sample_ggx_vndf, smith_g2,
 };
+use super::sheen::{sheen_albedo, sheen_alpha, sheen_lobe, sheen_row, TABLE as SHEEN_TABLE};
 use super::warp::{cosine_hemisphere_pdf, square_to_cosine_hemisphere, Frame};
 
 /// Smallest index of refraction of a refracting dielectric: at exactly 1 the

@@ -97,7 +97,8 @@ pub const MAT_UNLIT: u32 = 16;
 /// σ = −ln(attenuationColor) / attenuationDistance.
 /// Texture channels follow glTF: metallic = B, roughness = G of `metallic_roughness`;
 /// transmission = R of `transmission`; specular = A of `specular`; clearcoat = R
-/// of `clearcoat`, its roughness = G of `clearcoat_roughness`.
+/// of `clearcoat`, its roughness = G of `clearcoat_roughness`; sheen colour = RGB
+/// of `sheen_color`, its roughness = A of `sheen_roughness`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct Material {
@@ -119,6 +120,9 @@ pub struct Material {
     pub clearcoat_roughness: f32,
     pub clearcoat_normal_scale: f32,
     pub _pad2: u32,
+    /// KHR_materials_sheen: colour factor and roughness factor.
+    pub sheen_color: [f32; 3],
+    pub sheen_roughness: f32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
@@ -128,6 +132,8 @@ pub struct Material {
     pub clearcoat_tex: TextureSlot,
     pub clearcoat_roughness_tex: TextureSlot,
     pub clearcoat_normal_tex: TextureSlot,
+    pub sheen_color_tex: TextureSlot,
+    pub sheen_roughness_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -150,6 +156,8 @@ impl Default for Material {
             clearcoat_roughness: 0.0,
             clearcoat_normal_scale: 1.0,
             _pad2: 0,
+            sheen_color: [0.0; 3],
+            sheen_roughness: 0.0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
@@ -159,13 +167,15 @@ impl Default for Material {
             clearcoat_tex: TextureSlot::EMPTY,
             clearcoat_roughness_tex: TextureSlot::EMPTY,
             clearcoat_normal_tex: TextureSlot::EMPTY,
+            sheen_color_tex: TextureSlot::EMPTY,
+            sheen_roughness_tex: TextureSlot::EMPTY,
         }
     }
 }
 
 impl Material {
     /// Every texture slot, with the glTF material field it comes from.
-    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 9] {
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 11] {
         [
             ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
             ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
@@ -176,6 +186,8 @@ impl Material {
             ("extensions.KHR_materials_clearcoat.clearcoatTexture", &self.clearcoat_tex),
             ("extensions.KHR_materials_clearcoat.clearcoatRoughnessTexture", &self.clearcoat_roughness_tex),
             ("extensions.KHR_materials_clearcoat.clearcoatNormalTexture", &self.clearcoat_normal_tex),
+            ("extensions.KHR_materials_sheen.sheenColorTexture", &self.sheen_color_tex),
+            ("extensions.KHR_materials_sheen.sheenRoughnessTexture", &self.sheen_roughness_tex),
         ]
     }
 }
@@ -375,7 +387,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 528),
+            ("Material", size_of::<Material>(), 640),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

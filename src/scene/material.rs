@@ -117,6 +117,33 @@ impl Clearcoat {
     }
 }
 
+/// KHR_materials_sheen, read from the material's extension JSON (the gltf
+/// crate does not parse it).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Sheen {
+    pub sheen_color_factor: [f32; 3],
+    pub sheen_color_texture: Option<TextureRef>,
+    pub sheen_roughness_factor: f32,
+    pub sheen_roughness_texture: Option<TextureRef>,
+}
+
+impl Sheen {
+    /// The material's sheen, `None` without the extension; a malformed one is an error message.
+    pub(crate) fn of(m: &gltf::Material) -> Option<Result<Sheen, String>> {
+        let value = m.extension_value("KHR_materials_sheen")?;
+        Some(Sheen::deserialize(value).map_err(|e| format!("cannot be read: {e}")))
+    }
+
+    /// The texture references with their field names.
+    pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 2] {
+        [
+            ("sheenColorTexture", self.sheen_color_texture.as_ref()),
+            ("sheenRoughnessTexture", self.sheen_roughness_texture.as_ref()),
+        ]
+    }
+}
+
 struct Builder<'a> {
     textures: Vec<Texture>,
     texture_index: HashMap<Texture, u32>,
@@ -157,11 +184,11 @@ impl<'a> Builder<'a> {
     }
 
     /// A slot for an extension's texture reference (its index checked by `values`).
-    fn ref_slot(&mut self, doc: &'a Document, r: Option<&TextureRef>, field: String) -> TextureSlot {
+    fn ref_slot(&mut self, doc: &'a Document, r: Option<&TextureRef>, srgb: bool, field: String) -> TextureSlot {
         let Some(r) = r else { return TextureSlot::EMPTY };
         let Some(texture) = doc.textures().nth(r.index) else { return TextureSlot::EMPTY };
         let transform = TextureTransform::of_value(r.extensions.get("KHR_texture_transform"));
-        self.slot(texture, r.tex_coord, transform, false, field)
+        self.slot(texture, r.tex_coord, transform, srgb, field)
     }
 
     fn info_slot(&mut self, info: Option<gltf::texture::Info<'a>>, srgb: bool, field: String) -> TextureSlot {
@@ -234,10 +261,19 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 let field = |name: &str| field(&format!("extensions.KHR_materials_clearcoat.{name}"));
                 out.clearcoat = coat.clearcoat_factor;
                 out.clearcoat_roughness = coat.clearcoat_roughness_factor;
-                out.clearcoat_tex = b.ref_slot(doc, tex_ref, field(tex));
-                out.clearcoat_roughness_tex = b.ref_slot(doc, roughness_ref, field(roughness));
-                out.clearcoat_normal_tex = b.ref_slot(doc, normal_ref, field(normal));
+                out.clearcoat_tex = b.ref_slot(doc, tex_ref, false, field(tex));
+                out.clearcoat_roughness_tex = b.ref_slot(doc, roughness_ref, false, field(roughness));
+                out.clearcoat_normal_tex = b.ref_slot(doc, normal_ref, false, field(normal));
                 out.clearcoat_normal_scale = normal_ref.map_or(1.0, |r| r.scale);
+            }
+            if let Some(Ok(sheen)) = Sheen::of(&m) {
+                let [(color, color_ref), (roughness, roughness_ref)] = sheen.textures();
+                let field = |name: &str| field(&format!("extensions.KHR_materials_sheen.{name}"));
+                out.sheen_color = sheen.sheen_color_factor;
+                out.sheen_roughness = sheen.sheen_roughness_factor;
+                // The colour texture is sRGB-encoded, the roughness (alpha) linear.
+                out.sheen_color_tex = b.ref_slot(doc, color_ref, true, field(color));
+                out.sheen_roughness_tex = b.ref_slot(doc, roughness_ref, false, field(roughness));
             }
             // Tangents are needed for either normal map (the base's UV set first).
             let normal_maps = [out.normal_tex, out.clearcoat_normal_tex];

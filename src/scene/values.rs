@@ -11,7 +11,7 @@ use std::path::Path;
 use gltf::Document;
 
 use super::error::SceneError;
-use super::material::Clearcoat;
+use super::material::{Clearcoat, Sheen, TextureRef};
 
 /// The largest emitted radiance (or light intensity) per colour channel.
 pub const MAX_RADIANCE: f32 = 1e12;
@@ -46,6 +46,20 @@ fn all_in(values: &[f32], lo: f32, hi: f32) -> Check {
 
 fn all_from(values: &[f32], lo: f32) -> Check {
     values.iter().try_for_each(|&v| finite_from(v, lo)).map_err(|m| format!("{values:?}: {m}"))
+}
+
+/// Checks an extension's texture references: `Err((".name.field", message))`.
+fn check_texture_refs(doc: &Document, refs: &[(&str, Option<&TextureRef>)]) -> Result<(), (String, String)> {
+    let textures = doc.textures().len();
+    for (name, texture) in refs {
+        let Some(texture) = texture else { continue };
+        if texture.index >= textures {
+            let message = format!("texture index {} is out of range ({textures} textures)", texture.index);
+            return Err((format!(".{name}.index"), message));
+        }
+        finite(texture.scale).map_err(|message| (format!(".{name}.scale"), message))?;
+    }
+    Ok(())
 }
 
 /// Checks every material, light and camera of `doc` (`file` names it in
@@ -112,15 +126,15 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             finite_in(coat.clearcoat_factor, 0.0, 1.0).map_err(|message| fail(field(".clearcoatFactor"), message))?;
             finite_in(coat.clearcoat_roughness_factor, 0.0, 1.0)
                 .map_err(|message| fail(field(".clearcoatRoughnessFactor"), message))?;
-            let textures = doc.textures().len();
-            for (name, texture) in coat.textures() {
-                let Some(texture) = texture else { continue };
-                if texture.index >= textures {
-                    let message = format!("texture index {} is out of range ({textures} textures)", texture.index);
-                    return Err(fail(field(&format!(".{name}.index")), message));
-                }
-                finite(texture.scale).map_err(|message| fail(field(&format!(".{name}.scale")), message))?;
-            }
+            check_texture_refs(doc, &coat.textures()).map_err(|(name, message)| fail(field(&name), message))?;
+        }
+        if let Some(sheen) = Sheen::of(&m) {
+            let field = |name: &str| field(&format!("extensions.KHR_materials_sheen{name}"));
+            let sheen = sheen.map_err(|message| fail(field(""), message))?;
+            all_in(&sheen.sheen_color_factor, 0.0, 1.0).map_err(|message| fail(field(".sheenColorFactor"), message))?;
+            finite_in(sheen.sheen_roughness_factor, 0.0, 1.0)
+                .map_err(|message| fail(field(".sheenRoughnessFactor"), message))?;
+            check_texture_refs(doc, &sheen.textures()).map_err(|(name, message)| fail(field(&name), message))?;
         }
         if let Some(s) = m.specular() {
             let f = field("extensions.KHR_materials_specular.specularFactor");

@@ -224,3 +224,28 @@ pub fn absorbing_slab(dir: &Path, thickness: f32, attenuation: Option<([f32; 3],
     doc.json["scenes"] = json!([{ "nodes": [0, 1] }]);
     doc.write_embedded(dir, "slab.gltf")
 }
+
+/// KHR_materials_sheen: the sheen of the floor and of the panel of
+/// [`sheen_panel_over_floor`] (colour, roughness).
+pub const SHEEN_FLOOR: ([f32; 3], f32) = ([1.0, 1.0, 1.0], 0.5);
+pub const SHEEN_PANEL: ([f32; 3], f32) = ([1.0, 0.6, 0.3], 0.3);
+
+/// [`unlit_panel_over_floor`]'s floor and panel as fabric: a grey floor under
+/// a white sheen and a dark blue panel under an orange one ([`SHEEN_FLOOR`],
+/// [`SHEEN_PANEL`]), seen by the same cameras.
+pub fn sheen_panel_over_floor(dir: &Path) -> PathBuf {
+    let path = unlit_panel_over_floor(dir, false);
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let sheen = |(colour, roughness): ([f32; 3], f32)| json!({ "KHR_materials_sheen": { "sheenColorFactor": colour, "sheenRoughnessFactor": roughness } });
+    doc["materials"] = json!([
+        { "pbrMetallicRoughness": { "baseColorFactor": [0.5, 0.5, 0.5, 1.0], "metallicFactor": 0.0 },
+          "extensions": sheen(SHEEN_FLOOR) },
+        { "doubleSided": true,
+          "pbrMetallicRoughness": { "baseColorFactor": [0.05, 0.08, 0.3, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.7 },
+          "extensions": sheen(SHEEN_PANEL) },
+    ]);
+    doc["extensionsUsed"] = json!(["KHR_materials_sheen"]);
+    let path = dir.join("sheen.gltf");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    path
+}

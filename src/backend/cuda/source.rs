@@ -10,13 +10,14 @@ use crate::render::task::PixelSums;
 use crate::scene::flat::*;
 
 /// The kernel files, by the name `#include` uses.
-pub const FILES: [(&str, &str); 17] = [
+pub const FILES: [(&str, &str); 18] = [
     ("common.cuh", include_str!("../../../kernels/common.cuh")),
     ("layout.cuh", include_str!("../../../kernels/layout.cuh")),
     ("rng.cuh", include_str!("../../../kernels/rng.cuh")),
     ("warp.cuh", include_str!("../../../kernels/warp.cuh")),
     ("microfacet.cuh", include_str!("../../../kernels/microfacet.cuh")),
     ("ggx_albedo.cuh", include_str!("../../../kernels/ggx_albedo.cuh")),
+    ("sheen.cuh", include_str!("../../../kernels/sheen.cuh")),
     ("bsdf.cuh", include_str!("../../../kernels/bsdf.cuh")),
     ("distribution.cuh", include_str!("../../../kernels/distribution.cuh")),
     ("texture.cuh", include_str!("../../../kernels/texture.cuh")),
@@ -51,30 +52,31 @@ pub fn kernel_source() -> String {
     out
 }
 
-/// The header holding the GGX albedo table, generated from the Rust one.
-pub const GGX_ALBEDO_TABLE: &str = "ggx_albedo_table.h";
+/// The header holding the BSDF's albedo tables, generated from the Rust ones.
+pub const ALBEDO_TABLES: &str = "albedo_tables.h";
 
-/// The text of [`GGX_ALBEDO_TABLE`]: `TS_GGX_ALBEDO`, the numbers of
-/// `sampling::ggx_albedo::TABLE` (`{:?}` prints each as the shortest decimal
-/// that reads back as the same f32).
-pub fn ggx_albedo_table() -> String {
-    use crate::sampling::ggx_albedo::TABLE;
-    let mut out = format!(
-        "// Generated from src/sampling/ggx_albedo.table.\n#pragma once\nstatic __device__ const float TS_GGX_ALBEDO[{}] = {{\n",
-        TABLE.len()
-    );
-    for line in TABLE.chunks(8) {
-        let items: Vec<String> = line.iter().map(|v| format!("{v:?}f")).collect();
-        let _ = writeln!(out, "    {},", items.join(", "));
+/// The text of [`ALBEDO_TABLES`]: `TS_GGX_ALBEDO` and `TS_SHEEN_ALBEDO`, the
+/// numbers of `sampling::ggx_albedo::TABLE` and `sampling::sheen::TABLE`
+/// (`{:?}` prints each as the shortest decimal that reads back as the same f32).
+pub fn albedo_tables() -> String {
+    use crate::sampling::{ggx_albedo, sheen};
+    let mut out =
+        String::from("// Generated from src/sampling/ggx_albedo.table and sheen_albedo.table.\n#pragma once\n");
+    for (name, table) in [("TS_GGX_ALBEDO", &ggx_albedo::TABLE[..]), ("TS_SHEEN_ALBEDO", &sheen::TABLE[..])] {
+        let _ = writeln!(out, "static __device__ const float {name}[{}] = {{", table.len());
+        for line in table.chunks(8) {
+            let items: Vec<String> = line.iter().map(|v| format!("{v:?}f")).collect();
+            let _ = writeln!(out, "    {},", items.join(", "));
+        }
+        out.push_str("};\n");
     }
-    out.push_str("};\n");
     out
 }
 
 /// A kernel file's text by the name `#include` uses.
 fn file(name: &str) -> Option<std::borrow::Cow<'static, str>> {
-    if name == GGX_ALBEDO_TABLE {
-        return Some(ggx_albedo_table().into());
+    if name == ALBEDO_TABLES {
+        return Some(albedo_tables().into());
     }
     FILES.iter().find(|(n, _)| *n == name).map(|(_, text)| (*text).into())
 }
@@ -145,9 +147,10 @@ pub fn layout_checks() -> String {
     struct_checks!(o, TextureSlot as "TextureSlot" { texture, texcoord, _pad, row_u, row_v });
     struct_checks!(o, Material as "Material" {
         base_color, emission, metallic, roughness, ior, transmission, alpha_cutoff, normal_scale, flags, _pad,
-        attenuation, specular, clearcoat, clearcoat_roughness, clearcoat_normal_scale, _pad2, base_color_tex,
-        metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex, specular_tex, clearcoat_tex,
-        clearcoat_roughness_tex, clearcoat_normal_tex,
+        attenuation, specular, clearcoat, clearcoat_roughness, clearcoat_normal_scale, _pad2, sheen_color,
+        sheen_roughness, base_color_tex, metallic_roughness_tex, normal_tex, emissive_tex, transmission_tex,
+        specular_tex, clearcoat_tex, clearcoat_roughness_tex, clearcoat_normal_tex, sheen_color_tex,
+        sheen_roughness_tex,
     });
     struct_checks!(o, Texture as "Texture" { offset, width, height, flags });
     struct_checks!(o, Light as "Light" {
@@ -173,7 +176,7 @@ pub fn layout_checks() -> String {
     });
 
     use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
-    use crate::sampling::{bsdf, ggx_albedo, microfacet, rng};
+    use crate::sampling::{bsdf, ggx_albedo, microfacet, rng, sheen};
     let unsigned = [
         ("NONE", NONE),
         ("TRI_ALPHA_TESTED", TRI_ALPHA_TESTED),
@@ -210,6 +213,8 @@ pub fn layout_checks() -> String {
         ("ROUGHNESS_STEPS", ggx_albedo::ROUGHNESS_STEPS as u32),
         ("COS_STEPS", ggx_albedo::COS_STEPS as u32),
         ("AVERAGES", ggx_albedo::AVERAGES as u32),
+        ("SHEEN_ROUGHNESS_STEPS", sheen::ROUGHNESS_STEPS as u32),
+        ("SHEEN_COS_STEPS", sheen::COS_STEPS as u32),
     ];
     for (name, value) in unsigned {
         let _ = writeln!(o, "static_assert({name} == {value}u, \"{name} differs from Rust ({value})\");");
@@ -219,6 +224,7 @@ pub fn layout_checks() -> String {
         ("MIN_REFRACTING_IOR", bsdf::MIN_REFRACTING_IOR),
         ("MAX_IOR", bsdf::MAX_IOR),
         ("COAT_IOR", bsdf::COAT_IOR),
+        ("MIN_SHEEN_ROUGHNESS", sheen::MIN_SHEEN_ROUGHNESS),
     ];
     for (name, value) in float {
         // `{:?}` prints the shortest decimal that reads back as the same f32.
@@ -260,8 +266,8 @@ mod tests {
     #[test]
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
-        assert!(checks.contains("static_assert(sizeof(Material) == 528,"));
-        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 288,"));
+        assert!(checks.contains("static_assert(sizeof(Material) == 640,"));
+        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 304,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));
         assert!(checks.contains("static_assert(MIN_ALPHA == 0.001f,"));

@@ -12,7 +12,7 @@ use wgpu::util::DeviceExt;
 
 use super::adapter::{BufferNeeds, GpuDevice};
 use crate::backend::BackendError;
-use crate::sampling::ggx_albedo;
+use crate::sampling::{ggx_albedo, sheen};
 use crate::scene::flat::*;
 use crate::scene::texture::SRGB_TO_LINEAR;
 
@@ -154,13 +154,15 @@ const MOTION_BINDING: u32 = TABLES_BINDING + 1;
 pub const SRGB_TABLE: usize = 0;
 /// Where the GGX albedo table starts.
 pub const GGX_ALBEDO_TABLE: usize = SRGB_TABLE + 256;
+/// Where the sheen albedo table starts.
+pub const SHEEN_ALBEDO_TABLE: usize = GGX_ALBEDO_TABLE + ggx_albedo::TABLE_LEN;
 /// Length of the tables uniform (whole vec4s, as the WGSL declares it).
-pub const TABLES_LEN: usize = GGX_ALBEDO_TABLE + ggx_albedo::TABLE_LEN;
+pub const TABLES_LEN: usize = SHEEN_ALBEDO_TABLE + sheen::TABLE_LEN;
 const _: () = assert!(TABLES_LEN % 4 == 0);
 
-/// The constant tables uniform: sRGB decoding, then the GGX albedo.
+/// The constant tables uniform: sRGB decoding, then the GGX and the sheen albedo.
 fn tables() -> Vec<f32> {
-    SRGB_TO_LINEAR.iter().chain(&ggx_albedo::TABLE).copied().collect()
+    SRGB_TO_LINEAR.iter().chain(&ggx_albedo::TABLE).chain(&sheen::TABLE).copied().collect()
 }
 
 /// Layout of bind group 0: the header uniform, the read-only arrays and the tables.
@@ -247,11 +249,12 @@ mod tests {
     }
 
     #[test]
-    fn tables_hold_srgb_then_the_ggx_albedo() {
+    fn tables_hold_srgb_then_the_ggx_and_sheen_albedos() {
         let t = tables();
         assert_eq!(t.len(), TABLES_LEN);
         assert_eq!(t[SRGB_TABLE + 128].to_bits(), SRGB_TO_LINEAR[128].to_bits());
-        assert_eq!(&t[GGX_ALBEDO_TABLE..], &ggx_albedo::TABLE[..]);
+        assert_eq!(&t[GGX_ALBEDO_TABLE..SHEEN_ALBEDO_TABLE], &ggx_albedo::TABLE[..]);
+        assert_eq!(&t[SHEEN_ALBEDO_TABLE..], &sheen::TABLE[..]);
     }
 
     #[test]

@@ -9,9 +9,9 @@ use super::scene;
 use crate::accel::STACK_SIZE;
 use crate::render::integrator::{MAX_TRANSPARENT_HITS, RR_START_BOUNCE};
 use crate::sampling::bsdf::{COAT_IOR, MAX_IOR, MIN_REFRACTING_IOR};
-use crate::sampling::ggx_albedo;
 use crate::sampling::microfacet::MIN_ALPHA;
 use crate::sampling::rng::{GROUPS_PER_BOUNCE, GROUP_CAMERA, GROUP_TIME};
+use crate::sampling::{ggx_albedo, sheen};
 use crate::scene::flat;
 
 /// Compute entry point that traces a batch of samples for a band of a tile.
@@ -21,7 +21,7 @@ pub const REDUCE_ENTRY: &str = "reduce_lanes";
 
 /// The WGSL files in the order they are concatenated (WGSL does not care about
 /// the order of module-scope declarations; this one reads bottom-up).
-pub const MODULES: [(&str, &str); 15] = [
+pub const MODULES: [(&str, &str); 16] = [
     ("layout.wgsl", include_str!("../../../shaders/layout.wgsl")),
     ("bindings.wgsl", include_str!("../../../shaders/bindings.wgsl")),
     ("math.wgsl", include_str!("../../../shaders/math.wgsl")),
@@ -29,6 +29,7 @@ pub const MODULES: [(&str, &str); 15] = [
     ("warp.wgsl", include_str!("../../../shaders/warp.wgsl")),
     ("microfacet.wgsl", include_str!("../../../shaders/microfacet.wgsl")),
     ("ggx_albedo.wgsl", include_str!("../../../shaders/ggx_albedo.wgsl")),
+    ("sheen.wgsl", include_str!("../../../shaders/sheen.wgsl")),
     ("bsdf.wgsl", include_str!("../../../shaders/bsdf.wgsl")),
     ("distribution.wgsl", include_str!("../../../shaders/distribution.wgsl")),
     ("texture.wgsl", include_str!("../../../shaders/texture.wgsl")),
@@ -57,7 +58,7 @@ pub fn source() -> String {
 /// `const` declarations for the values the WGSL shares with the Rust reference.
 pub fn constants() -> String {
     let mut out = String::from("// ---- constants generated from the Rust definitions ----\n");
-    let u32s: [(&str, u32); 35] = [
+    let u32s: [(&str, u32); 38] = [
         ("NONE", flat::NONE),
         ("TRI_ALPHA_TESTED", flat::TRI_ALPHA_TESTED),
         ("MAT_ALPHA_MASK", flat::MAT_ALPHA_MASK),
@@ -92,6 +93,9 @@ pub fn constants() -> String {
         ("AVERAGES", ggx_albedo::AVERAGES as u32),
         ("SRGB_TABLE", scene::SRGB_TABLE as u32),
         ("GGX_ALBEDO_TABLE", scene::GGX_ALBEDO_TABLE as u32),
+        ("SHEEN_ROUGHNESS_STEPS", sheen::ROUGHNESS_STEPS as u32),
+        ("SHEEN_COS_STEPS", sheen::COS_STEPS as u32),
+        ("SHEEN_ALBEDO_TABLE", scene::SHEEN_ALBEDO_TABLE as u32),
         ("TABLES_VEC4S", scene::TABLES_LEN as u32 / 4),
     ];
     for (name, value) in u32s {
@@ -102,6 +106,7 @@ pub fn constants() -> String {
         ("MIN_REFRACTING_IOR", MIN_REFRACTING_IOR),
         ("MAX_IOR", MAX_IOR),
         ("COAT_IOR", COAT_IOR),
+        ("MIN_SHEEN_ROUGHNESS", sheen::MIN_SHEEN_ROUGHNESS),
         ("EXIT_SCALE", EXIT_SCALE),
     ];
     for (name, value) in f32s {
