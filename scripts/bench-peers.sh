@@ -59,17 +59,7 @@ peers="${PEERS:-mitsuba-llvm-gltf,mitsuba-llvm-principled,mitsuba-scalar-princip
 out="$root/out/bench-peers"
 mkdir -p "$out"
 
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-llvm=/usr/lib/x86_64-linux-gnu/libLLVM-19.so
-if [ ! -e "$llvm" ]; then
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq libllvm19 >/dev/null
-fi
-export DRJIT_LIBLLVM_PATH="$llvm"
-if [ ! -x .mitsuba/bin/python ]; then
-  python3 -m venv .mitsuba
-  .mitsuba/bin/pip install --quiet "mitsuba==3.9.1" "numpy<3"
-fi
+source scripts/mitsuba-env.sh
 
 if [ -n "${TESSERA_BIN:-}" ]; then
   tessera="$TESSERA_BIN"

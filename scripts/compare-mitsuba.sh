@@ -13,17 +13,7 @@ size="${1:-256}" mitsuba_spp="${2:-4096}" tessera_spp="${3:-2048}"
 out="$root/out/compare-mitsuba"
 mkdir -p "$out"
 
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-llvm=/usr/lib/x86_64-linux-gnu/libLLVM-19.so
-if [ ! -e "$llvm" ]; then
-  sudo_if_needed apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq libllvm19 >/dev/null
-fi
-export DRJIT_LIBLLVM_PATH="$llvm"
-if [ ! -x .mitsuba/bin/python ]; then
-  python3 -m venv .mitsuba
-  .mitsuba/bin/pip install --quiet "mitsuba==3.9.1" "numpy<3"
-fi
+source scripts/mitsuba-env.sh
 
 cargo build --release --features cuda,oidn --quiet
 target/release/tessera render scenes/cornell-box.gltf --width "$size" --height "$size" --spp "$tessera_spp" \

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use gltf::texture::{MagFilter, MinFilter, WrappingMode};
 use gltf::Document;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::flat::{self, TextureSlot};
@@ -100,13 +101,22 @@ pub(crate) struct Clearcoat {
     pub clearcoat_normal_texture: Option<TextureRef>,
 }
 
-impl Clearcoat {
-    /// The material's clearcoat, `None` without the extension; a malformed one is an error message.
-    pub(crate) fn of(m: &gltf::Material) -> Option<Result<Clearcoat, String>> {
-        let value = m.extension_value("KHR_materials_clearcoat")?;
-        Some(Clearcoat::deserialize(value).map_err(|e| format!("cannot be read: {e}")))
-    }
+/// A material extension the gltf crate does not parse, read from its JSON.
+pub(crate) trait MaterialExtension: DeserializeOwned {
+    const NAME: &'static str;
 
+    /// The material's extension, `None` without it; a malformed one is an error message.
+    fn of(m: &gltf::Material) -> Option<Result<Self, String>> {
+        let value = m.extension_value(Self::NAME)?;
+        Some(Self::deserialize(value).map_err(|e| format!("cannot be read: {e}")))
+    }
+}
+
+impl MaterialExtension for Clearcoat {
+    const NAME: &'static str = "KHR_materials_clearcoat";
+}
+
+impl Clearcoat {
     /// The texture references with their field names.
     pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 3] {
         [
@@ -128,13 +138,11 @@ pub(crate) struct Sheen {
     pub sheen_roughness_texture: Option<TextureRef>,
 }
 
-impl Sheen {
-    /// The material's sheen, `None` without the extension; a malformed one is an error message.
-    pub(crate) fn of(m: &gltf::Material) -> Option<Result<Sheen, String>> {
-        let value = m.extension_value("KHR_materials_sheen")?;
-        Some(Sheen::deserialize(value).map_err(|e| format!("cannot be read: {e}")))
-    }
+impl MaterialExtension for Sheen {
+    const NAME: &'static str = "KHR_materials_sheen";
+}
 
+impl Sheen {
     /// The texture references with their field names.
     pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 2] {
         [

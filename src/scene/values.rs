@@ -11,7 +11,7 @@ use std::path::Path;
 use gltf::Document;
 
 use super::error::SceneError;
-use super::material::{Clearcoat, Sheen, TextureRef};
+use super::material::{Clearcoat, MaterialExtension, Sheen, TextureRef};
 
 /// The largest emitted radiance (or light intensity) per colour channel.
 pub const MAX_RADIANCE: f32 = 1e12;
