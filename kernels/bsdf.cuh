@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular, volume, sheen and clearcoat
+// The glTF metallic-roughness BSDF with transmission, ior, specular, anisotropy, volume, sheen and clearcoat
 // (src/sampling/bsdf.rs: read its header for the model). eval returns
 // f(wo, wi) |cos θi|; wo points to the camera, wi to the light, both local.
 #pragma once
@@ -15,7 +15,7 @@ static constexpr float COAT_IOR = 1.5f;
 struct Bsdf {
     float3 base_color;
     float metallic;
-    float alpha;
+    float2 alpha;  // GGX α along the local x axis (the anisotropy direction) and y
     float ior;
     float transmission;
     bool thin;
@@ -73,6 +73,14 @@ TS_HD float max3(float3 v) { return fmaxf(fmaxf(v.x, v.y), v.z); }
 // NaN maps to 0, as in the Rust `unit` helper.
 TS_HD float bsdf_unit(float x) { return x > 0.0f ? fminf(x, 1.0f) : 0.0f; }
 
+// The isotropic α at which the albedo tables are read.
+TS_HD float table_alpha(float2 alpha) { return sqrtf(alpha.x * alpha.y); }
+
+// 1 / (1 − E_avg) of a dielectric layer: the diffuse lobe's normalisation.
+TS_HD float bsdf_diffuse_scale(float specular, float row, float f0) {
+    return 1.0f / fmaxf(1.0f - specular * dielectric_average(row, f0), 1e-3f);
+}
+
 TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float ior, float transmission, bool thin,
                     float specular) {
     Bsdf b;
@@ -82,13 +90,12 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     float r = bsdf_unit(roughness);
     b.base_color = make_float3(bsdf_unit(base_color.x), bsdf_unit(base_color.y), bsdf_unit(base_color.z));
     b.metallic = bsdf_unit(metallic);
-    b.alpha = roughness_to_alpha(r);
+    b.alpha = make_float2(roughness_to_alpha(r), roughness_to_alpha(r));
     b.ior = fminf(fmaxf(ior, min_ior), MAX_IOR);
     b.thin = thin;
     b.albedo_row = roughness_row(r);
     b.f0 = dielectric_f0(b.ior);
-    float average = dielectric_average(b.albedo_row, b.f0);
-    b.diffuse_scale = 1.0f / fmaxf(1.0f - b.specular * average, 1e-3f);
+    b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     b.coat = 0.0f;
     b.coat_alpha = roughness_to_alpha(0.0f);
     b.coat_row = 0.0f;
@@ -96,6 +103,17 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.sheen_color = splat3(0.0f);
     b.sheen_alpha = sheen_alpha(0.0f);
     b.sheen_row = 0.0f;
+    return b;
+}
+
+// Bsdf::with_anisotropy: KHR_materials_anisotropy's strength along the local x
+// axis, the albedo tables read at the geometric mean √(α.x α.y).
+TS_HD Bsdf bsdf_with_anisotropy(Bsdf b, float strength) {
+    float s = bsdf_unit(strength);
+    float alpha_y = b.alpha.y;
+    b.alpha = make_float2(alpha_y + (1.0f - alpha_y) * s * s, alpha_y);
+    b.albedo_row = roughness_row(sqrtf(table_alpha(b.alpha)));
+    b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     return b;
 }
 
@@ -132,7 +150,7 @@ TS_HD float3 bsdf_upper_hemisphere(const Bsdf& b, float3 wo, bool& mirrored, flo
 
 TS_HD Albedo bsdf_albedo(const Bsdf& b, float cos) {
     Albedo a;
-    a.lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
+    a.lobe = albedo_lookup(b.albedo_row, table_alpha(b.alpha), cos);
     a.lost = multiscatter_lost(a.lobe);
     a.layer = b.specular * dielectric_albedo(a.lobe, b.f0);
     a.coat = 0.0f;
@@ -275,8 +293,9 @@ TS_HD float bsdf_eval_pdf_coat(const Bsdf& b, float3 wo, float3 wi, Albedo o, fl
     float3 h = normalize(wo + wi);
     float wo_h = dot(wo, h);
     float fresnel = fresnel_schlick_dielectric(wo_h, COAT_IOR) * (1.0f + dielectric_f0(COAT_IOR) * o.coat_lost);
-    float lobe = ggx_d(h, b.coat_alpha) * smith_g2(wo, wi, b.coat_alpha) / (4.0f * wo.z);
-    pdf = ggx_vndf_pdf(wo, h, b.coat_alpha) / (4.0f * wo_h);
+    float2 alpha = make_float2(b.coat_alpha, b.coat_alpha);
+    float lobe = ggx_d(h, alpha) * smith_g2(wo, wi, alpha) / (4.0f * wo.z);
+    pdf = ggx_vndf_pdf(wo, h, alpha) / (4.0f * wo_h);
     return b.coat * fresnel * lobe;
 }
 
@@ -341,7 +360,7 @@ TS_HD bool bsdf_view_sample(const BsdfView& v, float u_lobe, float2 u, BsdfSampl
     if (u_lobe < v.lobes[0]) {
         Frame frame = frame_from_normal(v.coat_normal);
         float3 wo_coat = to_local(frame, wo);
-        wi_up = to_world(frame, reflect(wo_coat, sample_ggx_vndf(wo_coat, b.coat_alpha, u)));
+        wi_up = to_world(frame, reflect(wo_coat, sample_ggx_vndf(wo_coat, make_float2(b.coat_alpha, b.coat_alpha), u)));
         if (!(wi_up.z > 0.0f)) return false;
     } else if (u_lobe < p_specular) {
         wi_up = reflect(wo, sample_ggx_vndf(wo, b.alpha, u));

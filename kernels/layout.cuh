@@ -94,6 +94,9 @@ struct Material {
     unsigned _pad2;
     float3 sheen_color;
     float sheen_roughness;
+    float2 anisotropy_rotation;
+    float anisotropy_strength;
+    unsigned _pad3;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
@@ -105,6 +108,7 @@ struct Material {
     TextureSlot clearcoat_normal_tex;
     TextureSlot sheen_color_tex;
     TextureSlot sheen_roughness_tex;
+    TextureSlot anisotropy_tex;
 };
 
 struct Texture {

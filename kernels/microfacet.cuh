@@ -1,5 +1,6 @@
 // GGX with height-correlated Smith masking, visible-normal sampling and Fresnel
-// factors (src/sampling/microfacet.rs). Local shading frame, z = normal.
+// factors (src/sampling/microfacet.rs). Local shading frame, z = normal; α.x
+// along the frame's x axis, α.y along y.
 #pragma once
 
 #include "common.cuh"
@@ -8,35 +9,35 @@ static constexpr float MIN_ALPHA = 1e-3f;
 
 TS_HD float roughness_to_alpha(float roughness) { return fmaxf(roughness * roughness, MIN_ALPHA); }
 
-TS_HD float ggx_d(float3 m, float alpha) {
+TS_HD float ggx_d(float3 m, float2 alpha) {
     if (m.z <= 0.0f) return 0.0f;
-    float t = (m.x * m.x + m.y * m.y) / (alpha * alpha) + m.z * m.z;
-    return TS_FRAC_1_PI / (alpha * alpha * t * t);
+    float t = m.x * m.x / (alpha.x * alpha.x) + m.y * m.y / (alpha.y * alpha.y) + m.z * m.z;
+    return TS_FRAC_1_PI / (alpha.x * alpha.y * t * t);
 }
 
-TS_HD float smith_lambda(float3 v, float alpha) {
+TS_HD float smith_lambda(float3 v, float2 alpha) {
     float cos2 = v.z * v.z;
     if (cos2 == 0.0f) return TS_INF;
-    float a2_tan2 = alpha * alpha * (v.x * v.x + v.y * v.y) / cos2;
+    float a2_tan2 = (alpha.x * alpha.x * v.x * v.x + alpha.y * alpha.y * v.y * v.y) / cos2;
     return 0.5f * (sqrtf(1.0f + a2_tan2) - 1.0f);
 }
 
-TS_HD float smith_g1(float3 v, float alpha) { return 1.0f / (1.0f + smith_lambda(v, alpha)); }
+TS_HD float smith_g1(float3 v, float2 alpha) { return 1.0f / (1.0f + smith_lambda(v, alpha)); }
 
-TS_HD float smith_g2(float3 wo, float3 wi, float alpha) {
+TS_HD float smith_g2(float3 wo, float3 wi, float2 alpha) {
     return 1.0f / (1.0f + smith_lambda(wo, alpha) + smith_lambda(wi, alpha));
 }
 
-TS_HD float3 sample_ggx_vndf(float3 wo, float alpha, float2 u) {
-    float3 v = normalize(make_float3(alpha * wo.x, alpha * wo.y, wo.z));
+TS_HD float3 sample_ggx_vndf(float3 wo, float2 alpha, float2 u) {
+    float3 v = normalize(make_float3(alpha.x * wo.x, alpha.y * wo.y, wo.z));
     float phi = 2.0f * TS_PI * u.x;
     float z = (1.0f - u.y) * (1.0f + v.z) - v.z;
     float sin_theta = sqrtf(fmaxf(1.0f - z * z, 0.0f));
     float3 h = make_float3(sin_theta * cosf(phi), sin_theta * sinf(phi), z) + v;
-    return normalize(make_float3(alpha * h.x, alpha * h.y, fmaxf(h.z, 0.0f)));
+    return normalize(make_float3(alpha.x * h.x, alpha.y * h.y, fmaxf(h.z, 0.0f)));
 }
 
-TS_HD float ggx_vndf_pdf(float3 wo, float3 m, float alpha) {
+TS_HD float ggx_vndf_pdf(float3 wo, float3 m, float2 alpha) {
     float wo_m = dot(wo, m);
     if (wo.z <= 0.0f || wo_m <= 0.0f) return 0.0f;
     return smith_g1(wo, alpha) * wo_m * ggx_d(m, alpha) / wo.z;

@@ -117,6 +117,24 @@ TS_HD float3 normal_mapped(const SceneView& s, const SurfaceHit& hit, const Text
     return normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z, hit.normal);
 }
 
+// KHR_materials_anisotropy at a hit: the world direction in xyz, the strength in w
+// (surface.rs: anisotropy_direction). `normal` is before the two-sided flip.
+TS_HD float4 anisotropy_direction(const SceneView& s, const SurfaceHit& hit, const Material& m, float3 normal) {
+    float2 direction = make_float2(1.0f, 0.0f);
+    float strength = 1.0f;
+    if (m.anisotropy_tex.texture != NONE) {
+        float4 texel = sample_slot(s, m.anisotropy_tex, hit.uv0, hit.uv1);
+        direction = make_float2(texel.x * 2.0f - 1.0f, texel.y * 2.0f - 1.0f);
+        strength = texel.z;
+    }
+    float2 r = m.anisotropy_rotation;
+    direction = make_float2(r.x * direction.x - r.y * direction.y, r.y * direction.x + r.x * direction.y);
+    Frame frame = frame_from_normal_tangent(normal, xyz(hit.tangent));
+    float sign = hit.tangent.w < 0.0f ? -1.0f : 1.0f;
+    float3 world = frame.t * direction.x + frame.b * (direction.y * sign);
+    return make_float4(world.x, world.y, world.z, m.anisotropy_strength * strength);
+}
+
 // Evaluates the material at a hit. Opaque and thin materials are two-sided (the
 // frame faces the incoming ray); refractive ones keep the outward frame.
 TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
@@ -135,13 +153,18 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
 
     // The two-sided flip (the coat's normal turns with the surface's).
     float flip = (!hit.front_face && !is_refractive(m)) ? -1.0f : 1.0f;
-    float3 normal = normal_mapped(s, hit, m.normal_tex, m.normal_scale) * flip;
+    float3 mapped = normal_mapped(s, hit, m.normal_tex, m.normal_scale);
+    // The frame's tangent follows the anisotropy direction where there is one.
+    float4 anisotropy = m.anisotropy_strength > 0.0f ? anisotropy_direction(s, hit, m, mapped)
+                                                     : make_float4(hit.tangent.x, hit.tangent.y, hit.tangent.z, 0.0f);
+    float3 normal = mapped * flip;
     float3 geo_normal = hit.geo_normal * flip;
-    float3 tangent = xyz(hit.tangent) * flip;
+    float3 tangent = xyz(anisotropy) * flip;
     bool thin = (m.flags & MAT_THIN_WALLED) != 0u;
     ShadingPoint sp;
     sp.frame = frame_from_normal_tangent(normal, tangent);
     sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin, specular);
+    if (anisotropy.w > 0.0f) sp.bsdf = bsdf_with_anisotropy(sp.bsdf, anisotropy.w);
     if (m.clearcoat > 0.0f) {
         float3 coat_normal = normal_mapped(s, hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
         float weight = m.clearcoat * sample_slot(s, m.clearcoat_tex, hit.uv0, hit.uv1).x;

@@ -1,4 +1,4 @@
-// The glTF metallic-roughness BSDF with transmission, ior, specular, sheen, clearcoat and volume (thin-walled
+// The glTF metallic-roughness BSDF with transmission, ior, specular, anisotropy, sheen, clearcoat and volume (thin-walled
 // or refracting), as src/sampling/bsdf.rs: methods `Bsdf::x` are `bsdf_x`.
 // `eval` returns f(wo, wi) |cos θi|; the surface is two-sided (wo.z < 0 mirrors
 // both directions, and a refracting dielectric then sees 1 / ior).
@@ -6,7 +6,8 @@
 struct Bsdf {
     base_color: vec3<f32>,
     metallic: f32,
-    alpha: f32,
+    // GGX α along the local x axis (the anisotropy direction) and y.
+    alpha: vec2<f32>,
     ior: f32,
     transmission: f32,
     thin: bool,
@@ -71,6 +72,16 @@ fn unit_interval(x: f32) -> f32 {
     return select(0.0, min(x, 1.0), x > 0.0);
 }
 
+// The isotropic α at which the albedo tables are read.
+fn table_alpha(alpha: vec2<f32>) -> f32 {
+    return sqrt(alpha.x * alpha.y);
+}
+
+// 1 / (1 − E_avg) of a dielectric layer: the diffuse lobe's normalisation.
+fn diffuse_scale(specular: f32, row: f32, f0: f32) -> f32 {
+    return 1.0 / max(1.0 - specular * dielectric_average(row, f0), 1e-3);
+}
+
 fn bsdf_new(
     base_color: vec3<f32>,
     metallic: f32,
@@ -87,18 +98,17 @@ fn bsdf_new(
     let r = unit_interval(roughness);
     let row = roughness_row(r);
     let f0 = dielectric_f0(clamped_ior);
-    let average = dielectric_average(row, f0);
     return Bsdf(
         vec3<f32>(unit_interval(base_color.x), unit_interval(base_color.y), unit_interval(base_color.z)),
         unit_interval(metallic),
-        roughness_to_alpha(r),
+        vec2<f32>(roughness_to_alpha(r)),
         clamped_ior,
         tr,
         thin,
         row,
         f0,
         s,
-        1.0 / max(1.0 - s * average, 1e-3),
+        diffuse_scale(s, row, f0),
         0.0,
         roughness_to_alpha(0.0),
         0.0,
@@ -107,6 +117,18 @@ fn bsdf_new(
         sheen_alpha(0.0),
         0.0,
     );
+}
+
+// Bsdf::with_anisotropy: KHR_materials_anisotropy's strength along the local x
+// axis, the albedo tables read at the geometric mean √(α.x α.y).
+fn bsdf_with_anisotropy(b_in: Bsdf, strength: f32) -> Bsdf {
+    var b = b_in;
+    let s = unit_interval(strength);
+    let alpha_y = b.alpha.y;
+    b.alpha = vec2<f32>(alpha_y + (1.0 - alpha_y) * s * s, alpha_y);
+    b.albedo_row = roughness_row(sqrt(table_alpha(b.alpha)));
+    b.diffuse_scale = diffuse_scale(b.specular, b.albedo_row, b.f0);
+    return b;
 }
 
 // Bsdf::with_coat: under a clear coat of weight and roughness with a local unit normal.
@@ -156,7 +178,7 @@ fn bsdf_upper_hemisphere(b: Bsdf, wo: vec3<f32>) -> UpperHemisphere {
 }
 
 fn bsdf_albedo(b: Bsdf, cos: f32) -> Albedo {
-    let lobe = albedo_lookup(b.albedo_row, b.alpha, cos);
+    let lobe = albedo_lookup(b.albedo_row, table_alpha(b.alpha), cos);
     return Albedo(lobe, multiscatter_lost(lobe), b.specular * dielectric_albedo(lobe, b.f0), 0.0, 0.0, 0.0, 0.0);
 }
 
@@ -244,8 +266,9 @@ fn bsdf_eval_pdf_coat(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, o: Albedo) -> BsdfV
     let h = normalize(wo + wi);
     let wo_h = dot(wo, h);
     let fresnel = fresnel_schlick_dielectric(wo_h, COAT_IOR) * (1.0 + dielectric_f0(COAT_IOR) * o.coat_lost);
-    let lobe = ggx_d(h, b.coat_alpha) * smith_g2(wo, wi, b.coat_alpha) / (4.0 * wo.z);
-    let pdf = ggx_vndf_pdf(wo, h, b.coat_alpha) / (4.0 * wo_h);
+    let alpha = vec2<f32>(b.coat_alpha);
+    let lobe = ggx_d(h, alpha) * smith_g2(wo, wi, alpha) / (4.0 * wo.z);
+    let pdf = ggx_vndf_pdf(wo, h, alpha) / (4.0 * wo_h);
     return BsdfValue(vec3<f32>(b.coat * fresnel * lobe), pdf);
 }
 
@@ -371,7 +394,7 @@ fn bsdf_view_sample(v: BsdfView, u_lobe: f32, u: vec2<f32>) -> BsdfSample {
     if u_lobe < p.x {
         let frame = frame_from_normal(v.coat_normal);
         let wo_coat = frame_to_local(frame, v.wo);
-        wi_up = frame_to_world(frame, microfacet_reflect(wo_coat, sample_ggx_vndf(wo_coat, b.coat_alpha, u)));
+        wi_up = frame_to_world(frame, microfacet_reflect(wo_coat, sample_ggx_vndf(wo_coat, vec2<f32>(b.coat_alpha), u)));
         if !(wi_up.z > 0.0) {
             return no_bsdf_sample();
         }

@@ -59,6 +59,9 @@ struct Material {
     _pad2: u32,
     sheen_color: vec3<f32>,
     sheen_roughness: f32,
+    anisotropy_rotation: vec2<f32>,
+    anisotropy_strength: f32,
+    _pad3: u32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
@@ -70,6 +73,7 @@ struct Material {
     clearcoat_normal_tex: TextureSlot,
     sheen_color_tex: TextureSlot,
     sheen_roughness_tex: TextureSlot,
+    anisotropy_tex: TextureSlot,
 }
 
 struct Texture {

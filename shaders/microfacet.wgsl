@@ -1,48 +1,49 @@
 // GGX (Trowbridge–Reitz) with height-correlated Smith shadowing, visible-normal
 // sampling and Fresnel factors, as src/sampling/microfacet.rs. Local shading
-// frame, unit vectors pointing away from the surface.
+// frame, unit vectors pointing away from the surface; α.x along the frame's
+// x axis, α.y along y.
 
 fn roughness_to_alpha(roughness: f32) -> f32 {
     let a = roughness * roughness;
     return select(MIN_ALPHA, a, a > MIN_ALPHA);
 }
 
-fn ggx_d(m: vec3<f32>, alpha: f32) -> f32 {
+fn ggx_d(m: vec3<f32>, alpha: vec2<f32>) -> f32 {
     if m.z <= 0.0 {
         return 0.0;
     }
-    let t = (m.x * m.x + m.y * m.y) / (alpha * alpha) + m.z * m.z;
-    return FRAC_1_PI / (alpha * alpha * t * t);
+    let t = m.x * m.x / (alpha.x * alpha.x) + m.y * m.y / (alpha.y * alpha.y) + m.z * m.z;
+    return FRAC_1_PI / (alpha.x * alpha.y * t * t);
 }
 
-fn smith_lambda(v: vec3<f32>, alpha: f32) -> f32 {
+fn smith_lambda(v: vec3<f32>, alpha: vec2<f32>) -> f32 {
     let cos2 = v.z * v.z;
     if cos2 == 0.0 {
         return inf();
     }
-    let a2_tan2 = alpha * alpha * (v.x * v.x + v.y * v.y) / cos2;
+    let a2_tan2 = (alpha.x * alpha.x * v.x * v.x + alpha.y * alpha.y * v.y * v.y) / cos2;
     return 0.5 * (sqrt(1.0 + a2_tan2) - 1.0);
 }
 
-fn smith_g1(v: vec3<f32>, alpha: f32) -> f32 {
+fn smith_g1(v: vec3<f32>, alpha: vec2<f32>) -> f32 {
     return 1.0 / (1.0 + smith_lambda(v, alpha));
 }
 
-fn smith_g2(wo: vec3<f32>, wi: vec3<f32>, alpha: f32) -> f32 {
+fn smith_g2(wo: vec3<f32>, wi: vec3<f32>, alpha: vec2<f32>) -> f32 {
     return 1.0 / (1.0 + smith_lambda(wo, alpha) + smith_lambda(wi, alpha));
 }
 
 // Visible normals by spherical caps (Dupuy & Benyoub 2023); expects wo.z > 0.
-fn sample_ggx_vndf(wo: vec3<f32>, alpha: f32, u: vec2<f32>) -> vec3<f32> {
-    let v = normalize(vec3<f32>(alpha * wo.x, alpha * wo.y, wo.z));
+fn sample_ggx_vndf(wo: vec3<f32>, alpha: vec2<f32>, u: vec2<f32>) -> vec3<f32> {
+    let v = normalize(vec3<f32>(alpha.x * wo.x, alpha.y * wo.y, wo.z));
     let phi = 2.0 * PI * u.x;
     let z = (1.0 - u.y) * (1.0 + v.z) - v.z;
     let sin_theta = sqrt(max(1.0 - z * z, 0.0));
     let h = vec3<f32>(sin_theta * cos(phi), sin_theta * sin(phi), z) + v;
-    return normalize(vec3<f32>(alpha * h.x, alpha * h.y, max(h.z, 0.0)));
+    return normalize(vec3<f32>(alpha.x * h.x, alpha.y * h.y, max(h.z, 0.0)));
 }
 
-fn ggx_vndf_pdf(wo: vec3<f32>, m: vec3<f32>, alpha: f32) -> f32 {
+fn ggx_vndf_pdf(wo: vec3<f32>, m: vec3<f32>, alpha: vec2<f32>) -> f32 {
     let wo_m = dot(wo, m);
     if wo.z <= 0.0 || wo_m <= 0.0 {
         return 0.0;

@@ -97,6 +97,24 @@ fn normal_mapped(hit: SurfaceHit, slot: TextureSlot, scale: f32) -> vec3<f32> {
     return normalize_or(frame.t * n_ts.x + frame.b * (n_ts.y * bitangent_sign) + frame.n * n_ts.z, hit.normal);
 }
 
+// KHR_materials_anisotropy at a hit: the world direction in xyz, the strength
+// in w (surface.rs: anisotropy_direction). `normal` is before the two-sided flip.
+fn anisotropy_direction(hit: SurfaceHit, m: Material, normal: vec3<f32>) -> vec4<f32> {
+    var direction = vec2<f32>(1.0, 0.0);
+    var strength = 1.0;
+    if m.anisotropy_tex.texture != NONE {
+        let texel = sample_slot(m.anisotropy_tex, hit.uv0, hit.uv1);
+        direction = texel.xy * 2.0 - vec2<f32>(1.0);
+        strength = texel.z;
+    }
+    let r = m.anisotropy_rotation;
+    direction = vec2<f32>(r.x * direction.x - r.y * direction.y, r.y * direction.x + r.x * direction.y);
+    let frame = frame_from_normal_tangent(normal, hit.tangent.xyz);
+    let bitangent_sign = select(1.0, -1.0, hit.tangent.w < 0.0);
+    let world = frame.t * direction.x + frame.b * (direction.y * bitangent_sign);
+    return vec4<f32>(world, m.anisotropy_strength * strength);
+}
+
 fn shade(hit: SurfaceHit) -> ShadingPoint {
     let m = materials[hit.material];
     let base = m.base_color * sample_slot(m.base_color_tex, hit.uv0, hit.uv1);
@@ -115,12 +133,21 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
 
     // The two-sided flip (the coat's normal turns with the surface's).
     let flip = select(1.0, -1.0, !hit.front_face && !is_refractive(m));
-    let normal = normal_mapped(hit, m.normal_tex, m.normal_scale) * flip;
+    let mapped = normal_mapped(hit, m.normal_tex, m.normal_scale);
+    // The frame's tangent follows the anisotropy direction where there is one.
+    var anisotropy = vec4<f32>(hit.tangent.xyz, 0.0);
+    if m.anisotropy_strength > 0.0 {
+        anisotropy = anisotropy_direction(hit, m, mapped);
+    }
+    let normal = mapped * flip;
     let geo_normal = hit.geo_normal * flip;
-    let tangent = hit.tangent.xyz * flip;
+    let tangent = anisotropy.xyz * flip;
     let thin = (m.flags & MAT_THIN_WALLED) != 0u;
     let frame = frame_from_normal_tangent(normal, tangent);
     var bsdf = bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin, specular);
+    if anisotropy.w > 0.0 {
+        bsdf = bsdf_with_anisotropy(bsdf, anisotropy.w);
+    }
     if m.clearcoat > 0.0 {
         let coat_normal = normal_mapped(hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
         let weight = m.clearcoat * sample_slot(m.clearcoat_tex, hit.uv0, hit.uv1).x;

@@ -225,7 +225,8 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// The parameters of `Bsdf::with_specular(..).with_coat(..).with_sheen(..)`, as the driver reads them.
+/// The parameters of `Bsdf::with_specular(..).with_anisotropy(..).with_coat(..).with_sheen(..)`, as the
+/// driver reads them.
 #[derive(Clone, Copy)]
 struct Params {
     base: Vec3,
@@ -235,18 +236,23 @@ struct Params {
     transmission: f32,
     thin: bool,
     specular: f32,
+    anisotropy: f32,
     coat: (f32, f32, Vec3),
     sheen: (Vec3, f32),
 }
 
 fn params(base: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool, specular: f32) -> Params {
     let (coat, sheen) = ((0.0, 0.0, Vec3::Z), (Vec3::ZERO, 0.0));
-    Params { base, metallic, roughness, ior, transmission, thin, specular, coat, sheen }
+    Params { base, metallic, roughness, ior, transmission, thin, specular, anisotropy: 0.0, coat, sheen }
 }
 
 impl Params {
     fn coated(self, weight: f32, roughness: f32, normal: Vec3) -> Params {
         Params { coat: (weight, roughness, normal), ..self }
+    }
+
+    fn anisotropic(self, strength: f32) -> Params {
+        Params { anisotropy: strength, ..self }
     }
 
     fn sheened(self, color: Vec3, roughness: f32) -> Params {
@@ -264,6 +270,7 @@ impl Params {
             self.thin,
             self.specular,
         )
+        .with_anisotropy(self.anisotropy)
         .with_coat(weight, roughness, normal)
         .with_sheen(self.sheen.0, self.sheen.1)
     }
@@ -273,11 +280,12 @@ impl Params {
         let scalars = [self.metallic, self.roughness, self.ior, self.transmission];
         let scalars: Vec<String> = scalars.iter().map(|&x| h(x)).collect();
         format!(
-            "{} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {}",
             h3(self.base),
             scalars.join(" "),
             self.thin as u32,
             h(self.specular),
+            h(self.anisotropy),
             h(weight),
             h(roughness),
             h3(normal),
@@ -288,7 +296,7 @@ impl Params {
 }
 
 /// Materials spanning every lobe: metal, plastic, rough and smooth glass, thin walls,
-/// mixtures, a weakened specular layer, clear coats (one with its own normal), sheens.
+/// mixtures, a weakened specular layer, anisotropy, clear coats (one with its own normal), sheens.
 fn materials() -> Vec<Params> {
     let tilted = Vec3::new(0.3, -0.2, 1.0).normalize();
     let mut all = vec![
@@ -308,8 +316,12 @@ fn materials() -> Vec<Params> {
         params(Vec3::new(0.2, 0.1, 0.4), 0.0, 0.6, 1.5, 0.0, false, 1.0).sheened(Vec3::new(1.0, 0.8, 0.6), 0.3),
         params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.4, 1.5, 0.0, false, 1.0).sheened(Vec3::ONE, 0.0),
         params(Vec3::ONE, 0.0, 0.3, 1.5, 1.0, false, 1.0).sheened(Vec3::splat(0.5), 0.8).coated(0.7, 0.3, Vec3::Z),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.3, 1.5, 0.0, false, 1.0).anisotropic(0.8),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.1, 1.5, 0.0, false, 1.0).anisotropic(0.5).coated(0.8, 0.1, Vec3::Z),
+        params(Vec3::ONE, 0.0, 0.2, 1.5, 1.0, false, 1.0).anisotropic(1.0),
         // Out-of-range parameters are clamped the same way.
         params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5)
+            .anisotropic(2.0)
             .coated(2.0, -1.0, Vec3::Z)
             .sheened(Vec3::new(-1.0, 2.0, 0.5), 3.0),
     ];

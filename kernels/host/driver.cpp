@@ -117,7 +117,7 @@ Bsdf next_bsdf(std::istringstream& in) {
     float metallic = next_f(in), roughness = next_f(in), ior = next_f(in), transmission = next_f(in);
     bool thin = next_u(in) != 0u;
     float specular = next_f(in);
-    Bsdf b = bsdf_new(base, metallic, roughness, ior, transmission, thin, specular);
+    Bsdf b = bsdf_with_anisotropy(bsdf_new(base, metallic, roughness, ior, transmission, thin, specular), next_f(in));
     float coat = next_f(in), coat_roughness = next_f(in);
     float3 coat_normal = next_f3(in);
     b = bsdf_with_coat(b, coat, coat_roughness, coat_normal);

@@ -127,6 +127,24 @@ fn normal_mapped(scene: &FlatScene, hit: &SurfaceHit, slot: &TextureSlot, scale:
     (frame.t * n_ts.x + frame.b * (n_ts.y * sign) + frame.n * n_ts.z).normalize_or(hit.normal)
 }
 
+/// KHR_materials_anisotropy at `hit`: the direction in world space (the
+/// material's rotation applied to the texture's direction, +x of the tangent
+/// frame without a texture) and the strength (factor × texture blue).
+/// `normal` is the normal-mapped normal, before the two-sided flip.
+fn anisotropy_direction(scene: &FlatScene, hit: &SurfaceHit, m: &Material, normal: Vec3) -> (Vec3, f32) {
+    let (direction, strength) = match m.anisotropy_tex.texture {
+        NONE => (Vec2::X, 1.0),
+        _ => {
+            let texel = sample_slot(scene, &m.anisotropy_tex, hit.uv0, hit.uv1);
+            (texel.xy() * 2.0 - Vec2::ONE, texel.z)
+        }
+    };
+    let direction = Vec2::from(m.anisotropy_rotation).rotate(direction);
+    let frame = Frame::from_normal_tangent(normal, hit.tangent.xyz());
+    let sign = if hit.tangent.w < 0.0 { -1.0 } else { 1.0 };
+    (frame.t * direction.x + frame.b * (direction.y * sign), m.anisotropy_strength * strength)
+}
+
 /// Evaluates the material at `hit`. Opaque and thin materials are two-sided: their
 /// frame is flipped to face the incoming ray. Refractive materials keep the
 /// outward frame (a ray from inside then sees `wo.z < 0`).
@@ -149,7 +167,12 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
 
     let mut normal = normal_mapped(scene, hit, &m.normal_tex, m.normal_scale);
     let mut geo_normal = hit.geo_normal;
-    let mut tangent = hit.tangent.xyz();
+    // The frame's tangent follows the anisotropy direction where there is one.
+    let (mut tangent, anisotropy) = if m.anisotropy_strength > 0.0 {
+        anisotropy_direction(scene, hit, m, normal)
+    } else {
+        (hit.tangent.xyz(), 0.0)
+    };
     // The two-sided flip (the coat's normal turns with the surface's).
     let flip = if !hit.front_face && !is_refractive(m) { -1.0 } else { 1.0 };
     normal *= flip;
@@ -158,6 +181,9 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     let thin = m.flags & MAT_THIN_WALLED != 0;
     let frame = Frame::from_normal_tangent(normal, tangent);
     let mut bsdf = Bsdf::with_specular(base.xyz(), metallic, roughness, m.ior, transmission, thin, specular);
+    if anisotropy > 0.0 {
+        bsdf = bsdf.with_anisotropy(anisotropy);
+    }
     if m.clearcoat > 0.0 {
         let coat_normal = normal_mapped(scene, hit, &m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;
         let weight = m.clearcoat * tex(&m.clearcoat_tex).x;

@@ -138,7 +138,7 @@ pub fn dielectric_albedo(albedo: Vec2, f0: f32) -> f32 {
 /// neighbouring table entries. wo lies in the xz plane, so half the square in
 /// φ suffices.
 pub fn lobe_albedo(cos_o: f32, roughness: f32) -> Vec2 {
-    let alpha = roughness_to_alpha(roughness);
+    let alpha = Vec2::splat(roughness_to_alpha(roughness));
     let wo = Vec3::new((1.0 - cos_o * cos_o).max(0.0).sqrt(), 0.0, cos_o);
     let g1 = smith_g1(wo, alpha) as f64;
     let integrand = |u: Vec2, schlick: bool| {
@@ -236,7 +236,7 @@ mod tests {
         // An independent integral of D G2 / (4 μo) over the hemisphere of wi
         // (adaptive Simpson over θ and φ), not using the visible-normal warp.
         for (roughness, cos_o) in [(0.5f32, 0.9f32), (0.7, 0.3), (1.0, 0.6), (1.0, 0.1), (0.4, 0.05)] {
-            let alpha = roughness_to_alpha(roughness);
+            let alpha = Vec2::splat(roughness_to_alpha(roughness));
             let wo = Vec3::new((1.0 - cos_o * cos_o).sqrt(), 0.0, cos_o);
             let lobe = |wi: Vec3, weight: &dyn Fn(f32) -> f32| {
                 if wi.z <= 0.0 {

@@ -1,9 +1,11 @@
-//! The isotropic GGX (Trowbridge–Reitz) microfacet distribution with the
+//! The GGX (Trowbridge–Reitz) microfacet distribution with the
 //! height-correlated Smith shadowing-masking term, visible-normal sampling,
 //! and Fresnel factors.
 //!
 //! All vectors are in the local shading frame (z = normal), unit length, and
-//! point away from the surface. Functions that take an outgoing direction `wo`
+//! point away from the surface. The roughness `alpha` is anisotropic: α.x
+//! along the frame's x axis (the tangent), α.y along y; an isotropic
+//! distribution has α.x = α.y. Functions that take an outgoing direction `wo`
 //! expect it on the upper hemisphere (`wo.z > 0`); the BSDF mirrors directions
 //! there before calling them.
 
@@ -25,61 +27,62 @@ pub fn roughness_to_alpha(roughness: f32) -> f32 {
 /// GGX normal distribution D(m): microfacet area per unit macro-surface area
 /// and solid angle, so that ∫ D(m) cos θm dωm = 1. Zero below the horizon.
 #[inline]
-pub fn ggx_d(m: Vec3, alpha: f32) -> f32 {
+pub fn ggx_d(m: Vec3, alpha: Vec2) -> f32 {
     if m.z <= 0.0 {
         return 0.0;
     }
-    // 1 / (π α² cos⁴θ (1 + tan²θ / α²)²), written without 1 − cos²θ so it keeps
-    // its precision for the near-normal microfacets of smooth surfaces.
-    let t = (m.x * m.x + m.y * m.y) / (alpha * alpha) + m.z * m.z;
-    FRAC_1_PI / (alpha * alpha * t * t)
+    // 1 / (π αx αy ((mx/αx)² + (my/αy)² + mz²)²), written without 1 − cos²θ so
+    // it keeps its precision for the near-normal microfacets of smooth surfaces.
+    let t = m.x * m.x / (alpha.x * alpha.x) + m.y * m.y / (alpha.y * alpha.y) + m.z * m.z;
+    FRAC_1_PI / (alpha.x * alpha.y * t * t)
 }
 
-/// Smith Λ(v) for GGX: the masking function is G1 = 1 / (1 + Λ). Depends only
-/// on the angle to the normal (either hemisphere); infinite at grazing.
+/// Smith Λ(v) for GGX: the masking function is G1 = 1 / (1 + Λ). The same on
+/// either hemisphere; infinite at grazing.
 #[inline]
-pub fn smith_lambda(v: Vec3, alpha: f32) -> f32 {
+pub fn smith_lambda(v: Vec3, alpha: Vec2) -> f32 {
     let cos2 = v.z * v.z;
     if cos2 == 0.0 {
         return f32::INFINITY;
     }
-    let a2_tan2 = alpha * alpha * (v.x * v.x + v.y * v.y) / cos2;
+    // α² tan²θ with α projected onto v's azimuth.
+    let a2_tan2 = (alpha.x * alpha.x * v.x * v.x + alpha.y * alpha.y * v.y * v.y) / cos2;
     0.5 * ((1.0 + a2_tan2).sqrt() - 1.0)
 }
 
 /// Smith masking G1(v): the fraction of microfacets facing `v` that `v` sees.
 #[inline]
-pub fn smith_g1(v: Vec3, alpha: f32) -> f32 {
+pub fn smith_g1(v: Vec3, alpha: Vec2) -> f32 {
     1.0 / (1.0 + smith_lambda(v, alpha))
 }
 
 /// Height-correlated Smith shadowing-masking G2 = 1 / (1 + Λ(wo) + Λ(wi)),
 /// used for reflection and transmission alike.
 #[inline]
-pub fn smith_g2(wo: Vec3, wi: Vec3, alpha: f32) -> f32 {
+pub fn smith_g2(wo: Vec3, wi: Vec3, alpha: Vec2) -> f32 {
     1.0 / (1.0 + smith_lambda(wo, alpha) + smith_lambda(wi, alpha))
 }
 
 /// Samples a microfacet normal from the distribution of normals visible from
 /// `wo` (density [`ggx_vndf_pdf`]). In the configuration where GGX is the unit
-/// hemisphere (coordinates stretched by 1/α), the visible normals seen from a
+/// hemisphere (x and y stretched by 1/α.x and 1/α.y), the visible normals seen from a
 /// direction v are `v` plus a uniform point on the spherical cap z ≥ −v.z of the
 /// unit sphere (Dupuy & Benyoub, "Sampling Visible GGX Normals with Spherical
 /// Caps", 2023); the result is stretched back by α. Expects `wo.z > 0`.
 #[inline]
-pub fn sample_ggx_vndf(wo: Vec3, alpha: f32, u: Vec2) -> Vec3 {
-    let v = Vec3::new(alpha * wo.x, alpha * wo.y, wo.z).normalize();
+pub fn sample_ggx_vndf(wo: Vec3, alpha: Vec2, u: Vec2) -> Vec3 {
+    let v = Vec3::new(alpha.x * wo.x, alpha.y * wo.y, wo.z).normalize();
     let phi = 2.0 * PI * u.x;
     let z = (1.0 - u.y) * (1.0 + v.z) - v.z;
     let sin_theta = (1.0 - z * z).max(0.0).sqrt();
     let h = Vec3::new(sin_theta * phi.cos(), sin_theta * phi.sin(), z) + v;
-    Vec3::new(alpha * h.x, alpha * h.y, h.z.max(0.0)).normalize()
+    Vec3::new(alpha.x * h.x, alpha.y * h.y, h.z.max(0.0)).normalize()
 }
 
 /// Solid-angle density of `m` under [`sample_ggx_vndf`]:
 /// G1(wo) · max(0, wo·m) · D(m) / cos θo.
 #[inline]
-pub fn ggx_vndf_pdf(wo: Vec3, m: Vec3, alpha: f32) -> f32 {
+pub fn ggx_vndf_pdf(wo: Vec3, m: Vec3, alpha: Vec2) -> f32 {
     let wo_m = wo.dot(m);
     if wo.z <= 0.0 || wo_m <= 0.0 {
         return 0.0;
@@ -163,7 +166,21 @@ mod tests {
         Vec3::new(theta.sin(), 0.0, theta.cos())
     }
 
-    const ALPHAS: [f32; 5] = [MIN_ALPHA, 0.05, 0.2, 0.5, 1.0];
+    /// Isotropic, then anisotropic roughnesses.
+    const ALPHAS: [Vec2; 7] = [
+        Vec2::splat(MIN_ALPHA),
+        Vec2::splat(0.05),
+        Vec2::splat(0.2),
+        Vec2::splat(0.5),
+        Vec2::splat(1.0),
+        Vec2::new(0.5, 0.05),
+        Vec2::new(0.1, 1.0),
+    ];
+
+    /// A unit direction at polar angle `theta` and azimuth `phi`.
+    fn dir_at(theta: f32, phi: f32) -> Vec3 {
+        Vec3::new(theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos())
+    }
 
     #[test]
     fn projected_microfacet_area_is_one() {
@@ -174,12 +191,32 @@ mod tests {
     }
 
     #[test]
+    fn anisotropic_d_stretches_the_isotropic_one() {
+        // D(m; αx, αy) is the isotropic D of the unit-roughness surface after
+        // stretching: D = 1 / (π αx αy cos⁴θ' (1 + tan²θ')²) with m' = (mx/αx, my/αy, mz).
+        for alpha in ALPHAS {
+            for (theta, phi) in [(0.0, 0.0), (0.3, 0.2), (0.9, 1.3), (1.3, 2.5)] {
+                let m = dir_at(theta, phi);
+                let s = Vec3::new(m.x / alpha.x, m.y / alpha.y, m.z);
+                let tan2 = (s.x * s.x + s.y * s.y) / (s.z * s.z);
+                let expected = FRAC_1_PI / (alpha.x * alpha.y * s.z.powi(4) * (1.0 + tan2).powi(2));
+                let d = ggx_d(m, alpha);
+                assert!((d / expected - 1.0).abs() < 1e-4, "α = {alpha}, m = {m}: {d} vs {expected}");
+            }
+            // Swapping the roughnesses turns the distribution by 90°.
+            let m = dir_at(0.5, 0.4);
+            let turned = Vec3::new(-m.y, m.x, m.z);
+            assert!((ggx_d(m, alpha) / ggx_d(turned, Vec2::new(alpha.y, alpha.x)) - 1.0).abs() < 1e-5);
+        }
+    }
+
+    #[test]
     fn vndf_pdf_integrates_to_one() {
         // ∫ D(m) max(0, wo·m) dm = cos θo / G1(wo) ties Λ to D; the VNDF pdf is
         // that integrand normalised.
         for alpha in ALPHAS {
-            for theta in [0.0, 0.7, 1.4, 1.55] {
-                let wo = dir(theta);
+            for (theta, phi) in [(0.0, 0.0), (0.7, 0.0), (1.4, 0.9), (1.55, 1.6)] {
+                let wo = dir_at(theta, phi);
                 let total: f64 = bin_probabilities(&|m| ggx_vndf_pdf(wo, m, alpha), Domain::Hemisphere).iter().sum();
                 assert!((total - 1.0).abs() < 1e-3, "α = {alpha}, θo = {theta}: ∫ pdf = {total}");
             }
@@ -188,8 +225,17 @@ mod tests {
 
     #[test]
     fn vndf_sampling_follows_its_pdf() {
-        for (alpha, theta) in [(0.05, 0.3), (0.3, 0.0), (0.3, 1.2), (0.8, 0.8), (1.0, 1.5)] {
-            let wo = dir(theta);
+        let iso = Vec2::splat;
+        for (alpha, theta, phi) in [
+            (iso(0.05), 0.3, 0.0),
+            (iso(0.3), 0.0, 0.0),
+            (iso(0.3), 1.2, 0.0),
+            (iso(0.8), 0.8, 0.0),
+            (iso(1.0), 1.5, 0.0),
+            (Vec2::new(0.6, 0.08), 0.9, 0.7),
+            (Vec2::new(0.1, 0.9), 1.3, 2.0),
+        ] {
+            let wo = dir_at(theta, phi);
             let mut sample = |u: [f32; 3]| Some(sample_ggx_vndf(wo, alpha, Vec2::new(u[1], u[2])));
             let pdf = |m: Vec3| ggx_vndf_pdf(wo, m, alpha);
             let outcome = chi2_directions(&mut sample, &pdf, Domain::Hemisphere, 500_000);

@@ -98,7 +98,8 @@ pub const MAT_UNLIT: u32 = 16;
 /// Texture channels follow glTF: metallic = B, roughness = G of `metallic_roughness`;
 /// transmission = R of `transmission`; specular = A of `specular`; clearcoat = R
 /// of `clearcoat`, its roughness = G of `clearcoat_roughness`; sheen colour = RGB
-/// of `sheen_color`, its roughness = A of `sheen_roughness`.
+/// of `sheen_color`, its roughness = A of `sheen_roughness`; anisotropy
+/// direction = RG (in [−1, 1], tangent space), strength = B of `anisotropy`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
 pub struct Material {
@@ -123,6 +124,10 @@ pub struct Material {
     /// KHR_materials_sheen: colour factor and roughness factor.
     pub sheen_color: [f32; 3],
     pub sheen_roughness: f32,
+    /// KHR_materials_anisotropy: the rotation as (cos, sin) and the strength (0: isotropic).
+    pub anisotropy_rotation: [f32; 2],
+    pub anisotropy_strength: f32,
+    pub _pad3: u32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
@@ -134,6 +139,7 @@ pub struct Material {
     pub clearcoat_normal_tex: TextureSlot,
     pub sheen_color_tex: TextureSlot,
     pub sheen_roughness_tex: TextureSlot,
+    pub anisotropy_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -158,6 +164,9 @@ impl Default for Material {
             _pad2: 0,
             sheen_color: [0.0; 3],
             sheen_roughness: 0.0,
+            anisotropy_rotation: [1.0, 0.0],
+            anisotropy_strength: 0.0,
+            _pad3: 0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
@@ -169,13 +178,14 @@ impl Default for Material {
             clearcoat_normal_tex: TextureSlot::EMPTY,
             sheen_color_tex: TextureSlot::EMPTY,
             sheen_roughness_tex: TextureSlot::EMPTY,
+            anisotropy_tex: TextureSlot::EMPTY,
         }
     }
 }
 
 impl Material {
     /// Every texture slot, with the glTF material field it comes from.
-    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 11] {
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 12] {
         [
             ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
             ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
@@ -188,6 +198,7 @@ impl Material {
             ("extensions.KHR_materials_clearcoat.clearcoatNormalTexture", &self.clearcoat_normal_tex),
             ("extensions.KHR_materials_sheen.sheenColorTexture", &self.sheen_color_tex),
             ("extensions.KHR_materials_sheen.sheenRoughnessTexture", &self.sheen_roughness_tex),
+            ("extensions.KHR_materials_anisotropy.anisotropyTexture", &self.anisotropy_tex),
         ]
     }
 }
@@ -387,7 +398,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 640),
+            ("Material", size_of::<Material>(), 704),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

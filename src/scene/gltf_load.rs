@@ -29,6 +29,7 @@ use super::{DefaultLight, LitBy, Mesh, MeshInstance, Primitive, Scene};
 /// Extensions whose effect Tessera renders.
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
+    "KHR_materials_anisotropy",
     "KHR_materials_clearcoat",
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",

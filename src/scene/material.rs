@@ -24,7 +24,8 @@ pub struct Texture {
 /// first-use order, to be decoded by the caller).
 pub(crate) struct Materials<'a> {
     pub materials: Vec<flat::Material>,
-    /// Per material: the UV set of its normal map, when it has one (tangents needed).
+    /// Per material: the UV set its tangents follow, when it needs them (a
+    /// normal map or anisotropy).
     pub normal_uv: Vec<Option<u32>>,
     pub textures: Vec<Texture>,
     pub images: Vec<gltf::Image<'a>>,
@@ -149,6 +150,28 @@ impl Sheen {
             ("sheenColorTexture", self.sheen_color_texture.as_ref()),
             ("sheenRoughnessTexture", self.sheen_roughness_texture.as_ref()),
         ]
+    }
+}
+
+/// KHR_materials_anisotropy, read from the material's extension JSON (the
+/// gltf crate does not parse it).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Anisotropy {
+    pub anisotropy_strength: f32,
+    /// Radians, counter-clockwise from the tangent.
+    pub anisotropy_rotation: f32,
+    pub anisotropy_texture: Option<TextureRef>,
+}
+
+impl MaterialExtension for Anisotropy {
+    const NAME: &'static str = "KHR_materials_anisotropy";
+}
+
+impl Anisotropy {
+    /// The texture references with their field names.
+    pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 1] {
+        [("anisotropyTexture", self.anisotropy_texture.as_ref())]
     }
 }
 
@@ -283,9 +306,20 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 out.sheen_color_tex = b.ref_slot(doc, color_ref, true, field(color));
                 out.sheen_roughness_tex = b.ref_slot(doc, roughness_ref, false, field(roughness));
             }
-            // Tangents are needed for either normal map (the base's UV set first).
-            let normal_maps = [out.normal_tex, out.clearcoat_normal_tex];
-            normal_uv.push(normal_maps.iter().find(|s| s.texture != flat::NONE).map(|s| s.texcoord));
+            if let Some(Ok(anisotropy)) = Anisotropy::of(&m) {
+                let [(tex, tex_ref)] = anisotropy.textures();
+                let field = |name: &str| field(&format!("extensions.KHR_materials_anisotropy.{name}"));
+                let (sin, cos) = anisotropy.anisotropy_rotation.sin_cos();
+                out.anisotropy_rotation = [cos, sin];
+                out.anisotropy_strength = anisotropy.anisotropy_strength;
+                // Direction (red, green) and strength (blue) are linear.
+                out.anisotropy_tex = b.ref_slot(doc, tex_ref, false, field(tex));
+            }
+            // Tangents are needed for either normal map and for anisotropy (the
+            // base's UV set first; anisotropy without a texture uses set 0).
+            let tangent_maps = [out.normal_tex, out.clearcoat_normal_tex, out.anisotropy_tex];
+            let tangent_uv = tangent_maps.iter().find(|s| s.texture != flat::NONE).map(|s| s.texcoord);
+            normal_uv.push(tangent_uv.or((out.anisotropy_strength > 0.0).then_some(0)));
             out.flags |= match m.alpha_mode() {
                 gltf::material::AlphaMode::Mask => flat::MAT_ALPHA_MASK,
                 gltf::material::AlphaMode::Blend => flat::MAT_ALPHA_BLEND,

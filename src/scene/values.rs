@@ -11,7 +11,7 @@ use std::path::Path;
 use gltf::Document;
 
 use super::error::SceneError;
-use super::material::{Clearcoat, MaterialExtension, Sheen, TextureRef};
+use super::material::{Anisotropy, Clearcoat, MaterialExtension, Sheen, TextureRef};
 
 /// The largest emitted radiance (or light intensity) per colour channel.
 pub const MAX_RADIANCE: f32 = 1e12;
@@ -135,6 +135,17 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             finite_in(sheen.sheen_roughness_factor, 0.0, 1.0)
                 .map_err(|message| fail(field(".sheenRoughnessFactor"), message))?;
             check_texture_refs(doc, &sheen.textures()).map_err(|(name, message)| fail(field(&name), message))?;
+        }
+        if let Some(anisotropy) = Anisotropy::of(&m) {
+            let field = |name: &str| field(&format!("extensions.KHR_materials_anisotropy{name}"));
+            let anisotropy = anisotropy.map_err(|message| fail(field(""), message))?;
+            finite_in(anisotropy.anisotropy_strength, 0.0, 1.0)
+                .map_err(|message| fail(field(".anisotropyStrength"), message))?;
+            if !anisotropy.anisotropy_rotation.is_finite() {
+                let message = format!("{} is not a finite angle", anisotropy.anisotropy_rotation);
+                return Err(fail(field(".anisotropyRotation"), message));
+            }
+            check_texture_refs(doc, &anisotropy.textures()).map_err(|(name, message)| fail(field(&name), message))?;
         }
         if let Some(s) = m.specular() {
             let f = field("extensions.KHR_materials_specular.specularFactor");
