@@ -261,6 +261,13 @@ fn sheen_agrees_with_cpu() {
 }
 
 #[test]
+fn anisotropy_agrees_with_cpu() {
+    // KHR_materials_anisotropy: a textured brushed-gold floor and a brushed plastic panel.
+    let dir = tempfile::tempdir().unwrap();
+    check_agreement("anisotropy", &gltf_builder::brushed_panel_over_floor(dir.path()), &small(32), 512);
+}
+
+#[test]
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);

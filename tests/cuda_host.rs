@@ -614,6 +614,7 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("absorbing-slab", gltf_builder::absorbing_slab(dir.path(), 1.5, Some(([0.8, 0.5, 0.2], 1.0))), None),
         ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
         ("sheen", gltf_builder::sheen_panel_over_floor(dir.path()), Some(sky.clone())),
+        ("anisotropy", gltf_builder::brushed_panel_over_floor(dir.path()), Some(sky.clone())),
     ];
     for (name, path, env) in scenes {
         let scene = prepare(&path, env.as_ref(), TILE.0, TILE.1);

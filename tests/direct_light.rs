@@ -94,7 +94,7 @@ impl Layer {
 
 /// The floor's BRDF f(wo, wi) (not times the cosine), z up.
 fn floor_brdf(layer: &Layer, wo: Vec3, wi: Vec3) -> Vec3 {
-    let alpha = roughness_to_alpha(FLOOR_ROUGHNESS);
+    let alpha = Vec2::splat(roughness_to_alpha(FLOOR_ROUGHNESS));
     let h = (wo + wi).normalize();
     let fresnel = F0 + (1.0 - F0) * (1.0 - wo.dot(h)).powi(5);
     let (e1_o, e_o) = layer.at(wo.z);

@@ -213,3 +213,39 @@ fn sheen_parameters_reach_the_material_and_bad_ones_are_named() {
         assert!(error.contains("materials[0].extensions.KHR_materials_sheen") && error.contains(field), "{error}");
     }
 }
+
+#[test]
+fn anisotropy_parameters_reach_the_material_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = Scene::load(&gltf_builder::brushed_panel_over_floor(dir.path())).unwrap();
+    assert!(scene.warnings.is_empty(), "{:?}", scene.warnings);
+    for (i, (strength, rotation)) in
+        [gltf_builder::ANISOTROPY_FLOOR, gltf_builder::ANISOTROPY_PANEL].into_iter().enumerate()
+    {
+        let m = &scene.materials[i];
+        assert_eq!(m.anisotropy_strength, strength);
+        assert_eq!(m.anisotropy_rotation, [rotation.cos(), rotation.sin()]);
+        // The direction is in tangent space: the loader made tangents for it.
+        assert!(!scene.meshes[i].primitives[0].geometry.tangents.is_empty(), "mesh {i} has no tangents");
+    }
+    let floor_texture = scene.materials[0].anisotropy_tex.texture;
+    assert_ne!(floor_texture, tessera::scene::flat::NONE);
+    assert_eq!(scene.materials[1].anisotropy_tex.texture, tessera::scene::flat::NONE);
+    // Direction and strength are data, not colour: the texels arrive undecoded.
+    let flags = scene.textures[floor_texture as usize].flags;
+    assert_eq!(flags & tessera::scene::flat::TEX_SRGB, 0, "the anisotropy texture is read as sRGB");
+
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_anisotropy"]);
+    for (extension, field) in [
+        (json!({ "anisotropyStrength": 1.5 }), "anisotropyStrength"),
+        (json!({ "anisotropyStrength": -0.5 }), "anisotropyStrength"),
+        (json!({ "anisotropyTexture": { "index": 2 } }), "anisotropyTexture.index"),
+        (json!({ "anisotropyRotation": "left" }), "KHR_materials_anisotropy"),
+    ] {
+        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_anisotropy": extension } }]);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "brushed.gltf")).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("materials[0].extensions.KHR_materials_anisotropy") && error.contains(field), "{error}");
+    }
+}

@@ -624,7 +624,7 @@ impl BsdfView {
 
 #[cfg(test)]
 mod tests {
-    use std::f32::consts::PI;
+    use std::f32::consts::{FRAC_PI_2, PI};
 
     use super::*;
     use crate::sampling::chi2::{assert_fits, bin_probabilities, chi2_directions, significance_level, Domain};
@@ -1129,18 +1129,32 @@ mod tests {
     }
 
     #[test]
-    fn anisotropic_white_furnace() {
-        for strength in [0.5, 1.0] {
+    fn an_anisotropic_white_furnace_stays_within_the_stated_bounds() {
+        // The albedo tables are read at the geometric mean √(αx αy) (as Cycles
+        // does), which is exact only for an isotropic lobe. Measured with 500 000
+        // samples: a white metal keeps 0.88–1.03 of the light at strength 0.5
+        // and 0.53–1.02 at strength 1 (a lobe stretched to α = 1 along the
+        // tangent loses what single scattering loses there); a white dielectric
+        // keeps 0.80–1.06, its layer's albedo mis-estimated at grazing angles.
+        // The bounds below hold those figures with room for noise; they fail
+        // when the stretch or the table lookup changes.
+        for (strength, metal_low) in [(0.5, 0.85), (1.0, 0.5)] {
             for roughness in [0.05, 0.3, 0.6] {
-                for degrees in [0.0f32, 45.0, 75.0] {
-                    for phi in [0.0f32, 0.8, 1.5707964] {
+                for degrees in [0.0f32, 75.0] {
+                    for phi in [0.0f32, FRAC_PI_2] {
                         let t = degrees.to_radians();
                         let wo = Vec3::new(t.sin() * phi.cos(), t.sin() * phi.sin(), t.cos());
+                        let what = format!("strength {strength}, roughness {roughness}, θo {degrees}°, φo {phi}");
                         let metal = Bsdf::new(Vec3::ONE, 1.0, roughness, 1.5, 0.0, false).with_anisotropy(strength);
-                        let dielectric = Bsdf::new(Vec3::ONE, 0.0, roughness, 1.5, 0.0, false).with_anisotropy(strength);
-                        let m = albedo(&metal, wo, 500_000, 1.0);
-                        let d = albedo(&dielectric, wo, 200_000, 1.0);
-                        println!("FURNACE s {strength} r {roughness} θ {degrees} φ {phi}: metal {:.4} ± {:.4}  dielectric {:.4} ± {:.4}", m.0, m.1, d.0, d.1);
+                        assert_within(albedo(&metal, wo, 200_000, 1.0), metal_low, 1.035, &format!("metal, {what}"));
+                        let dielectric =
+                            Bsdf::new(Vec3::ONE, 0.0, roughness, 1.5, 0.0, false).with_anisotropy(strength);
+                        assert_within(
+                            albedo(&dielectric, wo, 200_000, 1.0),
+                            0.78,
+                            1.065,
+                            &format!("dielectric, {what}"),
+                        );
                     }
                 }
             }

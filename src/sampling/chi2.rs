@@ -22,7 +22,7 @@ use super::rng::rand4;
 /// Chance that at least one χ² test of a correct sampler fails.
 pub const FAMILY_ALPHA: f64 = 0.01;
 /// Upper bound on the χ² tests in the crate; [`significance_level`] panics past it.
-pub const MAX_TESTS: usize = 128;
+pub const MAX_TESTS: usize = 256;
 /// Bins expected to hold fewer samples than this are pooled.
 const MIN_EXPECTED: f64 = 5.0;
 

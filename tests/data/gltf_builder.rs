@@ -145,28 +145,40 @@ pub const UNLIT_COLOR: [f32; 3] = [0.9, 0.4, 0.1];
 /// looks at both from the front and above; camera 1, orthographic, sees nothing
 /// but the panel.
 pub fn unlit_panel_over_floor(dir: &Path, unlit: bool) -> PathBuf {
-    let mut doc = Doc::new();
-    let floor = doc.floats(&[-1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, -1.0, -1.0, 0.0, -1.0], "VEC3");
-    let panel = doc.floats(&[-0.5, 0.0, -0.5, 0.5, 0.0, -0.5, 0.5, 0.6, -0.5, -0.5, 0.6, -0.5], "VEC3");
-    let idx = doc.indices(&[0, 1, 2, 0, 2, 3]);
     let [r, g, b] = UNLIT_COLOR;
     let mut panel_material = json!({
         "doubleSided": true,
         "pbrMetallicRoughness": { "baseColorFactor": [r, g, b, 1.0], "metallicFactor": 0.0 },
     });
+    let mut extensions = vec![];
     if unlit {
         panel_material["extensions"] = json!({ "KHR_materials_unlit": {} });
-        doc.json["extensionsUsed"] = json!(["KHR_materials_unlit"]);
+        extensions.push("KHR_materials_unlit");
     } else {
         panel_material["pbrMetallicRoughness"]["baseColorFactor"] = json!([0.0, 0.0, 0.0, 1.0]);
     }
-    doc.json["materials"] = json!([
-        { "doubleSided": true, "pbrMetallicRoughness": { "baseColorFactor": [0.8, 0.8, 0.8, 1.0], "metallicFactor": 0.0 } },
-        panel_material,
-    ]);
+    let floor_material = json!({ "doubleSided": true, "pbrMetallicRoughness": { "baseColorFactor": [0.8, 0.8, 0.8, 1.0], "metallicFactor": 0.0 } });
+    let doc = panel_over_floor(floor_material, panel_material, &extensions);
+    doc.write_embedded(dir, if unlit { "unlit.gltf" } else { "black.gltf" })
+}
+
+/// The floor and panel of [`unlit_panel_over_floor`] in materials 0 and 1, with
+/// `extensions` used, and its cameras. The floor's UVs run 0..2 (textures repeat
+/// twice), the panel's 0..1.
+fn panel_over_floor(floor_material: Value, panel_material: Value, extensions: &[&str]) -> Doc {
+    let mut doc = Doc::new();
+    let floor = doc.floats(&[-1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0, -1.0, -1.0, 0.0, -1.0], "VEC3");
+    let floor_uv = doc.floats(&[0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 0.0, 2.0], "VEC2");
+    let panel = doc.floats(&[-0.5, 0.0, -0.5, 0.5, 0.0, -0.5, 0.5, 0.6, -0.5, -0.5, 0.6, -0.5], "VEC3");
+    let panel_uv = doc.floats(&[0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0], "VEC2");
+    let idx = doc.indices(&[0, 1, 2, 0, 2, 3]);
+    if !extensions.is_empty() {
+        doc.json["extensionsUsed"] = json!(extensions);
+    }
+    doc.json["materials"] = json!([floor_material, panel_material]);
     doc.json["meshes"] = json!([
-        { "primitives": [{ "attributes": { "POSITION": floor }, "indices": idx, "material": 0 }] },
-        { "primitives": [{ "attributes": { "POSITION": panel }, "indices": idx, "material": 1 }] },
+        { "primitives": [{ "attributes": { "POSITION": floor, "TEXCOORD_0": floor_uv }, "indices": idx, "material": 0 }] },
+        { "primitives": [{ "attributes": { "POSITION": panel, "TEXCOORD_0": panel_uv }, "indices": idx, "material": 1 }] },
     ]);
     doc.json["cameras"] = json!([
         { "type": "perspective", "perspective": { "yfov": 0.8, "znear": 0.01 } },
@@ -181,7 +193,7 @@ pub fn unlit_panel_over_floor(dir: &Path, unlit: bool) -> PathBuf {
         { "camera": 1, "translation": [0.0, 0.3, 1.0] },
     ]);
     doc.json["scenes"] = json!([{ "nodes": [0, 1, 2, 3] }]);
-    doc.write_embedded(dir, if unlit { "unlit.gltf" } else { "black.gltf" })
+    doc
 }
 
 /// A closed box of clear glass (index 1, smooth) filling x, y in ±1 and z in
@@ -234,18 +246,42 @@ pub const SHEEN_PANEL: ([f32; 3], f32) = ([1.0, 0.6, 0.3], 0.3);
 /// a white sheen and a dark blue panel under an orange one ([`SHEEN_FLOOR`],
 /// [`SHEEN_PANEL`]), seen by the same cameras.
 pub fn sheen_panel_over_floor(dir: &Path) -> PathBuf {
-    let path = unlit_panel_over_floor(dir, false);
-    let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let sheen = |(colour, roughness): ([f32; 3], f32)| json!({ "KHR_materials_sheen": { "sheenColorFactor": colour, "sheenRoughnessFactor": roughness } });
-    doc["materials"] = json!([
-        { "pbrMetallicRoughness": { "baseColorFactor": [0.5, 0.5, 0.5, 1.0], "metallicFactor": 0.0 },
-          "extensions": sheen(SHEEN_FLOOR) },
-        { "doubleSided": true,
-          "pbrMetallicRoughness": { "baseColorFactor": [0.05, 0.08, 0.3, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.7 },
-          "extensions": sheen(SHEEN_PANEL) },
-    ]);
-    doc["extensionsUsed"] = json!(["KHR_materials_sheen"]);
-    let path = dir.join("sheen.gltf");
-    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
-    path
+    let floor = json!({ "pbrMetallicRoughness": { "baseColorFactor": [0.5, 0.5, 0.5, 1.0], "metallicFactor": 0.0 },
+                        "extensions": sheen(SHEEN_FLOOR) });
+    let panel = json!({ "doubleSided": true,
+                        "pbrMetallicRoughness": { "baseColorFactor": [0.05, 0.08, 0.3, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.7 },
+                        "extensions": sheen(SHEEN_PANEL) });
+    panel_over_floor(floor, panel, &["KHR_materials_sheen"]).write_embedded(dir, "sheen.gltf")
+}
+
+/// KHR_materials_anisotropy: the (strength, rotation) of the floor and of the
+/// panel of [`brushed_panel_over_floor`].
+pub const ANISOTROPY_FLOOR: (f32, f32) = (0.8, 0.6);
+pub const ANISOTROPY_PANEL: (f32, f32) = (1.0, -1.0);
+
+/// The texels of [`brushed_panel_over_floor`]'s anisotropy texture (2 × 2, RGB:
+/// direction in red and green mapped from [−1, 1], strength in blue).
+pub const ANISOTROPY_TEXELS: [u8; 12] = [255, 128, 255, 128, 255, 200, 218, 218, 128, 37, 128, 255];
+
+/// [`unlit_panel_over_floor`]'s floor and panel as brushed materials: a rough
+/// gold floor ([`ANISOTROPY_FLOOR`]) whose anisotropy texture turns the brushing
+/// direction and weakens it from texel to texel, and a smooth red plastic panel
+/// ([`ANISOTROPY_PANEL`]).
+pub fn brushed_panel_over_floor(dir: &Path) -> PathBuf {
+    let texture = image::RgbImage::from_raw(2, 2, ANISOTROPY_TEXELS.to_vec()).unwrap();
+    texture.save(dir.join("brushing.png")).unwrap();
+    let anisotropy =
+        |(strength, rotation): (f32, f32)| json!({ "anisotropyStrength": strength, "anisotropyRotation": rotation });
+    let mut floor_anisotropy = anisotropy(ANISOTROPY_FLOOR);
+    floor_anisotropy["anisotropyTexture"] = json!({ "index": 0 });
+    let floor = json!({ "pbrMetallicRoughness": { "baseColorFactor": [1.0, 0.8, 0.4, 1.0], "metallicFactor": 1.0, "roughnessFactor": 0.4 },
+                        "extensions": { "KHR_materials_anisotropy": floor_anisotropy } });
+    let panel = json!({ "doubleSided": true,
+                        "pbrMetallicRoughness": { "baseColorFactor": [0.6, 0.1, 0.05, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.15 },
+                        "extensions": { "KHR_materials_anisotropy": anisotropy(ANISOTROPY_PANEL) } });
+    let mut doc = panel_over_floor(floor, panel, &["KHR_materials_anisotropy"]);
+    doc.json["images"] = json!([{ "uri": "brushing.png" }]);
+    doc.json["textures"] = json!([{ "source": 0 }]);
+    doc.write_embedded(dir, "brushed.gltf")
 }
