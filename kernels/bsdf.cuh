@@ -20,7 +20,8 @@ struct Bsdf {
     float transmission;
     bool thin;
     float albedo_row;
-    float f0;
+    float f0;          // the layer's largest normal reflectance
+    float3 layer_tint; // per channel over f0 (the specular colour)
     float specular;
     float diffuse_scale;
     float coat;          // clearcoat weight (0: no coat)
@@ -95,6 +96,7 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.thin = thin;
     b.albedo_row = roughness_row(r);
     b.f0 = dielectric_f0(b.ior);
+    b.layer_tint = splat3(1.0f);
     b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     b.coat = 0.0f;
     b.coat_alpha = roughness_to_alpha(0.0f);
@@ -103,6 +105,23 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.sheen_color = splat3(0.0f);
     b.sheen_alpha = sheen_alpha(0.0f);
     b.sheen_row = 0.0f;
+    return b;
+}
+
+// Bsdf::with_specular_color: the layer's normal reflectance min(F0(ior) color, 1) per channel.
+TS_HD Bsdf bsdf_with_specular_color(Bsdf b, float3 color) {
+    float f0s = dielectric_f0(b.ior);
+    float3 f0 = make_float3(fminf(f0s * fmaxf(color.x, 0.0f), 1.0f), fminf(f0s * fmaxf(color.y, 0.0f), 1.0f),
+                            fminf(f0s * fmaxf(color.z, 0.0f), 1.0f));
+    float largest = max_element(f0);
+    if (!(largest > 0.0f)) {
+        b.f0 = 0.0f;
+        b.layer_tint = splat3(1.0f);
+    } else {
+        b.f0 = largest;
+        b.layer_tint = f0 / largest;
+    }
+    b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     return b;
 }
 
@@ -179,9 +198,9 @@ TS_HD Albedo bsdf_with_coat_albedo(const Bsdf& b, Albedo o, float cos) {
     return o;
 }
 
-// Fresnel reflectance of the dielectric layer at wo·h.
+// Fresnel reflectance of the dielectric layer at wo·h: its largest channel.
 TS_HD float bsdf_layer_fresnel(const Bsdf& b, float wo_h, float eta) {
-    return b.specular * fresnel_schlick_dielectric(wo_h, eta);
+    return b.specular * schlick_mix(b.f0, dielectric_schlick_weight(wo_h, eta));
 }
 
 TS_HD void bsdf_lobe_probabilities(const Bsdf& b, Albedo o, float p[4]) {
@@ -215,9 +234,12 @@ TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float 
     float wo_h = dot(wo, h);
     float dielectric = 1.0f - b.metallic;
     float3 metal = fresnel_schlick(b.base_color, wo_h) * (splat3(1.0f) + b.base_color * o.lost);
-    float layer = bsdf_layer_fresnel(b, wo_h, eta) * (1.0f + b.f0 * o.lost);
+    float3 f0 = b.f0 * b.layer_tint;
+    float w = dielectric_schlick_weight(wo_h, eta);
+    float3 fresnel = make_float3(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+    float3 layer = fresnel * b.specular * (splat3(1.0f) + f0 * o.lost);
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
-    specular = (metal * b.metallic + splat3(layer * dielectric)) * lobe;
+    specular = (metal * b.metallic + layer * dielectric) * lobe;
     float weight = dielectric * (1.0f - b.transmission);
     if (weight > 0.0f) {
         float layer_i = bsdf_albedo(b, wi.z).layer;

@@ -97,6 +97,8 @@ struct Material {
     float2 anisotropy_rotation;
     float anisotropy_strength;
     unsigned _pad3;
+    float3 specular_color;
+    unsigned _pad4;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
@@ -109,6 +111,7 @@ struct Material {
     TextureSlot sheen_color_tex;
     TextureSlot sheen_roughness_tex;
     TextureSlot anisotropy_tex;
+    TextureSlot specular_color_tex;
 };
 
 struct Texture {

@@ -68,9 +68,12 @@ TS_HD float dielectric_f0(float eta) {
     return r * r;
 }
 
-// Schlick with total internal reflection: seen from the denser side (eta < 1)
-// the angle is the refracted one.
-TS_HD float fresnel_schlick_dielectric(float cos_theta_i, float eta) {
+// F0 + (1 − F0) w, exactly 1 for w = 1 (total internal reflection).
+TS_HD float schlick_mix(float f0, float w) { return w + f0 * (1.0f - w); }
+
+// The weight w of fresnel_schlick_dielectric: Schlick's at the angle in the
+// less dense medium, 1 beyond the critical angle.
+TS_HD float dielectric_schlick_weight(float cos_theta_i, float eta) {
     float cos_i = ts_clamp(cos_theta_i, 0.0f, 1.0f);
     float cos_t = cos_i;
     if (eta < 1.0f) {
@@ -78,6 +81,11 @@ TS_HD float fresnel_schlick_dielectric(float cos_theta_i, float eta) {
         if (sin2_t >= 1.0f) return 1.0f;
         cos_t = sqrtf(1.0f - sin2_t);
     }
-    float f0 = dielectric_f0(eta);
-    return f0 + (1.0f - f0) * schlick_weight(cos_t);
+    return schlick_weight(cos_t);
+}
+
+// Schlick with total internal reflection: seen from the denser side (eta < 1)
+// the angle is the refracted one.
+TS_HD float fresnel_schlick_dielectric(float cos_theta_i, float eta) {
+    return schlick_mix(dielectric_f0(eta), dielectric_schlick_weight(cos_theta_i, eta));
 }

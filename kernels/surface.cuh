@@ -164,6 +164,11 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
     ShadingPoint sp;
     sp.frame = frame_from_normal_tangent(normal, tangent);
     sp.bsdf = bsdf_new(xyz(base), metallic, roughness, m.ior, transmission, thin, specular);
+    if (m.specular_color.x != 1.0f || m.specular_color.y != 1.0f || m.specular_color.z != 1.0f ||
+        m.specular_color_tex.texture != NONE) {
+        float3 color = m.specular_color * xyz(sample_slot(s, m.specular_color_tex, hit.uv0, hit.uv1));
+        sp.bsdf = bsdf_with_specular_color(sp.bsdf, color);
+    }
     if (anisotropy.w > 0.0f) sp.bsdf = bsdf_with_anisotropy(sp.bsdf, anisotropy.w);
     if (m.clearcoat > 0.0f) {
         float3 coat_normal = normal_mapped(s, hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;

@@ -12,7 +12,9 @@ struct Bsdf {
     transmission: f32,
     thin: bool,
     albedo_row: f32,
+    // The layer's largest normal reflectance, and per channel over it (the specular colour).
     f0: f32,
+    layer_tint: vec3<f32>,
     specular: f32,
     diffuse_scale: f32,
     // Clearcoat weight (0: no coat), α, albedo-table row, normal in the local frame.
@@ -107,6 +109,7 @@ fn bsdf_new(
         thin,
         row,
         f0,
+        vec3<f32>(1.0),
         s,
         diffuse_scale(s, row, f0),
         0.0,
@@ -117,6 +120,22 @@ fn bsdf_new(
         sheen_alpha(0.0),
         0.0,
     );
+}
+
+// Bsdf::with_specular_color: the layer's normal reflectance min(F0(ior) color, 1) per channel.
+fn bsdf_with_specular_color(b_in: Bsdf, color: vec3<f32>) -> Bsdf {
+    var b = b_in;
+    let f0 = min(dielectric_f0(b.ior) * max(color, vec3<f32>(0.0)), vec3<f32>(1.0));
+    let largest = max(f0.x, max(f0.y, f0.z));
+    if !(largest > 0.0) {
+        b.f0 = 0.0;
+        b.layer_tint = vec3<f32>(1.0);
+    } else {
+        b.f0 = largest;
+        b.layer_tint = f0 / largest;
+    }
+    b.diffuse_scale = diffuse_scale(b.specular, b.albedo_row, b.f0);
+    return b;
 }
 
 // Bsdf::with_anisotropy: KHR_materials_anisotropy's strength along the local x
@@ -205,9 +224,9 @@ fn bsdf_with_coat_albedo(b: Bsdf, o_in: Albedo, cos: f32) -> Albedo {
     return o;
 }
 
-// Fresnel reflectance of the dielectric layer at wo·h.
+// Fresnel reflectance of the dielectric layer at wo·h: its largest channel.
 fn bsdf_layer_fresnel(b: Bsdf, wo_h: f32, eta: f32) -> f32 {
-    return b.specular * fresnel_schlick_dielectric(wo_h, eta);
+    return b.specular * schlick_mix(b.f0, dielectric_schlick_weight(wo_h, eta));
 }
 
 // Probabilities of [coat, specular, cosine (diffuse and sheen), transmission] given the albedos seen from wo.
@@ -294,9 +313,12 @@ fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32
     let wo_h = dot(wo, h);
     let dielectric = 1.0 - b.metallic;
     let metal = fresnel_schlick(b.base_color, wo_h) * (vec3<f32>(1.0) + b.base_color * o.lost);
-    let layer = bsdf_layer_fresnel(b, wo_h, eta) * (1.0 + b.f0 * o.lost);
+    let f0 = b.f0 * b.layer_tint;
+    let w = dielectric_schlick_weight(wo_h, eta);
+    let fresnel = vec3<f32>(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+    let layer = fresnel * b.specular * (vec3<f32>(1.0) + f0 * o.lost);
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
-    let specular = (metal * b.metallic + vec3<f32>(layer * dielectric)) * lobe;
+    let specular = (metal * b.metallic + layer * dielectric) * lobe;
     let weight = dielectric * (1.0 - b.transmission);
     var diffuse = vec3<f32>(0.0);
     if weight > 0.0 {

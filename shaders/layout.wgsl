@@ -62,6 +62,8 @@ struct Material {
     anisotropy_rotation: vec2<f32>,
     anisotropy_strength: f32,
     _pad3: u32,
+    specular_color: vec3<f32>,
+    _pad4: u32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
@@ -74,6 +76,7 @@ struct Material {
     sheen_color_tex: TextureSlot,
     sheen_roughness_tex: TextureSlot,
     anisotropy_tex: TextureSlot,
+    specular_color_tex: TextureSlot,
 }
 
 struct Texture {

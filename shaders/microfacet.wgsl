@@ -92,6 +92,17 @@ fn dielectric_f0(eta: f32) -> f32 {
 // Schlick with total internal reflection: seen from the denser side (eta < 1)
 // the angle is the refracted one.
 fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
+    return schlick_mix(dielectric_f0(eta), dielectric_schlick_weight(cos_theta_i, eta));
+}
+
+// F0 + (1 − F0) w, exactly 1 for w = 1 (total internal reflection).
+fn schlick_mix(f0: f32, w: f32) -> f32 {
+    return w + f0 * (1.0 - w);
+}
+
+// The weight w of fresnel_schlick_dielectric: Schlick's at the angle in the
+// less dense medium, 1 beyond the critical angle.
+fn dielectric_schlick_weight(cos_theta_i: f32, eta: f32) -> f32 {
     let cos_i = clamp(cos_theta_i, 0.0, 1.0);
     var cos_t = cos_i;
     if eta < 1.0 {
@@ -101,6 +112,5 @@ fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
         }
         cos_t = sqrt(1.0 - sin2_t);
     }
-    let f0 = dielectric_f0(eta);
-    return f0 + (1.0 - f0) * schlick_weight(cos_t);
+    return schlick_weight(cos_t);
 }

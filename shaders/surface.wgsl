@@ -145,6 +145,10 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
     let thin = (m.flags & MAT_THIN_WALLED) != 0u;
     let frame = frame_from_normal_tangent(normal, tangent);
     var bsdf = bsdf_new(base.xyz, metallic, roughness, m.ior, transmission, thin, specular);
+    if any(m.specular_color != vec3<f32>(1.0)) || m.specular_color_tex.texture != NONE {
+        let color = m.specular_color * sample_slot(m.specular_color_tex, hit.uv0, hit.uv1).xyz;
+        bsdf = bsdf_with_specular_color(bsdf, color);
+    }
     if anisotropy.w > 0.0 {
         bsdf = bsdf_with_anisotropy(bsdf, anisotropy.w);
     }

@@ -225,7 +225,8 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// The parameters of `Bsdf::with_specular(..).with_anisotropy(..).with_coat(..).with_sheen(..)`, as the
+/// The parameters of `Bsdf::with_specular(..).with_specular_color(..).with_anisotropy(..).with_coat(..)
+/// .with_sheen(..)`, as the
 /// driver reads them.
 #[derive(Clone, Copy)]
 struct Params {
@@ -236,6 +237,7 @@ struct Params {
     transmission: f32,
     thin: bool,
     specular: f32,
+    specular_color: Vec3,
     anisotropy: f32,
     coat: (f32, f32, Vec3),
     sheen: (Vec3, f32),
@@ -243,12 +245,28 @@ struct Params {
 
 fn params(base: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32, thin: bool, specular: f32) -> Params {
     let (coat, sheen) = ((0.0, 0.0, Vec3::Z), (Vec3::ZERO, 0.0));
-    Params { base, metallic, roughness, ior, transmission, thin, specular, anisotropy: 0.0, coat, sheen }
+    Params {
+        base,
+        metallic,
+        roughness,
+        ior,
+        transmission,
+        thin,
+        specular,
+        specular_color: Vec3::ONE,
+        anisotropy: 0.0,
+        coat,
+        sheen,
+    }
 }
 
 impl Params {
     fn coated(self, weight: f32, roughness: f32, normal: Vec3) -> Params {
         Params { coat: (weight, roughness, normal), ..self }
+    }
+
+    fn tinted(self, color: Vec3) -> Params {
+        Params { specular_color: color, ..self }
     }
 
     fn anisotropic(self, strength: f32) -> Params {
@@ -270,6 +288,7 @@ impl Params {
             self.thin,
             self.specular,
         )
+        .with_specular_color(self.specular_color)
         .with_anisotropy(self.anisotropy)
         .with_coat(weight, roughness, normal)
         .with_sheen(self.sheen.0, self.sheen.1)
@@ -280,11 +299,12 @@ impl Params {
         let scalars = [self.metallic, self.roughness, self.ior, self.transmission];
         let scalars: Vec<String> = scalars.iter().map(|&x| h(x)).collect();
         format!(
-            "{} {} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {} {}",
             h3(self.base),
             scalars.join(" "),
             self.thin as u32,
             h(self.specular),
+            h3(self.specular_color),
             h(self.anisotropy),
             h(weight),
             h(roughness),
@@ -319,8 +339,13 @@ fn materials() -> Vec<Params> {
         params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.3, 1.5, 0.0, false, 1.0).anisotropic(0.8),
         params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.1, 1.5, 0.0, false, 1.0).anisotropic(0.5).coated(0.8, 0.1, Vec3::Z),
         params(Vec3::ONE, 0.0, 0.2, 1.5, 1.0, false, 1.0).anisotropic(1.0),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.3, 1.5, 0.0, false, 1.0).tinted(Vec3::new(1.0, 0.4, 8.0)),
+        params(Vec3::ONE, 0.0, 0.4, 1.5, 1.0, false, 0.7).tinted(Vec3::new(0.2, 1.0, 0.5)),
+        params(Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0).tinted(Vec3::new(0.0, 0.5, 1.0)),
+        params(Vec3::new(0.5, 0.5, 0.5), 0.0, 0.3, 1.5, 0.0, false, 1.0).tinted(Vec3::ZERO),
         // Out-of-range parameters are clamped the same way.
         params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5)
+            .tinted(Vec3::new(-1.0, 30.0, 0.5))
             .anisotropic(2.0)
             .coated(2.0, -1.0, Vec3::Z)
             .sheened(Vec3::new(-1.0, 2.0, 0.5), 3.0),

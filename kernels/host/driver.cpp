@@ -117,7 +117,10 @@ Bsdf next_bsdf(std::istringstream& in) {
     float metallic = next_f(in), roughness = next_f(in), ior = next_f(in), transmission = next_f(in);
     bool thin = next_u(in) != 0u;
     float specular = next_f(in);
-    Bsdf b = bsdf_with_anisotropy(bsdf_new(base, metallic, roughness, ior, transmission, thin, specular), next_f(in));
+    float3 specular_color = next_f3(in);
+    Bsdf b = bsdf_with_specular_color(bsdf_new(base, metallic, roughness, ior, transmission, thin, specular),
+                                      specular_color);
+    b = bsdf_with_anisotropy(b, next_f(in));
     float coat = next_f(in), coat_roughness = next_f(in);
     float3 coat_normal = next_f3(in);
     b = bsdf_with_coat(b, coat, coat_roughness, coat_normal);

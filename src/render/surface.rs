@@ -181,6 +181,9 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     let thin = m.flags & MAT_THIN_WALLED != 0;
     let frame = Frame::from_normal_tangent(normal, tangent);
     let mut bsdf = Bsdf::with_specular(base.xyz(), metallic, roughness, m.ior, transmission, thin, specular);
+    if m.specular_color != [1.0; 3] || m.specular_color_tex.texture != NONE {
+        bsdf = bsdf.with_specular_color(Vec3::from(m.specular_color) * tex(&m.specular_color_tex).xyz());
+    }
     if anisotropy > 0.0 {
         bsdf = bsdf.with_anisotropy(anisotropy);
     }

@@ -1,7 +1,8 @@
 //! The glTF metallic-roughness BSDF with `KHR_materials_transmission`,
 //! `KHR_materials_ior`, `KHR_materials_specular` (its factor),
 //! `KHR_materials_volume` (thin-walled or refracting),
-//! `KHR_materials_sheen` and `KHR_materials_clearcoat`.
+//! `KHR_materials_sheen`, `KHR_materials_clearcoat` and
+//! `KHR_materials_anisotropy`.
 //!
 //! The structure is Appendix B of the glTF 2.0 specification:
 //!
@@ -41,6 +42,16 @@
 //! sheen is not seen from inside a refracting material. It is sampled with
 //! the diffuse lobe's cosine distribution (it is as broad), so the two share
 //! one entry in the lobe probabilities.
+//!
+//! **Anisotropy.** `KHR_materials_anisotropy` stretches the base's GGX lobe
+//! (metal, dielectric layer and transmission) along the local x axis, which
+//! the caller turns to the extension's direction: α_x = mix(α, 1, strength²),
+//! α_y = α, sampled with the anisotropic visible-normal distribution. The
+//! albedo tables are read at √(α_x α_y), as Cycles does, so the energy
+//! compensation is that of an isotropic lobe of the same mean roughness: a
+//! white metal at strength 1 keeps as little as 53% of the light (what single
+//! scattering keeps of a lobe stretched to α = 1), and the layered dielectric
+//! lies within 0.80–1.06 (see the anisotropic furnace test).
 //!
 //! Where Tessera departs from Appendix B, and why:
 //! - **Diffuse under the specular layer.** `fresnel_mix` weights the base by
@@ -99,8 +110,8 @@ use super::ggx_albedo::{
     albedo_lookup, dielectric_albedo, dielectric_average, multiscatter_lost, roughness_row, TABLE,
 };
 use super::microfacet::{
-    dielectric_f0, fresnel_schlick, fresnel_schlick_dielectric, ggx_d, ggx_vndf_pdf, reflect, refract,
-    roughness_to_alpha, sample_ggx_vndf, smith_g2,
+    dielectric_f0, dielectric_schlick_weight, fresnel_schlick, fresnel_schlick_dielectric, ggx_d, ggx_vndf_pdf,
+    reflect, refract, roughness_to_alpha, sample_ggx_vndf, schlick_mix, smith_g2,
 };
 use super::sheen::{sheen_albedo, sheen_alpha, sheen_lobe, sheen_row, TABLE as SHEEN_TABLE};
 use super::warp::{cosine_hemisphere_pdf, square_to_cosine_hemisphere, Frame};
@@ -128,8 +139,12 @@ pub struct Bsdf {
     pub thin: bool,
     /// Row coordinate of the roughness in the albedo table.
     pub albedo_row: f32,
-    /// Normal reflectance of the dielectric layer before `specular`.
+    /// Normal reflectance of the dielectric layer before `specular`: its
+    /// largest over the channels where KHR_materials_specular tints it.
     pub f0: f32,
+    /// The layer's normal reflectance per channel over `f0` (KHR_materials_specular's
+    /// colour), in [0, 1]: white unless tinted.
+    pub layer_tint: Vec3,
     /// KHR_materials_specular's factor: the dielectric layer's strength.
     pub specular: f32,
     /// 1 / (1 − E_avg) of the dielectric layer: the diffuse lobe's normalisation.
@@ -269,6 +284,7 @@ impl Bsdf {
             thin,
             albedo_row,
             f0,
+            layer_tint: Vec3::ONE,
             specular,
             diffuse_scale: diffuse_scale(specular, albedo_row, f0),
             coat: 0.0,
@@ -279,6 +295,21 @@ impl Bsdf {
             sheen_alpha: sheen_alpha(0.0),
             sheen_row: 0.0,
         }
+    }
+
+    /// This BSDF with KHR_materials_specular's `color` (negative and
+    /// not-a-number channels become 0): the dielectric layer's normal
+    /// reflectance becomes min(F0(ior) color, 1) per channel. Light the layer
+    /// does not reflect reaches the base as the extension's `fresnel_mix`
+    /// weighs it: by one minus the largest channel.
+    pub fn with_specular_color(self, color: Vec3) -> Bsdf {
+        let f0 = (dielectric_f0(self.ior) * color.max(Vec3::ZERO)).min(Vec3::ONE);
+        let max = f0.max_element();
+        if !(max > 0.0) {
+            return Bsdf { f0: 0.0, layer_tint: Vec3::ONE, diffuse_scale: diffuse_scale(self.specular, self.albedo_row, 0.0), ..self };
+        }
+        let layer_tint = f0 / max;
+        Bsdf { f0: max, layer_tint, diffuse_scale: diffuse_scale(self.specular, self.albedo_row, max), ..self }
     }
 
     /// This BSDF under a clear coat of `weight` and `roughness` (clamped to
@@ -352,10 +383,11 @@ impl Bsdf {
         Albedo { coat, coat_lost: multiscatter_lost(lobe), ..o }
     }
 
-    /// Fresnel reflectance of the dielectric layer at wo·h (see `upper_hemisphere` for η).
+    /// Fresnel reflectance of the dielectric layer at wo·h (see `upper_hemisphere`
+    /// for η): its largest channel, which the base below does not receive.
     #[inline]
     fn layer_fresnel(&self, wo_h: f32, eta: f32) -> f32 {
-        self.specular * fresnel_schlick_dielectric(wo_h, eta)
+        self.specular * schlick_mix(self.f0, dielectric_schlick_weight(wo_h, eta))
     }
 
     /// The BSDF seen from `wo`, for any number of evaluations and samples.
@@ -508,10 +540,13 @@ impl Bsdf {
         let wo_h = wo.dot(h);
         let dielectric = 1.0 - self.metallic;
         let metal = fresnel_schlick(self.base_color, wo_h) * (Vec3::ONE + self.base_color * o.lost);
-        let layer = self.layer_fresnel(wo_h, eta) * (1.0 + self.f0 * o.lost);
+        let f0 = self.f0 * self.layer_tint;
+        let w = dielectric_schlick_weight(wo_h, eta);
+        let fresnel = Vec3::new(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+        let layer = fresnel * self.specular * (Vec3::ONE + f0 * o.lost);
         // D G2 / (4 cos θo cos θi), times cos θi.
         let lobe = ggx_d(h, self.alpha) * smith_g2(wo, wi, self.alpha) / (4.0 * wo.z);
-        let specular = (metal * self.metallic + Vec3::splat(layer * dielectric)) * lobe;
+        let specular = (metal * self.metallic + layer * dielectric) * lobe;
         let weight = dielectric * (1.0 - self.transmission);
         let diffuse = if weight > 0.0 {
             let layer_i = self.albedo(wi.z).layer;
@@ -715,6 +750,15 @@ mod tests {
         ]
     }
 
+    /// KHR_materials_specular's colour on a plastic, a rough glass and a thin wall.
+    fn tinted(color: Vec3) -> [(&'static str, Bsdf); 3] {
+        [
+            ("tinted plastic", plastic(0.3).with_specular_color(color)),
+            ("tinted glass", glass(0.4).with_specular_color(color)),
+            ("tinted thin wall", thin(0.5, 0.6).with_specular_color(color)),
+        ]
+    }
+
     /// A spread of materials for the pointwise checks.
     fn materials() -> Vec<(&'static str, Bsdf)> {
         let mut all = vec![
@@ -737,6 +781,8 @@ mod tests {
         all.extend(sheened(Vec3::ONE, 0.0));
         all.extend(anisotropic(0.6));
         all.extend(anisotropic(1.0));
+        all.extend(tinted(Vec3::new(1.0, 0.3, 0.0)));
+        all.extend(tinted(Vec3::new(0.5, 20.0, 2.0)));
         for i in 0..20 {
             let [a, b, c, d] = rand4(99, i, 0, 0, 0);
             let [e, f, g, _] = rand4(99, i, 0, 0, 1);
@@ -803,6 +849,16 @@ mod tests {
             for (name, bsdf) in weak_specular(specular) {
                 check_sampling(&format!("{name} {specular}"), bsdf, 0.6);
                 check_sampling(&format!("{name} {specular}"), bsdf, PI - 0.4);
+            }
+        }
+    }
+
+    #[test]
+    fn specular_colour_sampling_matches_pdf() {
+        for color in [Vec3::new(1.0, 0.3, 0.0), Vec3::new(0.5, 20.0, 2.0)] {
+            for (name, bsdf) in tinted(color) {
+                check_sampling(&format!("{name} {color}"), bsdf, 0.6);
+                check_sampling(&format!("{name} {color}"), bsdf, PI - 0.4);
             }
         }
     }
@@ -1260,6 +1316,37 @@ mod tests {
                     let bsdf = Bsdf::with_specular(Vec3::ONE, 0.0, roughness, 1.5, 0.0, false, specular);
                     let what = format!("specular {specular}, roughness {roughness}, θo {degrees}°");
                     assert_within(albedo(&bsdf, wo, 200_000, 1.0), 0.96, 1.0, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_specular_colour_tints_the_layer_and_the_base_receives_the_rest() {
+        // KHR_materials_specular's colour sets the layer's F0 per channel,
+        // min(F0(ior) colour, 1); the base below receives one minus the largest
+        // channel (the extension's fresnel_mix). Over a white base the largest
+        // channel keeps the white furnace of the untinted layer, and every other
+        // channel returns less by exactly the difference of the layer's albedos,
+        // which the albedo table gives by quadrature.
+        for color in [Vec3::new(1.0, 0.4, 0.0), Vec3::new(0.2, 8.0, 1.0)] {
+            for roughness in TABLE_ROUGHNESS {
+                for degrees in TABLE_DEGREES {
+                    let wo = degrees_dir(degrees);
+                    let bsdf = plastic(roughness).with_specular_color(color);
+                    let bsdf = Bsdf { base_color: Vec3::ONE, ..bsdf };
+                    let (mean, stderr) = albedo_rgb(&bsdf, wo, 200_000, 1.0);
+                    let f0 = (dielectric_f0(1.5) * color).min(Vec3::ONE);
+                    let largest = (0..3).max_by(|&a, &b| f0[a].total_cmp(&f0[b])).unwrap();
+                    let what = format!("colour {color}, roughness {roughness}, θo {degrees}°");
+                    assert_within((mean[largest], stderr[largest]), 0.96, 1.0, &what);
+                    let lobe = albedo_lookup(&TABLE, bsdf.albedo_row, bsdf.alpha.x, wo.z);
+                    for c in 0..3 {
+                        let expected = mean[largest]
+                            - (dielectric_albedo(lobe, f0[largest]) - dielectric_albedo(lobe, f0[c])) as f64;
+                        let error = (mean[c] - expected).abs();
+                        assert!(error < 0.005 + 3.0 * stderr[c], "{what}, channel {c}: {} against {expected}", mean[c]);
+                    }
                 }
             }
         }

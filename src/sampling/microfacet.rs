@@ -142,6 +142,19 @@ pub fn dielectric_f0(eta: f32) -> f32 {
 /// and reflection and refraction stay complementary and reciprocal.
 #[inline]
 pub fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
+    schlick_mix(dielectric_f0(eta), dielectric_schlick_weight(cos_theta_i, eta))
+}
+
+/// F0 + (1 − F0) w, written so that w = 1 (total internal reflection) gives exactly 1.
+#[inline]
+pub fn schlick_mix(f0: f32, w: f32) -> f32 {
+    w + f0 * (1.0 - w)
+}
+
+/// The weight w of [`fresnel_schlick_dielectric`], F = [`schlick_mix`]`(F0, w)`: Schlick's
+/// weight at the angle in the less dense medium, 1 beyond the critical angle.
+#[inline]
+pub fn dielectric_schlick_weight(cos_theta_i: f32, eta: f32) -> f32 {
     let cos_i = cos_theta_i.clamp(0.0, 1.0);
     let cos = if eta < 1.0 {
         let sin2_t = (1.0 - cos_i * cos_i) / (eta * eta);
@@ -152,8 +165,7 @@ pub fn fresnel_schlick_dielectric(cos_theta_i: f32, eta: f32) -> f32 {
     } else {
         cos_i
     };
-    let f0 = dielectric_f0(eta);
-    f0 + (1.0 - f0) * schlick_weight(cos)
+    schlick_weight(cos)
 }
 
 #[cfg(test)]

@@ -128,6 +128,9 @@ pub struct Material {
     pub anisotropy_rotation: [f32; 2],
     pub anisotropy_strength: f32,
     pub _pad3: u32,
+    /// KHR_materials_specular's colour factor (the dielectric layer's F0 tint).
+    pub specular_color: [f32; 3],
+    pub _pad4: u32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
@@ -140,6 +143,7 @@ pub struct Material {
     pub sheen_color_tex: TextureSlot,
     pub sheen_roughness_tex: TextureSlot,
     pub anisotropy_tex: TextureSlot,
+    pub specular_color_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -167,6 +171,8 @@ impl Default for Material {
             anisotropy_rotation: [1.0, 0.0],
             anisotropy_strength: 0.0,
             _pad3: 0,
+            specular_color: [1.0; 3],
+            _pad4: 0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
@@ -179,13 +185,14 @@ impl Default for Material {
             sheen_color_tex: TextureSlot::EMPTY,
             sheen_roughness_tex: TextureSlot::EMPTY,
             anisotropy_tex: TextureSlot::EMPTY,
+            specular_color_tex: TextureSlot::EMPTY,
         }
     }
 }
 
 impl Material {
     /// Every texture slot, with the glTF material field it comes from.
-    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 12] {
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 13] {
         [
             ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
             ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
@@ -199,6 +206,7 @@ impl Material {
             ("extensions.KHR_materials_sheen.sheenColorTexture", &self.sheen_color_tex),
             ("extensions.KHR_materials_sheen.sheenRoughnessTexture", &self.sheen_roughness_tex),
             ("extensions.KHR_materials_anisotropy.anisotropyTexture", &self.anisotropy_tex),
+            ("extensions.KHR_materials_specular.specularColorTexture", &self.specular_color_tex),
         ]
     }
 }
@@ -398,7 +406,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 704),
+            ("Material", size_of::<Material>(), 768),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

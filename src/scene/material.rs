@@ -254,7 +254,6 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
         warnings: Vec::new(),
     };
     let mut normal_uv = Vec::new();
-    let mut uncoloured = Vec::new();
     let materials = doc
         .materials()
         .map(|m| {
@@ -351,21 +350,17 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                     false,
                     field("extensions.KHR_materials_specular.specularTexture"),
                 );
-                if s.specular_color_factor() != [1.0; 3] || s.specular_color_texture().is_some() {
-                    uncoloured.push(i);
-                }
+                out.specular_color = s.specular_color_factor();
+                // The colour texture is sRGB-encoded.
+                out.specular_color_tex = b.info_slot(
+                    s.specular_color_texture(),
+                    true,
+                    field("extensions.KHR_materials_specular.specularColorTexture"),
+                );
             }
             out
         })
         .collect();
-    if !uncoloured.is_empty() {
-        let list: Vec<String> = uncoloured.iter().map(|i| format!("materials[{i}]")).collect();
-        b.warnings.push(format!(
-            "KHR_materials_specular colour (specularColorFactor, specularColorTexture) is not rendered; \
-             white is used for {}",
-            list.join(", ")
-        ));
-    }
     Materials { materials, normal_uv, textures: b.textures, images: b.images, warnings: b.warnings }
 }
 

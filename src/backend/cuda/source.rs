@@ -148,9 +148,10 @@ pub fn layout_checks() -> String {
     struct_checks!(o, Material as "Material" {
         base_color, emission, metallic, roughness, ior, transmission, alpha_cutoff, normal_scale, flags, _pad,
         attenuation, specular, clearcoat, clearcoat_roughness, clearcoat_normal_scale, _pad2, sheen_color,
-        sheen_roughness, anisotropy_rotation, anisotropy_strength, _pad3, base_color_tex, metallic_roughness_tex,
+        sheen_roughness, anisotropy_rotation, anisotropy_strength, _pad3, specular_color, _pad4,
+        base_color_tex, metallic_roughness_tex,
         normal_tex, emissive_tex, transmission_tex, specular_tex, clearcoat_tex, clearcoat_roughness_tex,
-        clearcoat_normal_tex, sheen_color_tex, sheen_roughness_tex, anisotropy_tex,
+        clearcoat_normal_tex, sheen_color_tex, sheen_roughness_tex, anisotropy_tex, specular_color_tex,
     });
     struct_checks!(o, Texture as "Texture" { offset, width, height, flags });
     struct_checks!(o, Light as "Light" {
@@ -266,7 +267,7 @@ mod tests {
     #[test]
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
-        assert!(checks.contains("static_assert(sizeof(Material) == 704,"));
+        assert!(checks.contains("static_assert(sizeof(Material) == 768,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 304,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));
