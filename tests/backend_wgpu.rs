@@ -262,7 +262,8 @@ fn sheen_agrees_with_cpu() {
 
 #[test]
 fn anisotropy_agrees_with_cpu() {
-    // KHR_materials_anisotropy: a textured brushed-gold floor and a brushed plastic panel.
+    // KHR_materials_anisotropy: a textured brushed-gold floor and a brushed plastic
+    // panel, whose layer KHR_materials_specular tints with a factor and a texture.
     let dir = tempfile::tempdir().unwrap();
     check_agreement("anisotropy", &gltf_builder::brushed_panel_over_floor(dir.path()), &small(32), 512);
 }

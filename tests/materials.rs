@@ -105,19 +105,48 @@ fn volume_and_specular_parameters_reach_the_material() {
     assert!((0..3).all(|k| (sigma[k] - expected[k]).abs() < 1e-6), "{sigma:?} vs {expected:?}");
     assert!(scene.warnings.iter().all(|w| !w.contains("volume")), "{:?}", scene.warnings);
 
-    // KHR_materials_specular: the factor is rendered, a colour is named in one warning.
+    // KHR_materials_specular: factor and colour reach the material, bad ones are named.
     let mut doc = gltf_builder::Doc::new();
     doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
     doc.json["extensionsUsed"] = json!(["KHR_materials_specular"]);
     let specular = |extension| json!({ "extensions": { "KHR_materials_specular": extension } });
     doc.json["materials"] = json!([
         specular(json!({ "specularFactor": 0.3 })),
-        specular(json!({ "specularColorFactor": [1.0, 0.5, 0.5] })),
+        specular(json!({ "specularColorFactor": [1.0, 0.5, 2.5] })),
     ]);
     let scene = Scene::load(&doc.write_embedded(dir.path(), "specular.gltf")).unwrap();
-    assert_eq!((scene.materials[0].specular, scene.materials[1].specular), (0.3, 1.0));
-    let named: Vec<_> = scene.warnings.iter().filter(|w| w.contains("KHR_materials_specular")).collect();
-    assert!(named.len() == 1 && named[0].contains("materials[1]") && !named[0].contains("materials[0]"), "{named:?}");
+    let (plain, tinted) = (&scene.materials[0], &scene.materials[1]);
+    assert_eq!((plain.specular, plain.specular_color), (0.3, [1.0; 3]));
+    assert_eq!((tinted.specular, tinted.specular_color), (1.0, [1.0, 0.5, 2.5]));
+    assert!(scene.warnings.is_empty(), "{:?}", scene.warnings);
+    for (extension, field) in [
+        (json!({ "specularColorFactor": [1.0, -0.5, 1.0] }), "specularColorFactor"),
+        (json!({ "specularFactor": 1.5 }), "specularFactor"),
+    ] {
+        doc.json["materials"] = json!([specular(extension)]);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "specular.gltf")).map(|_| ()).unwrap_err().to_string();
+        assert!(error.contains("materials[0].extensions.KHR_materials_specular") && error.contains(field), "{error}");
+    }
+}
+
+#[test]
+fn a_smooth_tinted_layer_over_black_reflects_its_coloured_f0() {
+    // KHR_materials_specular's colour over a black base, smooth, under a
+    // uniform white sky, seen at normal incidence: every pixel is the layer's
+    // normal reflectance min(F0(1.5) colour, 1) per channel, here (0.04, 0.2, 0.8).
+    let dir = tempfile::tempdir().unwrap();
+    let colour = [1.0f32, 5.0, 20.0];
+    let material = json!({
+        "pbrMetallicRoughness": { "baseColorFactor": [0.0, 0.0, 0.0, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.0 },
+        "extensions": { "KHR_materials_specular": { "specularColorFactor": colour } },
+    });
+    let path = quad_under_camera(dir.path(), material, &["KHR_materials_specular"]);
+    let image = common::render(&path, &settings(0, 1.0), BackendKind::Cpu, 16, None);
+    for k in 0..3 {
+        let expected = (0.04 * colour[k]).min(1.0);
+        let mean = image.color.iter().map(|c| c[k]).sum::<f32>() / image.color.len() as f32;
+        assert!((mean - expected).abs() < 0.01 * expected, "channel {k}: {mean} against F0 {expected}");
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The glTF metallic-roughness BSDF with `KHR_materials_transmission`,
-//! `KHR_materials_ior`, `KHR_materials_specular` (its factor),
+//! `KHR_materials_ior`, `KHR_materials_specular` (factor and colour),
 //! `KHR_materials_volume` (thin-walled or refracting),
 //! `KHR_materials_sheen`, `KHR_materials_clearcoat` and
 //! `KHR_materials_anisotropy`.
@@ -22,7 +22,11 @@
 //! volume attenuation inside refracting ones is the integrator's business.
 //! `KHR_materials_specular`'s factor s scales the dielectric layer's F0 and F90
 //! alike, so its Fresnel term, its albedo E and E_avg are s times those of
-//! the full layer (and the base below it receives 1 − s·F).
+//! the full layer (and the base below it receives 1 − s·F). Its colour sets
+//! F0 per channel, min(F0(ior) colour, 1); the base receives one minus the
+//! largest channel's F, E and E_avg (the extension's `fresnel_mix` weighs it
+//! by max(F)), so the largest channel keeps the untinted layer's white
+//! furnace and the others lose what their weaker reflection does not return.
 //!
 //! **Clearcoat.** The extension's `fresnel_coat` mixes the base and a GGX coat
 //! (ior 1.5, its own roughness and normal) by weight × F(N·V). Tessera takes
@@ -306,7 +310,12 @@ impl Bsdf {
         let f0 = (dielectric_f0(self.ior) * color.max(Vec3::ZERO)).min(Vec3::ONE);
         let max = f0.max_element();
         if !(max > 0.0) {
-            return Bsdf { f0: 0.0, layer_tint: Vec3::ONE, diffuse_scale: diffuse_scale(self.specular, self.albedo_row, 0.0), ..self };
+            return Bsdf {
+                f0: 0.0,
+                layer_tint: Vec3::ONE,
+                diffuse_scale: diffuse_scale(self.specular, self.albedo_row, 0.0),
+                ..self
+            };
         }
         let layer_tint = f0 / max;
         Bsdf { f0: max, layer_tint, diffuse_scale: diffuse_scale(self.specular, self.albedo_row, max), ..self }

@@ -267,7 +267,8 @@ pub const ANISOTROPY_TEXELS: [u8; 12] = [255, 128, 255, 128, 255, 200, 218, 218,
 /// [`unlit_panel_over_floor`]'s floor and panel as brushed materials: a rough
 /// gold floor ([`ANISOTROPY_FLOOR`]) whose anisotropy texture turns the brushing
 /// direction and weakens it from texel to texel, and a smooth red plastic panel
-/// ([`ANISOTROPY_PANEL`]).
+/// ([`ANISOTROPY_PANEL`]) whose layer KHR_materials_specular tints (a factor and
+/// the same texture, read as an sRGB colour).
 pub fn brushed_panel_over_floor(dir: &Path) -> PathBuf {
     let texture = image::RgbImage::from_raw(2, 2, ANISOTROPY_TEXELS.to_vec()).unwrap();
     texture.save(dir.join("brushing.png")).unwrap();
@@ -279,8 +280,11 @@ pub fn brushed_panel_over_floor(dir: &Path) -> PathBuf {
                         "extensions": { "KHR_materials_anisotropy": floor_anisotropy } });
     let panel = json!({ "doubleSided": true,
                         "pbrMetallicRoughness": { "baseColorFactor": [0.6, 0.1, 0.05, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.15 },
-                        "extensions": { "KHR_materials_anisotropy": anisotropy(ANISOTROPY_PANEL) } });
-    let mut doc = panel_over_floor(floor, panel, &["KHR_materials_anisotropy"]);
+                        "extensions": {
+                            "KHR_materials_anisotropy": anisotropy(ANISOTROPY_PANEL),
+                            "KHR_materials_specular": { "specularColorFactor": [1.0, 0.6, 3.0], "specularColorTexture": { "index": 0 } },
+                        } });
+    let mut doc = panel_over_floor(floor, panel, &["KHR_materials_anisotropy", "KHR_materials_specular"]);
     doc.json["images"] = json!([{ "uri": "brushing.png" }]);
     doc.json["textures"] = json!([{ "source": 0 }]);
     doc.write_embedded(dir, "brushed.gltf")
