@@ -6,6 +6,7 @@
 #include "ggx_albedo.cuh"
 #include "microfacet.cuh"
 #include "sheen.cuh"
+#include "thin_film.cuh"
 #include "warp.cuh"
 
 static constexpr float MIN_REFRACTING_IOR = 1.01f;
@@ -20,8 +21,8 @@ struct Bsdf {
     float transmission;
     bool thin;
     float albedo_row;
-    float f0;          // the layer's largest normal reflectance
-    float3 layer_tint; // per channel over f0 (the specular colour)
+    float f0;        // the layer's normal reflectance as the albedo tables see it
+    float3 layer_f0; // per channel (the specular colour tints it)
     float specular;
     float diffuse_scale;
     float coat;          // clearcoat weight (0: no coat)
@@ -31,6 +32,9 @@ struct Bsdf {
     float3 sheen_color;  // black: no sheen
     float sheen_alpha;
     float sheen_row;
+    float iridescence;  // KHR_materials_iridescence's factor (0: no film)
+    float film_ior;
+    float film_thickness;  // nm
 };
 
 struct BsdfSample {
@@ -96,7 +100,7 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.thin = thin;
     b.albedo_row = roughness_row(r);
     b.f0 = dielectric_f0(b.ior);
-    b.layer_tint = splat3(1.0f);
+    b.layer_f0 = splat3(b.f0);
     b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     b.coat = 0.0f;
     b.coat_alpha = roughness_to_alpha(0.0f);
@@ -105,22 +109,29 @@ TS_HD Bsdf bsdf_new(float3 base_color, float metallic, float roughness, float io
     b.sheen_color = splat3(0.0f);
     b.sheen_alpha = sheen_alpha(0.0f);
     b.sheen_row = 0.0f;
+    b.iridescence = 0.0f;
+    b.film_ior = 1.0f;
+    b.film_thickness = 0.0f;
     return b;
 }
 
 // Bsdf::with_specular_color: the layer's normal reflectance min(F0(ior) color, 1) per channel.
 TS_HD Bsdf bsdf_with_specular_color(Bsdf b, float3 color) {
     float f0s = dielectric_f0(b.ior);
-    float3 f0 = make_float3(fminf(f0s * fmaxf(color.x, 0.0f), 1.0f), fminf(f0s * fmaxf(color.y, 0.0f), 1.0f),
-                            fminf(f0s * fmaxf(color.z, 0.0f), 1.0f));
-    float largest = max_element(f0);
-    if (!(largest > 0.0f)) {
-        b.f0 = 0.0f;
-        b.layer_tint = splat3(1.0f);
-    } else {
-        b.f0 = largest;
-        b.layer_tint = f0 / largest;
-    }
+    b.layer_f0 = make_float3(fminf(f0s * fmaxf(color.x, 0.0f), 1.0f), fminf(f0s * fmaxf(color.y, 0.0f), 1.0f),
+                             fminf(f0s * fmaxf(color.z, 0.0f), 1.0f));
+    b.f0 = max_element(b.layer_f0);
+    b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
+    return b;
+}
+
+// Bsdf::with_iridescence: under a thin film of factor, index and thickness (nm).
+TS_HD Bsdf bsdf_with_iridescence(Bsdf b, float factor, float ior, float thickness) {
+    b.iridescence = bsdf_unit(factor);
+    b.film_ior = fminf(fmaxf(ior, 1.0f), MAX_IOR);
+    b.film_thickness = fmaxf(thickness, 0.0f);
+    float film = max_element(iridescent_fresnel(1.0f, b.film_ior, b.film_thickness, b.layer_f0));
+    b.f0 = b.f0 + (film - b.f0) * b.iridescence;
     b.diffuse_scale = bsdf_diffuse_scale(b.specular, b.albedo_row, b.f0);
     return b;
 }
@@ -233,10 +244,18 @@ TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float 
                            float3& diffuse) {
     float wo_h = dot(wo, h);
     float dielectric = 1.0f - b.metallic;
-    float3 metal = fresnel_schlick(b.base_color, wo_h) * (splat3(1.0f) + b.base_color * o.lost);
-    float3 f0 = b.f0 * b.layer_tint;
+    float3 f0 = b.layer_f0;
     float w = dielectric_schlick_weight(wo_h, eta);
+    float3 metal_fresnel = fresnel_schlick(b.base_color, wo_h);
     float3 fresnel = make_float3(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+    // The film lies on the outside (not seen from inside a refracting material).
+    if (b.iridescence > 0.0f && eta >= 1.0f) {
+        float k = b.iridescence;
+        float3 film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
+        metal_fresnel = metal_fresnel * (1.0f - k) + film_metal * k;
+        fresnel = fresnel * (1.0f - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+    }
+    float3 metal = metal_fresnel * (splat3(1.0f) + b.base_color * o.lost);
     float3 layer = fresnel * b.specular * (splat3(1.0f) + f0 * o.lost);
     float lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0f * wo.z);
     specular = (metal * b.metallic + layer * dielectric) * lobe;

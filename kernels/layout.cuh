@@ -99,6 +99,10 @@ struct Material {
     unsigned _pad3;
     float3 specular_color;
     unsigned _pad4;
+    float iridescence;
+    float iridescence_ior;
+    float iridescence_thickness_min;
+    float iridescence_thickness_max;
     TextureSlot base_color_tex;
     TextureSlot metallic_roughness_tex;
     TextureSlot normal_tex;
@@ -112,6 +116,8 @@ struct Material {
     TextureSlot sheen_roughness_tex;
     TextureSlot anisotropy_tex;
     TextureSlot specular_color_tex;
+    TextureSlot iridescence_tex;
+    TextureSlot iridescence_thickness_tex;
 };
 
 struct Texture {

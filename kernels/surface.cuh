@@ -169,6 +169,13 @@ TS_HD ShadingPoint shade(const SceneView& s, const SurfaceHit& hit) {
         float3 color = m.specular_color * xyz(sample_slot(s, m.specular_color_tex, hit.uv0, hit.uv1));
         sp.bsdf = bsdf_with_specular_color(sp.bsdf, color);
     }
+    if (m.iridescence > 0.0f) {
+        // Without a thickness texture the film is iridescence_thickness_max thick.
+        float lo = m.iridescence_thickness_min, hi = m.iridescence_thickness_max;
+        float thickness = lo + (hi - lo) * sample_slot(s, m.iridescence_thickness_tex, hit.uv0, hit.uv1).y;
+        float factor = m.iridescence * sample_slot(s, m.iridescence_tex, hit.uv0, hit.uv1).x;
+        sp.bsdf = bsdf_with_iridescence(sp.bsdf, factor, m.iridescence_ior, thickness);
+    }
     if (anisotropy.w > 0.0f) sp.bsdf = bsdf_with_anisotropy(sp.bsdf, anisotropy.w);
     if (m.clearcoat > 0.0f) {
         float3 coat_normal = normal_mapped(s, hit, m.clearcoat_normal_tex, m.clearcoat_normal_scale) * flip;

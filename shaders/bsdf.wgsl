@@ -12,9 +12,10 @@ struct Bsdf {
     transmission: f32,
     thin: bool,
     albedo_row: f32,
-    // The layer's largest normal reflectance, and per channel over it (the specular colour).
+    // The layer's normal reflectance as the albedo tables see it, and per channel
+    // (the specular colour tints it).
     f0: f32,
-    layer_tint: vec3<f32>,
+    layer_f0: vec3<f32>,
     specular: f32,
     diffuse_scale: f32,
     // Clearcoat weight (0: no coat), α, albedo-table row, normal in the local frame.
@@ -26,6 +27,10 @@ struct Bsdf {
     sheen_color: vec3<f32>,
     sheen_alpha: f32,
     sheen_row: f32,
+    // Thin film (KHR_materials_iridescence): factor (0: none), index, thickness in nm.
+    iridescence: f32,
+    film_ior: f32,
+    film_thickness: f32,
 }
 
 // The GGX albedos at one direction: (E1, W), (1 − E1) / E1, the dielectric layer's E,
@@ -109,7 +114,7 @@ fn bsdf_new(
         thin,
         row,
         f0,
-        vec3<f32>(1.0),
+        vec3<f32>(f0),
         s,
         diffuse_scale(s, row, f0),
         0.0,
@@ -119,21 +124,30 @@ fn bsdf_new(
         vec3<f32>(0.0),
         sheen_alpha(0.0),
         0.0,
+        0.0,
+        1.0,
+        0.0,
     );
 }
 
 // Bsdf::with_specular_color: the layer's normal reflectance min(F0(ior) color, 1) per channel.
 fn bsdf_with_specular_color(b_in: Bsdf, color: vec3<f32>) -> Bsdf {
     var b = b_in;
-    let f0 = min(dielectric_f0(b.ior) * max(color, vec3<f32>(0.0)), vec3<f32>(1.0));
-    let largest = max(f0.x, max(f0.y, f0.z));
-    if !(largest > 0.0) {
-        b.f0 = 0.0;
-        b.layer_tint = vec3<f32>(1.0);
-    } else {
-        b.f0 = largest;
-        b.layer_tint = f0 / largest;
-    }
+    b.layer_f0 = min(dielectric_f0(b.ior) * max(color, vec3<f32>(0.0)), vec3<f32>(1.0));
+    b.f0 = max(b.layer_f0.x, max(b.layer_f0.y, b.layer_f0.z));
+    b.diffuse_scale = diffuse_scale(b.specular, b.albedo_row, b.f0);
+    return b;
+}
+
+// Bsdf::with_iridescence: under a thin film of factor, index and thickness (nm);
+// the base receives what a layer of the film's largest normal reflectance lets through.
+fn bsdf_with_iridescence(b_in: Bsdf, factor: f32, ior: f32, thickness: f32) -> Bsdf {
+    var b = b_in;
+    b.iridescence = unit_interval(factor);
+    b.film_ior = min(max(ior, 1.0), MAX_IOR);
+    b.film_thickness = max(thickness, 0.0);
+    let film = iridescent_fresnel(1.0, b.film_ior, b.film_thickness, b.layer_f0);
+    b.f0 = b.f0 + (max(film.x, max(film.y, film.z)) - b.f0) * b.iridescence;
     b.diffuse_scale = diffuse_scale(b.specular, b.albedo_row, b.f0);
     return b;
 }
@@ -312,10 +326,18 @@ struct Reflection {
 fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32, o: Albedo) -> Reflection {
     let wo_h = dot(wo, h);
     let dielectric = 1.0 - b.metallic;
-    let metal = fresnel_schlick(b.base_color, wo_h) * (vec3<f32>(1.0) + b.base_color * o.lost);
-    let f0 = b.f0 * b.layer_tint;
+    let f0 = b.layer_f0;
     let w = dielectric_schlick_weight(wo_h, eta);
-    let fresnel = vec3<f32>(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+    var metal_fresnel = fresnel_schlick(b.base_color, wo_h);
+    var fresnel = vec3<f32>(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
+    // The film lies on the outside (not seen from inside a refracting material).
+    if b.iridescence > 0.0 && eta >= 1.0 {
+        let k = b.iridescence;
+        let film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
+        metal_fresnel = metal_fresnel * (1.0 - k) + film_metal * k;
+        fresnel = fresnel * (1.0 - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+    }
+    let metal = metal_fresnel * (vec3<f32>(1.0) + b.base_color * o.lost);
     let layer = fresnel * b.specular * (vec3<f32>(1.0) + f0 * o.lost);
     let lobe = ggx_d(h, b.alpha) * smith_g2(wo, wi, b.alpha) / (4.0 * wo.z);
     let specular = (metal * b.metallic + layer * dielectric) * lobe;

@@ -64,6 +64,10 @@ struct Material {
     _pad3: u32,
     specular_color: vec3<f32>,
     _pad4: u32,
+    iridescence: f32,
+    iridescence_ior: f32,
+    iridescence_thickness_min: f32,
+    iridescence_thickness_max: f32,
     base_color_tex: TextureSlot,
     metallic_roughness_tex: TextureSlot,
     normal_tex: TextureSlot,
@@ -77,6 +81,8 @@ struct Material {
     sheen_roughness_tex: TextureSlot,
     anisotropy_tex: TextureSlot,
     specular_color_tex: TextureSlot,
+    iridescence_tex: TextureSlot,
+    iridescence_thickness_tex: TextureSlot,
 }
 
 struct Texture {

@@ -149,6 +149,14 @@ fn shade(hit: SurfaceHit) -> ShadingPoint {
         let color = m.specular_color * sample_slot(m.specular_color_tex, hit.uv0, hit.uv1).xyz;
         bsdf = bsdf_with_specular_color(bsdf, color);
     }
+    if m.iridescence > 0.0 {
+        // Without a thickness texture the film is iridescence_thickness_max thick.
+        let lo = m.iridescence_thickness_min;
+        let hi = m.iridescence_thickness_max;
+        let thickness = lo + (hi - lo) * sample_slot(m.iridescence_thickness_tex, hit.uv0, hit.uv1).y;
+        let factor = m.iridescence * sample_slot(m.iridescence_tex, hit.uv0, hit.uv1).x;
+        bsdf = bsdf_with_iridescence(bsdf, factor, m.iridescence_ior, thickness);
+    }
     if anisotropy.w > 0.0 {
         bsdf = bsdf_with_anisotropy(bsdf, anisotropy.w);
     }

@@ -269,6 +269,13 @@ fn anisotropy_agrees_with_cpu() {
 }
 
 #[test]
+fn iridescence_agrees_with_cpu() {
+    // KHR_materials_iridescence: a metal floor under a textured film and a plastic panel under a plain one.
+    let dir = tempfile::tempdir().unwrap();
+    check_agreement("iridescence", &gltf_builder::filmed_panel_over_floor(dir.path()), &small(32), 512);
+}
+
+#[test]
 fn punctual_lights_agree_with_cpu() {
     // Point lights, emissive materials, transmission, alpha blending.
     check_agreement("LightsPunctualLamp", &shared_scene("LightsPunctualLamp"), &small(32), 512);

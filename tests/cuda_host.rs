@@ -225,8 +225,8 @@ fn warps_frames_and_mis_weights_agree() {
     }
 }
 
-/// The parameters of `Bsdf::with_specular(..).with_specular_color(..).with_anisotropy(..).with_coat(..)
-/// .with_sheen(..)`, as the
+/// The parameters of `Bsdf::with_specular(..).with_specular_color(..).with_iridescence(..)
+/// .with_anisotropy(..).with_coat(..).with_sheen(..)`, as the
 /// driver reads them.
 #[derive(Clone, Copy)]
 struct Params {
@@ -238,6 +238,7 @@ struct Params {
     thin: bool,
     specular: f32,
     specular_color: Vec3,
+    film: (f32, f32, f32),
     anisotropy: f32,
     coat: (f32, f32, Vec3),
     sheen: (Vec3, f32),
@@ -254,6 +255,7 @@ fn params(base: Vec3, metallic: f32, roughness: f32, ior: f32, transmission: f32
         thin,
         specular,
         specular_color: Vec3::ONE,
+        film: (0.0, 1.0, 0.0),
         anisotropy: 0.0,
         coat,
         sheen,
@@ -267,6 +269,10 @@ impl Params {
 
     fn tinted(self, color: Vec3) -> Params {
         Params { specular_color: color, ..self }
+    }
+
+    fn filmed(self, factor: f32, ior: f32, thickness: f32) -> Params {
+        Params { film: (factor, ior, thickness), ..self }
     }
 
     fn anisotropic(self, strength: f32) -> Params {
@@ -289,6 +295,7 @@ impl Params {
             self.specular,
         )
         .with_specular_color(self.specular_color)
+        .with_iridescence(self.film.0, self.film.1, self.film.2)
         .with_anisotropy(self.anisotropy)
         .with_coat(weight, roughness, normal)
         .with_sheen(self.sheen.0, self.sheen.1)
@@ -299,12 +306,15 @@ impl Params {
         let scalars = [self.metallic, self.roughness, self.ior, self.transmission];
         let scalars: Vec<String> = scalars.iter().map(|&x| h(x)).collect();
         format!(
-            "{} {} {} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {} {} {} {} {}",
             h3(self.base),
             scalars.join(" "),
             self.thin as u32,
             h(self.specular),
             h3(self.specular_color),
+            h(self.film.0),
+            h(self.film.1),
+            h(self.film.2),
             h(self.anisotropy),
             h(weight),
             h(roughness),
@@ -343,9 +353,15 @@ fn materials() -> Vec<Params> {
         params(Vec3::ONE, 0.0, 0.4, 1.5, 1.0, false, 0.7).tinted(Vec3::new(0.2, 1.0, 0.5)),
         params(Vec3::new(0.9, 0.8, 0.7), 0.0, 0.3, 1.5, 1.0, true, 1.0).tinted(Vec3::new(0.0, 0.5, 1.0)),
         params(Vec3::new(0.5, 0.5, 0.5), 0.0, 0.3, 1.5, 0.0, false, 1.0).tinted(Vec3::ZERO),
+        params(Vec3::new(0.9, 0.6, 0.3), 1.0, 0.3, 1.5, 0.0, false, 1.0).filmed(1.0, 1.3, 400.0),
+        params(Vec3::new(0.6, 0.3, 0.2), 0.0, 0.2, 1.5, 0.0, false, 1.0)
+            .filmed(0.7, 1.8, 250.0)
+            .tinted(Vec3::ONE * 2.0),
+        params(Vec3::ONE, 0.0, 0.3, 1.5, 1.0, false, 1.0).filmed(1.0, 1.3, 20.0),
         // Out-of-range parameters are clamped the same way.
         params(Vec3::new(-1.0, 2.0, 0.5), 3.0, -1.0, 0.5, 2.0, false, 1.5)
             .tinted(Vec3::new(-1.0, 30.0, 0.5))
+            .filmed(3.0, 0.5, -10.0)
             .anisotropic(2.0)
             .coated(2.0, -1.0, Vec3::Z)
             .sheened(Vec3::new(-1.0, 2.0, 0.5), 3.0),
@@ -640,6 +656,7 @@ fn tiles_rendered_through_the_kernel_logic_match_the_cpu_backend() {
         ("unlit", gltf_builder::unlit_panel_over_floor(dir.path(), true), None),
         ("sheen", gltf_builder::sheen_panel_over_floor(dir.path()), Some(sky.clone())),
         ("anisotropy", gltf_builder::brushed_panel_over_floor(dir.path()), Some(sky.clone())),
+        ("iridescence", gltf_builder::filmed_panel_over_floor(dir.path()), Some(sky.clone())),
     ];
     for (name, path, env) in scenes {
         let scene = prepare(&path, env.as_ref(), TILE.0, TILE.1);

@@ -278,3 +278,39 @@ fn anisotropy_parameters_reach_the_material_and_bad_ones_are_named() {
         assert!(error.contains("materials[0].extensions.KHR_materials_anisotropy") && error.contains(field), "{error}");
     }
 }
+
+#[test]
+fn iridescence_parameters_reach_the_material_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let scene = Scene::load(&gltf_builder::filmed_panel_over_floor(dir.path())).unwrap();
+    assert!(scene.warnings.is_empty(), "{:?}", scene.warnings);
+    let (floor, panel) = (&scene.materials[0], &scene.materials[1]);
+    let film = |m: &tessera::scene::flat::Material| {
+        [m.iridescence, m.iridescence_ior, m.iridescence_thickness_min, m.iridescence_thickness_max]
+    };
+    assert_eq!(film(floor), gltf_builder::FILM_FLOOR);
+    // The extension's defaults: index 1.3, 100–400 nm.
+    assert_eq!(film(panel), [0.8, 1.8, 100.0, 400.0]);
+    for slot in [&floor.iridescence_tex, &floor.iridescence_thickness_tex] {
+        assert_ne!(slot.texture, tessera::scene::flat::NONE);
+        assert_eq!(scene.textures[slot.texture as usize].flags & tessera::scene::flat::TEX_SRGB, 0);
+    }
+
+    let mut doc = gltf_builder::Doc::new();
+    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_iridescence"]);
+    for (extension, field) in [
+        (json!({ "iridescenceFactor": 1.2 }), "iridescenceFactor"),
+        (json!({ "iridescenceIor": 0.5 }), "iridescenceIor"),
+        (json!({ "iridescenceThicknessMaximum": -1.0 }), "iridescenceThicknessMaximum"),
+        (json!({ "iridescenceThicknessTexture": { "index": 1 } }), "iridescenceThicknessTexture.index"),
+        (json!({ "iridescenceFactor": [1.0] }), "KHR_materials_iridescence"),
+    ] {
+        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_iridescence": extension } }]);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "film.gltf")).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            error.contains("materials[0].extensions.KHR_materials_iridescence") && error.contains(field),
+            "{error}"
+        );
+    }
+}

@@ -283,15 +283,15 @@ fn node_cycles_are_reported() {
 #[test]
 fn unsupported_required_extensions_only_warn() {
     let mut doc = quad();
-    doc.json["extensionsUsed"] = json!(["KHR_materials_iridescence", "KHR_texture_transform"]);
-    doc.json["extensionsRequired"] = json!(["KHR_materials_iridescence", "KHR_draco_mesh_compression"]);
+    doc.json["extensionsUsed"] = json!(["KHR_materials_dispersion", "KHR_texture_transform"]);
+    doc.json["extensionsRequired"] = json!(["KHR_materials_dispersion", "KHR_draco_mesh_compression"]);
     let dir = tempfile::tempdir().unwrap();
     let scene = Scene::load(&doc.write_embedded(dir.path(), "ext.gltf")).unwrap();
-    assert_eq!(scene.extensions_unsupported, vec!["KHR_materials_iridescence", "KHR_draco_mesh_compression"]);
+    assert_eq!(scene.extensions_unsupported, vec!["KHR_materials_dispersion", "KHR_draco_mesh_compression"]);
     assert_eq!(
         scene.warnings,
         vec![
-            "extension KHR_materials_iridescence is not supported and is ignored (the file lists it as required)",
+            "extension KHR_materials_dispersion is not supported and is ignored (the file lists it as required)",
             "extension KHR_draco_mesh_compression is not supported and is ignored (the file lists it as required)",
         ]
     );

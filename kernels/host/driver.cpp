@@ -120,6 +120,8 @@ Bsdf next_bsdf(std::istringstream& in) {
     float3 specular_color = next_f3(in);
     Bsdf b = bsdf_with_specular_color(bsdf_new(base, metallic, roughness, ior, transmission, thin, specular),
                                       specular_color);
+    float film = next_f(in), film_ior = next_f(in);
+    b = bsdf_with_iridescence(b, film, film_ior, next_f(in));
     b = bsdf_with_anisotropy(b, next_f(in));
     float coat = next_f(in), coat_roughness = next_f(in);
     float3 coat_normal = next_f3(in);

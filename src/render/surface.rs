@@ -184,6 +184,12 @@ pub fn shade(scene: &FlatScene, hit: &SurfaceHit) -> ShadingPoint {
     if m.specular_color != [1.0; 3] || m.specular_color_tex.texture != NONE {
         bsdf = bsdf.with_specular_color(Vec3::from(m.specular_color) * tex(&m.specular_color_tex).xyz());
     }
+    if m.iridescence > 0.0 {
+        // Without a thickness texture the film is iridescence_thickness_max thick.
+        let (min, max) = (m.iridescence_thickness_min, m.iridescence_thickness_max);
+        let thickness = min + (max - min) * tex(&m.iridescence_thickness_tex).y;
+        bsdf = bsdf.with_iridescence(m.iridescence * tex(&m.iridescence_tex).x, m.iridescence_ior, thickness);
+    }
     if anisotropy > 0.0 {
         bsdf = bsdf.with_anisotropy(anisotropy);
     }

@@ -12,4 +12,5 @@ pub mod microfacet;
 pub mod quadrature;
 pub mod rng;
 pub mod sheen;
+pub mod thin_film;
 pub mod warp;

@@ -131,6 +131,12 @@ pub struct Material {
     /// KHR_materials_specular's colour factor (the dielectric layer's F0 tint).
     pub specular_color: [f32; 3],
     pub _pad4: u32,
+    /// KHR_materials_iridescence: factor, the film's index, and its thickness
+    /// range in nanometres (the thickness texture's green channel picks within it).
+    pub iridescence: f32,
+    pub iridescence_ior: f32,
+    pub iridescence_thickness_min: f32,
+    pub iridescence_thickness_max: f32,
     pub base_color_tex: TextureSlot,
     pub metallic_roughness_tex: TextureSlot,
     pub normal_tex: TextureSlot,
@@ -144,6 +150,8 @@ pub struct Material {
     pub sheen_roughness_tex: TextureSlot,
     pub anisotropy_tex: TextureSlot,
     pub specular_color_tex: TextureSlot,
+    pub iridescence_tex: TextureSlot,
+    pub iridescence_thickness_tex: TextureSlot,
 }
 
 impl Default for Material {
@@ -173,6 +181,10 @@ impl Default for Material {
             _pad3: 0,
             specular_color: [1.0; 3],
             _pad4: 0,
+            iridescence: 0.0,
+            iridescence_ior: 1.3,
+            iridescence_thickness_min: 100.0,
+            iridescence_thickness_max: 400.0,
             base_color_tex: TextureSlot::EMPTY,
             metallic_roughness_tex: TextureSlot::EMPTY,
             normal_tex: TextureSlot::EMPTY,
@@ -186,13 +198,15 @@ impl Default for Material {
             sheen_roughness_tex: TextureSlot::EMPTY,
             anisotropy_tex: TextureSlot::EMPTY,
             specular_color_tex: TextureSlot::EMPTY,
+            iridescence_tex: TextureSlot::EMPTY,
+            iridescence_thickness_tex: TextureSlot::EMPTY,
         }
     }
 }
 
 impl Material {
     /// Every texture slot, with the glTF material field it comes from.
-    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 13] {
+    pub fn texture_slots(&self) -> [(&'static str, &TextureSlot); 15] {
         [
             ("pbrMetallicRoughness.baseColorTexture", &self.base_color_tex),
             ("pbrMetallicRoughness.metallicRoughnessTexture", &self.metallic_roughness_tex),
@@ -207,6 +221,8 @@ impl Material {
             ("extensions.KHR_materials_sheen.sheenRoughnessTexture", &self.sheen_roughness_tex),
             ("extensions.KHR_materials_anisotropy.anisotropyTexture", &self.anisotropy_tex),
             ("extensions.KHR_materials_specular.specularColorTexture", &self.specular_color_tex),
+            ("extensions.KHR_materials_iridescence.iridescenceTexture", &self.iridescence_tex),
+            ("extensions.KHR_materials_iridescence.iridescenceThicknessTexture", &self.iridescence_thickness_tex),
         ]
     }
 }
@@ -406,7 +422,7 @@ mod tests {
             ("TriangleVertices", size_of::<TriangleVertices>(), 16),
             ("Vertex", size_of::<Vertex>(), 48),
             ("TextureSlot", size_of::<TextureSlot>(), 48),
-            ("Material", size_of::<Material>(), 768),
+            ("Material", size_of::<Material>(), 880),
             ("Texture", size_of::<Texture>(), 16),
             ("Light", size_of::<Light>(), 64),
             ("Camera", size_of::<Camera>(), 64),

@@ -30,6 +30,7 @@ use super::{DefaultLight, LitBy, Mesh, MeshInstance, Primitive, Scene};
 pub const SUPPORTED_EXTENSIONS: &[&str] = &[
     "KHR_lights_punctual",
     "KHR_materials_anisotropy",
+    "KHR_materials_iridescence",
     "KHR_materials_clearcoat",
     "KHR_materials_emissive_strength",
     "KHR_materials_ior",

@@ -175,6 +175,48 @@ impl Anisotropy {
     }
 }
 
+/// KHR_materials_iridescence, read from the material's extension JSON (the
+/// gltf crate does not parse it).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct Iridescence {
+    pub iridescence_factor: f32,
+    pub iridescence_texture: Option<TextureRef>,
+    pub iridescence_ior: f32,
+    /// Nanometres.
+    pub iridescence_thickness_minimum: f32,
+    pub iridescence_thickness_maximum: f32,
+    pub iridescence_thickness_texture: Option<TextureRef>,
+}
+
+impl Default for Iridescence {
+    /// The extension's defaults.
+    fn default() -> Self {
+        Iridescence {
+            iridescence_factor: 0.0,
+            iridescence_texture: None,
+            iridescence_ior: 1.3,
+            iridescence_thickness_minimum: 100.0,
+            iridescence_thickness_maximum: 400.0,
+            iridescence_thickness_texture: None,
+        }
+    }
+}
+
+impl MaterialExtension for Iridescence {
+    const NAME: &'static str = "KHR_materials_iridescence";
+}
+
+impl Iridescence {
+    /// The texture references with their field names.
+    pub(crate) fn textures(&self) -> [(&'static str, Option<&TextureRef>); 2] {
+        [
+            ("iridescenceTexture", self.iridescence_texture.as_ref()),
+            ("iridescenceThicknessTexture", self.iridescence_thickness_texture.as_ref()),
+        ]
+    }
+}
+
 struct Builder<'a> {
     textures: Vec<Texture>,
     texture_index: HashMap<Texture, u32>,
@@ -313,6 +355,17 @@ pub(crate) fn load_materials(doc: &Document) -> Materials<'_> {
                 out.anisotropy_strength = anisotropy.anisotropy_strength;
                 // Direction (red, green) and strength (blue) are linear.
                 out.anisotropy_tex = b.ref_slot(doc, tex_ref, false, field(tex));
+            }
+            if let Some(Ok(film)) = Iridescence::of(&m) {
+                let [(tex, tex_ref), (thickness, thickness_ref)] = film.textures();
+                let field = |name: &str| field(&format!("extensions.KHR_materials_iridescence.{name}"));
+                out.iridescence = film.iridescence_factor;
+                out.iridescence_ior = film.iridescence_ior;
+                out.iridescence_thickness_min = film.iridescence_thickness_minimum;
+                out.iridescence_thickness_max = film.iridescence_thickness_maximum;
+                // Factor (red) and thickness (green) are linear.
+                out.iridescence_tex = b.ref_slot(doc, tex_ref, false, field(tex));
+                out.iridescence_thickness_tex = b.ref_slot(doc, thickness_ref, false, field(thickness));
             }
             // Tangents are needed for either normal map and for anisotropy (the
             // base's UV set first; anisotropy without a texture uses set 0).

@@ -11,10 +11,13 @@ use std::path::Path;
 use gltf::Document;
 
 use super::error::SceneError;
-use super::material::{Anisotropy, Clearcoat, MaterialExtension, Sheen, TextureRef};
+use super::material::{Anisotropy, Clearcoat, Iridescence, MaterialExtension, Sheen, TextureRef};
+use crate::sampling::bsdf::MAX_IOR;
 
 /// The largest emitted radiance (or light intensity) per colour channel.
 pub const MAX_RADIANCE: f32 = 1e12;
+/// The thickest thin film accepted (nm): far beyond where interference colours fade.
+const MAX_FILM_THICKNESS: f32 = 1e5;
 
 /// A check of one field: `Err(message)` names what is wrong with the value.
 type Check = Result<(), String>;
@@ -99,7 +102,7 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
             match ior {
                 0.0 => warnings.push(format!(
                     "{ior_field} is 0 (an infinite index of refraction): rendered as the largest supported, {}",
-                    crate::sampling::bsdf::MAX_IOR
+                    MAX_IOR
                 )),
                 v if v.is_finite() && v >= 1.0 => {}
                 v => return Err(fail(ior_field, format!("{v} is not a valid index of refraction (≥ 1, or 0)"))),
@@ -146,6 +149,19 @@ pub(crate) fn check_values(doc: &Document, file: &Path) -> Result<Vec<String>, S
                 return Err(fail(field(".anisotropyRotation"), message));
             }
             check_texture_refs(doc, &anisotropy.textures()).map_err(|(name, message)| fail(field(&name), message))?;
+        }
+        if let Some(film) = Iridescence::of(&m) {
+            let field = |name: &str| field(&format!("extensions.KHR_materials_iridescence{name}"));
+            let film = film.map_err(|message| fail(field(""), message))?;
+            finite_in(film.iridescence_factor, 0.0, 1.0)
+                .map_err(|message| fail(field(".iridescenceFactor"), message))?;
+            finite_in(film.iridescence_ior, 1.0, MAX_IOR).map_err(|message| fail(field(".iridescenceIor"), message))?;
+            let (min, max) = (film.iridescence_thickness_minimum, film.iridescence_thickness_maximum);
+            finite_in(min, 0.0, MAX_FILM_THICKNESS)
+                .map_err(|message| fail(field(".iridescenceThicknessMinimum"), message))?;
+            finite_in(max, 0.0, MAX_FILM_THICKNESS)
+                .map_err(|message| fail(field(".iridescenceThicknessMaximum"), message))?;
+            check_texture_refs(doc, &film.textures()).map_err(|(name, message)| fail(field(&name), message))?;
         }
         if let Some(s) = m.specular() {
             let f = field("extensions.KHR_materials_specular.specularFactor");

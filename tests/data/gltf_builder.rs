@@ -270,8 +270,7 @@ pub const ANISOTROPY_TEXELS: [u8; 12] = [255, 128, 255, 128, 255, 200, 218, 218,
 /// ([`ANISOTROPY_PANEL`]) whose layer KHR_materials_specular tints (a factor and
 /// the same texture, read as an sRGB colour).
 pub fn brushed_panel_over_floor(dir: &Path) -> PathBuf {
-    let texture = image::RgbImage::from_raw(2, 2, ANISOTROPY_TEXELS.to_vec()).unwrap();
-    texture.save(dir.join("brushing.png")).unwrap();
+    write_texels(dir);
     let anisotropy =
         |(strength, rotation): (f32, f32)| json!({ "anisotropyStrength": strength, "anisotropyRotation": rotation });
     let mut floor_anisotropy = anisotropy(ANISOTROPY_FLOOR);
@@ -288,4 +287,35 @@ pub fn brushed_panel_over_floor(dir: &Path) -> PathBuf {
     doc.json["images"] = json!([{ "uri": "brushing.png" }]);
     doc.json["textures"] = json!([{ "source": 0 }]);
     doc.write_embedded(dir, "brushed.gltf")
+}
+
+/// Writes [`ANISOTROPY_TEXELS`] to `brushing.png` in `dir`.
+fn write_texels(dir: &Path) {
+    let texture = image::RgbImage::from_raw(2, 2, ANISOTROPY_TEXELS.to_vec()).unwrap();
+    texture.save(dir.join("brushing.png")).unwrap();
+}
+
+/// KHR_materials_iridescence of the floor of [`filmed_panel_over_floor`]:
+/// factor, index, thickness minimum and maximum (nm).
+pub const FILM_FLOOR: [f32; 4] = [1.0, 1.3, 200.0, 800.0];
+
+/// [`unlit_panel_over_floor`]'s floor and panel under thin films: a rough metal
+/// floor ([`FILM_FLOOR`]) whose film thickness and factor follow the texels of
+/// [`ANISOTROPY_TEXELS`] (green and red), and a dark plastic panel under a film
+/// of the extension's default thickness range.
+pub fn filmed_panel_over_floor(dir: &Path) -> PathBuf {
+    write_texels(dir);
+    let [factor, ior, min, max] = FILM_FLOOR;
+    let floor = json!({ "pbrMetallicRoughness": { "baseColorFactor": [0.9, 0.9, 0.9, 1.0], "metallicFactor": 1.0, "roughnessFactor": 0.3 },
+                        "extensions": { "KHR_materials_iridescence": {
+                            "iridescenceFactor": factor, "iridescenceIor": ior,
+                            "iridescenceThicknessMinimum": min, "iridescenceThicknessMaximum": max,
+                            "iridescenceTexture": { "index": 0 }, "iridescenceThicknessTexture": { "index": 0 } } } });
+    let panel = json!({ "doubleSided": true,
+                        "pbrMetallicRoughness": { "baseColorFactor": [0.05, 0.05, 0.1, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.1 },
+                        "extensions": { "KHR_materials_iridescence": { "iridescenceFactor": 0.8, "iridescenceIor": 1.8 } } });
+    let mut doc = panel_over_floor(floor, panel, &["KHR_materials_iridescence"]);
+    doc.json["images"] = json!([{ "uri": "brushing.png" }]);
+    doc.json["textures"] = json!([{ "source": 0 }]);
+    doc.write_embedded(dir, "filmed.gltf")
 }

@@ -10,7 +10,7 @@ use crate::render::task::PixelSums;
 use crate::scene::flat::*;
 
 /// The kernel files, by the name `#include` uses.
-pub const FILES: [(&str, &str); 18] = [
+pub const FILES: [(&str, &str); 19] = [
     ("common.cuh", include_str!("../../../kernels/common.cuh")),
     ("layout.cuh", include_str!("../../../kernels/layout.cuh")),
     ("rng.cuh", include_str!("../../../kernels/rng.cuh")),
@@ -18,6 +18,7 @@ pub const FILES: [(&str, &str); 18] = [
     ("microfacet.cuh", include_str!("../../../kernels/microfacet.cuh")),
     ("ggx_albedo.cuh", include_str!("../../../kernels/ggx_albedo.cuh")),
     ("sheen.cuh", include_str!("../../../kernels/sheen.cuh")),
+    ("thin_film.cuh", include_str!("../../../kernels/thin_film.cuh")),
     ("bsdf.cuh", include_str!("../../../kernels/bsdf.cuh")),
     ("distribution.cuh", include_str!("../../../kernels/distribution.cuh")),
     ("texture.cuh", include_str!("../../../kernels/texture.cuh")),
@@ -149,9 +150,10 @@ pub fn layout_checks() -> String {
         base_color, emission, metallic, roughness, ior, transmission, alpha_cutoff, normal_scale, flags, _pad,
         attenuation, specular, clearcoat, clearcoat_roughness, clearcoat_normal_scale, _pad2, sheen_color,
         sheen_roughness, anisotropy_rotation, anisotropy_strength, _pad3, specular_color, _pad4,
+        iridescence, iridescence_ior, iridescence_thickness_min, iridescence_thickness_max,
         base_color_tex, metallic_roughness_tex,
         normal_tex, emissive_tex, transmission_tex, specular_tex, clearcoat_tex, clearcoat_roughness_tex,
-        clearcoat_normal_tex, sheen_color_tex, sheen_roughness_tex, anisotropy_tex, specular_color_tex,
+        clearcoat_normal_tex, sheen_color_tex, sheen_roughness_tex, anisotropy_tex, specular_color_tex, iridescence_tex, iridescence_thickness_tex,
     });
     struct_checks!(o, Texture as "Texture" { offset, width, height, flags });
     struct_checks!(o, Light as "Light" {
@@ -267,7 +269,7 @@ mod tests {
     #[test]
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
-        assert!(checks.contains("static_assert(sizeof(Material) == 768,"));
+        assert!(checks.contains("static_assert(sizeof(Material) == 880,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 304,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));

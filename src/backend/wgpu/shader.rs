@@ -21,7 +21,7 @@ pub const REDUCE_ENTRY: &str = "reduce_lanes";
 
 /// The WGSL files in the order they are concatenated (WGSL does not care about
 /// the order of module-scope declarations; this one reads bottom-up).
-pub const MODULES: [(&str, &str); 16] = [
+pub const MODULES: [(&str, &str); 17] = [
     ("layout.wgsl", include_str!("../../../shaders/layout.wgsl")),
     ("bindings.wgsl", include_str!("../../../shaders/bindings.wgsl")),
     ("math.wgsl", include_str!("../../../shaders/math.wgsl")),
@@ -30,6 +30,7 @@ pub const MODULES: [(&str, &str); 16] = [
     ("microfacet.wgsl", include_str!("../../../shaders/microfacet.wgsl")),
     ("ggx_albedo.wgsl", include_str!("../../../shaders/ggx_albedo.wgsl")),
     ("sheen.wgsl", include_str!("../../../shaders/sheen.wgsl")),
+    ("thin_film.wgsl", include_str!("../../../shaders/thin_film.wgsl")),
     ("bsdf.wgsl", include_str!("../../../shaders/bsdf.wgsl")),
     ("distribution.wgsl", include_str!("../../../shaders/distribution.wgsl")),
     ("texture.wgsl", include_str!("../../../shaders/texture.wgsl")),
