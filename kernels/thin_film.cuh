@@ -22,7 +22,7 @@ TS_HD float3 film_sensitivity(float opd, float3 shift) {
     float z = film_gauss(5.2481e-13f, 2.2084e6f, 6.6121e9f, shift.z, phase);
     float3 xyz = make_float3(x, y, z) / 1.0685e-7f;
     // XYZ to linear Rec. 709, column by column.
-    float3 rgb = make_float3(3.2404542f, -0.9692660f, 0.0556434f) * xyz.x;
+    float3 rgb = make_float3(3.2404542f, -0.969266f, 0.0556434f) * xyz.x;
     rgb = rgb + make_float3(-1.5371385f, 1.8760108f, -0.2040259f) * xyz.y;
     rgb = rgb + make_float3(-0.4985314f, 0.0415560f, 1.0572252f) * xyz.z;
     return rgb;

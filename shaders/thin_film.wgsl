@@ -17,7 +17,7 @@ fn film_sensitivity(opd: f32, shift: vec3<f32>) -> vec3<f32> {
     let y = film_gauss(4.4201e-13, 1.7953e6, 9.3046e9, shift.y, phase);
     let z = film_gauss(5.2481e-13, 2.2084e6, 6.6121e9, shift.z, phase);
     let xyz = vec3<f32>(x, y, z) / 1.0685e-7;
-    var rgb = vec3<f32>(3.2404542, -0.9692660, 0.0556434) * xyz.x;
+    var rgb = vec3<f32>(3.2404542, -0.969266, 0.0556434) * xyz.x;
     rgb = rgb + vec3<f32>(-1.5371385, 1.8760108, -0.2040259) * xyz.y;
     rgb = rgb + vec3<f32>(-0.4985314, 0.0415560, 1.0572252) * xyz.z;
     return rgb;

@@ -30,7 +30,7 @@ const SENSITIVITY_NORM: f32 = 1.0685e-7;
 
 /// CIE XYZ to linear Rec. 709 (sRGB primaries, D65), columns.
 const XYZ_TO_REC709: Mat3 = Mat3::from_cols(
-    Vec3::new(3.2404542, -0.9692660, 0.0556434),
+    Vec3::new(3.2404542, -0.969266, 0.0556434),
     Vec3::new(-1.5371385, 1.8760108, -0.2040259),
     Vec3::new(-0.4985314, 0.0415560, 1.0572252),
 );

@@ -270,7 +270,7 @@ mod tests {
     fn layout_checks_cover_every_field() {
         let checks = layout_checks();
         assert!(checks.contains("static_assert(sizeof(Material) == 880,"));
-        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 304,"));
+        assert!(checks.contains("static_assert(TS_OFFSETOF(Material, transmission_tex) == 352,"));
         assert!(checks.contains("static_assert(TS_OFFSETOF(SceneView, nodes) == 128,"));
         assert!(checks.contains("static_assert(NONE == 4294967295u,"));
         assert!(checks.contains("static_assert(MIN_ALPHA == 0.001f,"));
