@@ -248,12 +248,17 @@ TS_HD void bsdf_reflection(const Bsdf& b, float3 wo, float3 wi, float3 h, float 
     float w = dielectric_schlick_weight(wo_h, eta);
     float3 metal_fresnel = fresnel_schlick(b.base_color, wo_h);
     float3 fresnel = make_float3(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
-    // The film lies on the outside (not seen from inside a refracting material).
+    // The film lies on the outside (not seen from inside a refracting
+    // material); each film term is computed only where its lobe has weight.
     if (b.iridescence > 0.0f && eta >= 1.0f) {
         float k = b.iridescence;
-        float3 film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
-        metal_fresnel = metal_fresnel * (1.0f - k) + film_metal * k;
-        fresnel = fresnel * (1.0f - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+        if (b.metallic > 0.0f) {
+            float3 film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
+            metal_fresnel = metal_fresnel * (1.0f - k) + film_metal * k;
+        }
+        if (dielectric > 0.0f) {
+            fresnel = fresnel * (1.0f - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+        }
     }
     float3 metal = metal_fresnel * (splat3(1.0f) + b.base_color * o.lost);
     float3 layer = fresnel * b.specular * (splat3(1.0f) + f0 * o.lost);

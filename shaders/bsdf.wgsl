@@ -330,12 +330,17 @@ fn bsdf_reflection(b: Bsdf, wo: vec3<f32>, wi: vec3<f32>, h: vec3<f32>, eta: f32
     let w = dielectric_schlick_weight(wo_h, eta);
     var metal_fresnel = fresnel_schlick(b.base_color, wo_h);
     var fresnel = vec3<f32>(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
-    // The film lies on the outside (not seen from inside a refracting material).
+    // The film lies on the outside (not seen from inside a refracting
+    // material); each film term is computed only where its lobe has weight.
     if b.iridescence > 0.0 && eta >= 1.0 {
         let k = b.iridescence;
-        let film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
-        metal_fresnel = metal_fresnel * (1.0 - k) + film_metal * k;
-        fresnel = fresnel * (1.0 - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+        if b.metallic > 0.0 {
+            let film_metal = iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, b.base_color);
+            metal_fresnel = metal_fresnel * (1.0 - k) + film_metal * k;
+        }
+        if dielectric > 0.0 {
+            fresnel = fresnel * (1.0 - k) + iridescent_fresnel(wo_h, b.film_ior, b.film_thickness, f0) * k;
+        }
     }
     let metal = metal_fresnel * (vec3<f32>(1.0) + b.base_color * o.lost);
     let layer = fresnel * b.specular * (vec3<f32>(1.0) + f0 * o.lost);

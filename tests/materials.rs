@@ -119,14 +119,13 @@ fn volume_and_specular_parameters_reach_the_material() {
     assert_eq!((plain.specular, plain.specular_color), (0.3, [1.0; 3]));
     assert_eq!((tinted.specular, tinted.specular_color), (1.0, [1.0, 0.5, 2.5]));
     assert!(scene.warnings.is_empty(), "{:?}", scene.warnings);
-    for (extension, field) in [
-        (json!({ "specularColorFactor": [1.0, -0.5, 1.0] }), "specularColorFactor"),
-        (json!({ "specularFactor": 1.5 }), "specularFactor"),
-    ] {
-        doc.json["materials"] = json!([specular(extension)]);
-        let error = Scene::load(&doc.write_embedded(dir.path(), "specular.gltf")).map(|_| ()).unwrap_err().to_string();
-        assert!(error.contains("materials[0].extensions.KHR_materials_specular") && error.contains(field), "{error}");
-    }
+    assert_bad_values_named(
+        "KHR_materials_specular",
+        &[
+            (json!({ "specularColorFactor": [1.0, -0.5, 1.0] }), "specularColorFactor"),
+            (json!({ "specularFactor": 1.5 }), "specularFactor"),
+        ],
+    );
 }
 
 #[test]
@@ -162,15 +161,14 @@ fn clearcoat_parameters_reach_the_material_and_bad_ones_are_named() {
     assert_eq!((m.clearcoat, m.clearcoat_roughness, m.clearcoat_tex.texture), (0.8, 0.3, u32::MAX));
     assert!(scene.warnings.iter().all(|w| !w.contains("clearcoat")), "{:?}", scene.warnings);
 
-    for (extension, field) in [
-        (json!({ "clearcoatFactor": 1.5 }), "clearcoatFactor"),
-        (json!({ "clearcoatNormalTexture": { "index": 4 } }), "clearcoatNormalTexture.index"),
-        (json!({ "clearcoatTexture": 2 }), "KHR_materials_clearcoat"),
-    ] {
-        doc.json["materials"] = coat(extension);
-        let error = Scene::load(&doc.write_embedded(dir.path(), "coat.gltf")).map(|_| ()).unwrap_err().to_string();
-        assert!(error.contains("materials[0].extensions.KHR_materials_clearcoat") && error.contains(field), "{error}");
-    }
+    assert_bad_values_named(
+        "KHR_materials_clearcoat",
+        &[
+            (json!({ "clearcoatFactor": 1.5 }), "clearcoatFactor"),
+            (json!({ "clearcoatNormalTexture": { "index": 4 } }), "clearcoatNormalTexture.index"),
+            (json!({ "clearcoatTexture": 2 }), "KHR_materials_clearcoat"),
+        ],
+    );
 }
 
 /// A unit quad in z = 0 facing +Z with `material`, seen by an orthographic
@@ -228,19 +226,15 @@ fn sheen_parameters_reach_the_material_and_bad_ones_are_named() {
     assert_eq!((panel.sheen_color, panel.sheen_roughness), gltf_builder::SHEEN_PANEL);
     assert!(scene.warnings.iter().all(|w| !w.contains("sheen")), "{:?}", scene.warnings);
 
-    let mut doc = gltf_builder::Doc::new();
-    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
-    doc.json["extensionsUsed"] = json!(["KHR_materials_sheen"]);
-    for (extension, field) in [
-        (json!({ "sheenColorFactor": [1.0, 1.2, 0.0] }), "sheenColorFactor"),
-        (json!({ "sheenRoughnessFactor": -0.1 }), "sheenRoughnessFactor"),
-        (json!({ "sheenColorTexture": { "index": 3 } }), "sheenColorTexture.index"),
-        (json!({ "sheenRoughnessFactor": "rough" }), "KHR_materials_sheen"),
-    ] {
-        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_sheen": extension } }]);
-        let error = Scene::load(&doc.write_embedded(dir.path(), "sheen.gltf")).map(|_| ()).unwrap_err().to_string();
-        assert!(error.contains("materials[0].extensions.KHR_materials_sheen") && error.contains(field), "{error}");
-    }
+    assert_bad_values_named(
+        "KHR_materials_sheen",
+        &[
+            (json!({ "sheenColorFactor": [1.0, 1.2, 0.0] }), "sheenColorFactor"),
+            (json!({ "sheenRoughnessFactor": -0.1 }), "sheenRoughnessFactor"),
+            (json!({ "sheenColorTexture": { "index": 3 } }), "sheenColorTexture.index"),
+            (json!({ "sheenRoughnessFactor": "rough" }), "KHR_materials_sheen"),
+        ],
+    );
 }
 
 #[test]
@@ -264,19 +258,15 @@ fn anisotropy_parameters_reach_the_material_and_bad_ones_are_named() {
     let flags = scene.textures[floor_texture as usize].flags;
     assert_eq!(flags & tessera::scene::flat::TEX_SRGB, 0, "the anisotropy texture is read as sRGB");
 
-    let mut doc = gltf_builder::Doc::new();
-    doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
-    doc.json["extensionsUsed"] = json!(["KHR_materials_anisotropy"]);
-    for (extension, field) in [
-        (json!({ "anisotropyStrength": 1.5 }), "anisotropyStrength"),
-        (json!({ "anisotropyStrength": -0.5 }), "anisotropyStrength"),
-        (json!({ "anisotropyTexture": { "index": 2 } }), "anisotropyTexture.index"),
-        (json!({ "anisotropyRotation": "left" }), "KHR_materials_anisotropy"),
-    ] {
-        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_anisotropy": extension } }]);
-        let error = Scene::load(&doc.write_embedded(dir.path(), "brushed.gltf")).map(|_| ()).unwrap_err().to_string();
-        assert!(error.contains("materials[0].extensions.KHR_materials_anisotropy") && error.contains(field), "{error}");
-    }
+    assert_bad_values_named(
+        "KHR_materials_anisotropy",
+        &[
+            (json!({ "anisotropyStrength": 1.5 }), "anisotropyStrength"),
+            (json!({ "anisotropyStrength": -0.5 }), "anisotropyStrength"),
+            (json!({ "anisotropyTexture": { "index": 2 } }), "anisotropyTexture.index"),
+            (json!({ "anisotropyRotation": "left" }), "KHR_materials_anisotropy"),
+        ],
+    );
 }
 
 #[test]
@@ -296,21 +286,30 @@ fn iridescence_parameters_reach_the_material_and_bad_ones_are_named() {
         assert_eq!(scene.textures[slot.texture as usize].flags & tessera::scene::flat::TEX_SRGB, 0);
     }
 
+    assert_bad_values_named(
+        "KHR_materials_iridescence",
+        &[
+            (json!({ "iridescenceFactor": 1.2 }), "iridescenceFactor"),
+            (json!({ "iridescenceIor": 0.5 }), "iridescenceIor"),
+            (json!({ "iridescenceThicknessMaximum": -1.0 }), "iridescenceThicknessMaximum"),
+            (json!({ "iridescenceThicknessTexture": { "index": 1 } }), "iridescenceThicknessTexture.index"),
+            (json!({ "iridescenceFactor": [1.0] }), "KHR_materials_iridescence"),
+        ],
+    );
+}
+
+/// Loads a one-quad scene whose only material carries `extension` with each
+/// of `cases`' values in turn; every load fails with an error that names the
+/// extension's place in the file and the field.
+fn assert_bad_values_named(extension: &str, cases: &[(serde_json::Value, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
     let mut doc = gltf_builder::Doc::new();
     doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
-    doc.json["extensionsUsed"] = json!(["KHR_materials_iridescence"]);
-    for (extension, field) in [
-        (json!({ "iridescenceFactor": 1.2 }), "iridescenceFactor"),
-        (json!({ "iridescenceIor": 0.5 }), "iridescenceIor"),
-        (json!({ "iridescenceThicknessMaximum": -1.0 }), "iridescenceThicknessMaximum"),
-        (json!({ "iridescenceThicknessTexture": { "index": 1 } }), "iridescenceThicknessTexture.index"),
-        (json!({ "iridescenceFactor": [1.0] }), "KHR_materials_iridescence"),
-    ] {
-        doc.json["materials"] = json!([{ "extensions": { "KHR_materials_iridescence": extension } }]);
-        let error = Scene::load(&doc.write_embedded(dir.path(), "film.gltf")).map(|_| ()).unwrap_err().to_string();
-        assert!(
-            error.contains("materials[0].extensions.KHR_materials_iridescence") && error.contains(field),
-            "{error}"
-        );
+    doc.json["extensionsUsed"] = json!([extension]);
+    for (value, field) in cases {
+        doc.json["materials"] = json!([{ "extensions": { (extension): value } }]);
+        let error = Scene::load(&doc.write_embedded(dir.path(), "bad.gltf")).map(|_| ()).unwrap_err().to_string();
+        let place = format!("materials[0].extensions.{extension}");
+        assert!(error.contains(&place) && error.contains(field), "{extension} {value}: {error}");
     }
 }

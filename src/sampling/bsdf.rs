@@ -578,11 +578,16 @@ impl Bsdf {
         let w = dielectric_schlick_weight(wo_h, eta);
         let mut metal_fresnel = fresnel_schlick(self.base_color, wo_h);
         let mut fresnel = Vec3::new(schlick_mix(f0.x, w), schlick_mix(f0.y, w), schlick_mix(f0.z, w));
-        // The film lies on the outside (not seen from inside a refracting material).
+        // The film lies on the outside (not seen from inside a refracting
+        // material); each film term is computed only where its lobe has weight.
         if self.iridescence > 0.0 && eta >= 1.0 {
             let (k, n, d) = (self.iridescence, self.film_ior, self.film_thickness);
-            metal_fresnel = metal_fresnel.lerp(iridescent_fresnel(wo_h, n, d, self.base_color), k);
-            fresnel = fresnel.lerp(iridescent_fresnel(wo_h, n, d, f0), k);
+            if self.metallic > 0.0 {
+                metal_fresnel = metal_fresnel.lerp(iridescent_fresnel(wo_h, n, d, self.base_color), k);
+            }
+            if dielectric > 0.0 {
+                fresnel = fresnel.lerp(iridescent_fresnel(wo_h, n, d, f0), k);
+            }
         }
         let metal = metal_fresnel * (Vec3::ONE + self.base_color * o.lost);
         let layer = fresnel * self.specular * (Vec3::ONE + f0 * o.lost);
