@@ -39,7 +39,7 @@ TS_HD Instant instant_at(unsigned keys, float u) {
 // The instant camera sample `sample` of pixel (px, py) sees.
 TS_HD Instant sample_instant(const SceneView& s, unsigned seed, unsigned px, unsigned py, unsigned sample) {
     if (s.motion.keys < 2u) return still();
-    return instant_at(s.motion.keys, rand4(seed, px, py, sample, GROUP_TIME).x);
+    return instant_at(s.motion.keys, sample4(seed, px, py, sample, GROUP_TIME).x);
 }
 
 // glam's lerp, a * (1 - f) + b * f, so that the host build rounds as the CPU does.

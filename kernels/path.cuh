@@ -70,8 +70,8 @@ TS_HD Ray camera_ray(const Camera& cam, unsigned px, unsigned py, float2 jitter)
 // The whole path travels at one instant of the shutter, `at` (motion blur).
 TS_HD void path_begin(const SceneView& s, unsigned seed, unsigned px, unsigned py, unsigned sample,
                       const Instant& at, PathState& p) {
-    float4 cam = rand4(seed, px, py, sample, GROUP_CAMERA);
-    p.ray = camera_ray(camera_at(s, at), px, py, make_float2(cam.x, cam.y));
+    float4 cam = sample4(seed, px, py, sample, GROUP_CAMERA);
+    p.ray = camera_ray(camera_at(s, at), px, py, make_float2(cam.y, cam.z));
     p.beta = splat3(1.0f);
     p.radiance = splat3(0.0f);
     p.medium = splat3(0.0f);
@@ -113,7 +113,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
     // Alpha blending: pass through with probability 1 - alpha, without a bounce.
     if ((material.flags & MAT_ALPHA_BLEND) && p.transparent_hits < MAX_TRANSPARENT_HITS) {
         float alpha = material_alpha(s, material, surf.uv0, surf.uv1);
-        if (rand4(seed, p.px, p.py, p.sample, group_transparency(p.bounce, p.transparent_hits)).x >= alpha) {
+        if (sample4(seed, p.px, p.py, p.sample, group_transparency(p.bounce, p.transparent_hits)).x >= alpha) {
             p.transparent_hits += 1u;
             float3 side = surf.front_face ? -surf.geo_normal : surf.geo_normal;
             p.ray.origin = offset_ray_origin(surf.position, side);
@@ -149,7 +149,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
 
     // Next-event estimation: the shadow ray is traced by the caller.
     LightSample ls;
-    if (sample_light(s, surf.position, rand4(seed, p.px, p.py, p.sample, group_light(p.bounce)), at, ls)) {
+    if (sample_light(s, surf.position, sample4(seed, p.px, p.py, p.sample, group_light(p.bounce)), at, ls)) {
         if (!is_black(ls.radiance)) {
             float3 wi = to_local(sp.frame, ls.wi);
             float bsdf_pdf;
@@ -168,7 +168,7 @@ TS_HD bool path_shade(const SceneView& s, unsigned seed, unsigned max_depth, con
     }
 
     // Continue the path by sampling the BSDF.
-    float4 u = rand4(seed, p.px, p.py, p.sample, group_bsdf(p.bounce));
+    float4 u = sample4(seed, p.px, p.py, p.sample, group_bsdf(p.bounce));
     BsdfSample bs;
     if (!bsdf_view_sample(view, u.x, make_float2(u.y, u.z), bs)) return false;
     p.beta *= bs.weight;

@@ -33,9 +33,9 @@
 #   heuristic) on both (Mitsuba `path`).
 # - Pixel filter: Tessera jitters each camera sample uniformly over its pixel and
 #   adds it to that pixel only (camera_ray in src/render/integrator.rs): a
-#   one-pixel box filter, so Mitsuba gets rfilter `box`. Sampler: Tessera's
-#   numbers are a counter-based hash, independent per sample: Mitsuba
-#   `independent`.
+#   one-pixel box filter, so Mitsuba gets rfilter `box`. Sampler: Tessera
+#   draws shuffled, Owen-scrambled 2D Sobol pairs (src/sampling/rng.rs), a
+#   scrambled (0, 2)-sequence per pair of dimensions: Mitsuba `ldsampler`.
 # - Camera, geometry and light: read from the glTF by mitsuba_cornell.py (the
 #   setup whose images scripts/compare-mitsuba.sh shows agree within 0.13 %).
 #   Environment: black on both (Tessera picks black for this scene by itself).

@@ -227,7 +227,7 @@ def bench(args):
         "settings": {"width": args.size, "height": args.size, "spp": args.spp, "runs": args.runs,
                      "warmup_runs": args.warmup, "tessera_max_depth": TESSERA_MAX_DEPTH,
                      "mitsuba_max_depth": MITSUBA_MAX_DEPTH, "mitsuba_rr_depth": MITSUBA_RR_DEPTH,
-                     "pixel_filter": "box (one pixel)", "sampler": "independent", "seed": 0,
+                     "pixel_filter": "box (one pixel)", "sampler": "scrambled (0, 2)-sequences (Tessera Sobol-Burley, Mitsuba ldsampler)", "seed": 0,
                      "gltf_bsdf_model": args.model},
         "machine": machine,
         "versions": {"tessera": version([args.tessera, "--version"]), "mitsuba": mi.__version__,

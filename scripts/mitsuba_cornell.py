@@ -180,7 +180,8 @@ def scene_dict(size, spp, max_depth, integrator):
             "to_world": mi.ScalarTransform4f.look_at(origin=eye, target=[eye[0], eye[1], eye[2] + 1.0], up=[0, 1, 0]),
             "film": {"type": "hdrfilm", "width": size, "height": size, "rfilter": {"type": "box"},
                      "pixel_format": "rgb"},
-            "sampler": {"type": "independent", "sample_count": spp},
+            # Both renderers draw scrambled (0, 2)-sequences pair by pair.
+            "sampler": {"type": "ldsampler", "sample_count": spp},
         },
     }
     folder = pathlib.Path(tempfile.mkdtemp(prefix="tessera-cornell-"))

@@ -36,8 +36,8 @@ fn is_black(v: vec3<f32>) -> bool {
 fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathResult {
     // The whole path travels at one instant of the shutter (motion blur).
     let at = sample_instant(seed, px, py, sample);
-    let cam = rand4(seed, px, py, sample, GROUP_CAMERA);
-    var ray = camera_ray(camera_at(at), px, py, cam.xy);
+    let cam = sample4(seed, px, py, sample, GROUP_CAMERA);
+    var ray = camera_ray(camera_at(at), px, py, cam.yz);
     var result = PathResult(vec3<f32>(0.0), vec3<f32>(0.0), vec3<f32>(0.0), 0.0, false, 0u);
     var beta = vec3<f32>(1.0);
     var radiance = vec3<f32>(0.0);
@@ -70,7 +70,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         // Alpha blending: pass through with probability 1 - alpha, without a bounce.
         if (material.flags & MAT_ALPHA_BLEND) != 0u && transparent_hits < MAX_TRANSPARENT_HITS {
             let alpha = material_alpha(material, surf.uv0, surf.uv1);
-            if rand4(seed, px, py, sample, group_transparency(bounce, transparent_hits)).x >= alpha {
+            if sample4(seed, px, py, sample, group_transparency(bounce, transparent_hits)).x >= alpha {
                 transparent_hits += 1u;
                 let side = select(surf.geo_normal, -surf.geo_normal, surf.front_face);
                 ray.origin = offset_ray_origin(surf.position, side);
@@ -107,7 +107,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         let view = bsdf_view(sp.bsdf, wo);
 
         // Next-event estimation.
-        let ls = sample_light(surf.position, rand4(seed, px, py, sample, group_light(bounce)), at);
+        let ls = sample_light(surf.position, sample4(seed, px, py, sample, group_light(bounce)), at);
         if ls.valid && !is_black(ls.radiance) {
             let wi = frame_to_local(sp.frame, ls.wi);
             let value = bsdf_view_eval_pdf(view, wi);
@@ -132,7 +132,7 @@ fn trace_path(seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathR
         }
 
         // Continue the path by sampling the BSDF.
-        let u = rand4(seed, px, py, sample, group_bsdf(bounce));
+        let u = sample4(seed, px, py, sample, group_bsdf(bounce));
         let bs = bsdf_view_sample(view, u.x, u.yz);
         if !bs.valid {
             break;

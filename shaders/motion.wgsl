@@ -24,7 +24,7 @@ fn sample_instant(seed: u32, px: u32, py: u32, sample: u32) -> Instant {
     if motion.header.keys < 2u {
         return still();
     }
-    return instant_at(motion.header.keys, rand4(seed, px, py, sample, GROUP_TIME).x);
+    return instant_at(motion.header.keys, sample4(seed, px, py, sample, GROUP_TIME).x);
 }
 
 fn camera_at(at: Instant) -> Camera {

@@ -20,7 +20,7 @@ use tessera::render::film::FrameImage;
 use tessera::render::frame::render_frame;
 use tessera::render::settings::{prepare_frame, MotionBlur, RenderSettings, ShutterPosition};
 use tessera::render::task::{RenderTask, SampleRange, Tile};
-use tessera::sampling::rng::rand4;
+use tessera::sampling::rng::{rand4, sample4};
 use tessera::scene::{Environment, EnvironmentSpec, Scene};
 
 /// One backend for the whole test binary: compiling the kernels takes seconds on lavapipe.
@@ -57,9 +57,9 @@ fn render_wgpu(backend: &mut WgpuBackend, path: &Path, settings: &RenderSettings
 }
 
 #[test]
-fn wgsl_rng_matches_rand4_bit_for_bit() {
+fn wgsl_rng_matches_rand4_and_sample4_bit_for_bit() {
     // Needs only a device, not the backend.
-    let Some(_guard) = backend("wgsl_rng_matches_rand4_bit_for_bit") else { return };
+    let Some(_guard) = backend("wgsl_rng_matches_rand4_and_sample4_bit_for_bit") else { return };
     let gpu = GpuDevice::open(&instance(), None, Software::Allow, BufferNeeds::default()).unwrap();
     const N: u32 = 4096;
     // Inputs spread over the whole u32 range, the same formula on both sides.
@@ -82,7 +82,8 @@ fn wgsl_rng_matches_rand4_bit_for_bit() {
             let py = i ^ 0xdeadbeefu;
             let sample = i >> 3u;
             let group = (i % 37u) | ((i & 1u) << 31u);
-            rng_out[i] = bitcast<vec4<u32>>(rand4(seed, px, py, sample, group));
+            rng_out[2u * i] = bitcast<vec4<u32>>(rand4(seed, px, py, sample, group));
+            rng_out[2u * i + 1u] = bitcast<vec4<u32>>(sample4(seed, px, py, sample, group));
         }}",
         shader::source()
     );
@@ -117,7 +118,7 @@ fn wgsl_rng_matches_rand4_bit_for_bit() {
         compilation_options: Default::default(),
         cache: None,
     });
-    let size = N as u64 * 16;
+    let size = N as u64 * 32;
     let out = device.create_buffer(&wgpu::BufferDescriptor {
         label: None,
         size,
@@ -151,7 +152,9 @@ fn wgsl_rng_matches_rand4_bit_for_bit() {
     for i in 0..N {
         let (seed, px, py, sample, group) = inputs(i);
         let cpu = rand4(seed, px, py, sample, group).map(f32::to_bits);
-        assert_eq!(gpu_bits[i as usize], cpu, "rand4({seed}, {px}, {py}, {sample}, {group})");
+        assert_eq!(gpu_bits[2 * i as usize], cpu, "rand4({seed}, {px}, {py}, {sample}, {group})");
+        let cpu = sample4(seed, px, py, sample, group).map(f32::to_bits);
+        assert_eq!(gpu_bits[2 * i as usize + 1], cpu, "sample4({seed}, {px}, {py}, {sample}, {group})");
     }
     // The numbers are not all alike (a shader writing zeros would fail above, but say so plainly).
     assert!(gpu_bits.iter().any(|v| v[0] != gpu_bits[0][0]));

@@ -26,7 +26,7 @@ use tessera::render::surface::alpha_mask_accepts;
 use tessera::render::task::{PixelSums, RenderTask, SampleRange, Tile, TileResult};
 use tessera::sampling::bsdf::Bsdf;
 use tessera::sampling::light::{env_pdf, env_radiance, sample_light};
-use tessera::sampling::rng::{frame_seed, pcg_hash, rand4};
+use tessera::sampling::rng::{frame_seed, pcg_hash, rand4, sample4};
 use tessera::sampling::warp::*;
 use tessera::scene::flat::*;
 use tessera::scene::{Environment, EnvironmentSpec, Scene};
@@ -168,13 +168,16 @@ fn rng_is_bit_identical() {
         commands.push(format!("rand4 {seed:x} {px:x} {py:x} {sample:x} {group:x}"));
         commands.push(format!("hash {seed:x}"));
         commands.push(format!("frame_seed {seed:x} {group:x}"));
+        commands.push(format!("sample4 {seed:x} {px:x} {py:x} {sample:x} {group:x}"));
     }
     let answers = run(driver, &commands);
     for (k, [seed, px, py, sample, group]) in inputs.iter().copied().enumerate() {
         let expected: Vec<u32> = rand4(seed, px, py, sample, group).iter().map(|v| v.to_bits()).collect();
-        assert_eq!(answers[3 * k], expected, "rand4({seed}, {px}, {py}, {sample}, {group})");
-        assert_eq!(answers[3 * k + 1], [pcg_hash(seed)], "pcg_hash({seed})");
-        assert_eq!(answers[3 * k + 2], [frame_seed(seed, group)], "frame_seed({seed}, {group})");
+        assert_eq!(answers[4 * k], expected, "rand4({seed}, {px}, {py}, {sample}, {group})");
+        assert_eq!(answers[4 * k + 1], [pcg_hash(seed)], "pcg_hash({seed})");
+        assert_eq!(answers[4 * k + 2], [frame_seed(seed, group)], "frame_seed({seed}, {group})");
+        let expected: Vec<u32> = sample4(seed, px, py, sample, group).iter().map(|v| v.to_bits()).collect();
+        assert_eq!(answers[4 * k + 3], expected, "sample4({seed}, {px}, {py}, {sample}, {group})");
     }
 }
 

@@ -154,8 +154,8 @@ fn clearcoat_parameters_reach_the_material_and_bad_ones_are_named() {
     let mut doc = gltf_builder::Doc::new();
     doc.triangles(&gltf_builder::QUAD, &gltf_builder::QUAD_INDICES);
     doc.json["extensionsUsed"] = json!(["KHR_materials_clearcoat"]);
-    let coat = |extension| json!([{ "extensions": { "KHR_materials_clearcoat": extension } }]);
-    doc.json["materials"] = coat(json!({ "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.3 }));
+    let coat = json!({ "clearcoatFactor": 0.8, "clearcoatRoughnessFactor": 0.3 });
+    doc.json["materials"] = json!([{ "extensions": { "KHR_materials_clearcoat": coat } }]);
     let scene = Scene::load(&doc.write_embedded(dir.path(), "coat.gltf")).unwrap();
     let m = &scene.materials[0];
     assert_eq!((m.clearcoat, m.clearcoat_roughness, m.clearcoat_tex.texture), (0.8, 0.3, u32::MAX));

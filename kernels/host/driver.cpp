@@ -219,6 +219,10 @@ int main() {
             unsigned seed = next_u(in), px = next_u(in), py = next_u(in), sample = next_u(in), group = next_u(in);
             float4 r = rand4(seed, px, py, sample, group);
             out.f(r.x).f(r.y).f(r.z).f(r.w);
+        } else if (cmd == "sample4") {
+            unsigned seed = next_u(in), px = next_u(in), py = next_u(in), sample = next_u(in), group = next_u(in);
+            float4 r = sample4(seed, px, py, sample, group);
+            out.f(r.x).f(r.y).f(r.z).f(r.w);
         } else if (cmd == "frame") {
             float3 n = next_f3(in), t = next_f3(in);
             Frame f = frame_from_normal_tangent(n, t);

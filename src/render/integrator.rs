@@ -11,7 +11,7 @@ use crate::render::surface::{
 };
 use crate::render::task::PixelSums;
 use crate::sampling::light::{env_pdf, env_radiance, sample_light, triangle_light_pdf};
-use crate::sampling::rng::{group_bsdf, group_light, rand4, GROUP_CAMERA};
+use crate::sampling::rng::{group_bsdf, group_light, sample4, GROUP_CAMERA};
 use crate::sampling::warp::power_heuristic;
 use crate::scene::flat::*;
 
@@ -59,13 +59,13 @@ fn is_black(v: Vec3) -> bool {
 
 /// Traces sample `sample` of pixel (px, py).
 pub fn trace_path(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32, max_depth: u32) -> PathResult {
-    let rand = |group: u32| rand4(seed, px, py, sample, group);
+    let rand = |group: u32| sample4(seed, px, py, sample, group);
     let accept = |tri: u32, u: f32, v: f32| alpha_mask_accepts(scene, tri, u, v);
 
     // The whole path travels at one instant of the shutter (motion blur).
     let at = motion::sample_instant(scene, seed, px, py, sample);
     let cam = rand(GROUP_CAMERA);
-    let mut ray = camera_ray(&motion::camera(scene, at), px, py, Vec2::new(cam[0], cam[1]));
+    let mut ray = camera_ray(&motion::camera(scene, at), px, py, Vec2::new(cam[1], cam[2]));
     let mut result = PathResult::default();
     let mut beta = Vec3::ONE;
     let mut radiance = Vec3::ZERO;

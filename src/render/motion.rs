@@ -14,7 +14,7 @@
 use glam::{Vec3, Vec4};
 
 use crate::accel::{self, Hit, Ray};
-use crate::sampling::rng::{rand4, GROUP_TIME};
+use crate::sampling::rng::{sample4, GROUP_TIME};
 use crate::scene::flat::{BvhNode, Camera, FlatScene, Triangle, Vertex};
 
 /// An instant of the shutter: between motion keys `segment` and `segment + 1`, at
@@ -28,7 +28,7 @@ pub struct Instant {
 /// The instant camera sample `sample` of pixel (px, py) sees; `None` when the
 /// frame does not move.
 pub fn sample_instant(scene: &FlatScene, seed: u32, px: u32, py: u32, sample: u32) -> Option<Instant> {
-    scene.moves().then(|| instant(scene.motion.keys, rand4(seed, px, py, sample, GROUP_TIME)[0]))
+    scene.moves().then(|| instant(scene.motion.keys, sample4(seed, px, py, sample, GROUP_TIME)[0]))
 }
 
 /// The instant at shutter time `u` in [0, 1] with `keys` motion keys (≥ 2).

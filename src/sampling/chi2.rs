@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use glam::Vec3;
 
 use super::quadrature::adaptive_simpson;
-use super::rng::rand4;
+use super::rng::sample4;
 
 /// Chance that at least one χ² test of a correct sampler fails.
 pub const FAMILY_ALPHA: f64 = 0.01;
@@ -219,7 +219,8 @@ pub fn chi2_directions(
     // Bins, then "rejected", then "outside the domain".
     let mut observed = vec![0.0; n_theta * n_phi + 2];
     for i in 0..samples as u32 {
-        let [a, b, c, _] = rand4(0x5eed, i & 0xffff, i >> 16, 0, 0);
+        // The integrator's own numbers: lobe choice u[0], direction (u[1], u[2]).
+        let [a, b, c, _] = sample4(0x5eed, 0, 0, i, 0);
         let Some(w) = sample([a, b, c]) else {
             observed[n_theta * n_phi] += 1.0;
             continue;
